@@ -1,0 +1,279 @@
+"""The command line. It parses arguments, calls one core function and prints the result.
+
+Errors from the core (`IndexerError`) become an `error:` and a `hint:` line and exit
+code 2; Ctrl-C exits 130; a traceback only with `--debug`.
+"""
+
+from __future__ import annotations
+
+import functools
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, TypeVar
+
+import typer
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    ProgressColumn,
+    Task,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.text import Text
+
+from indexer.errors import IndexerError
+from indexer.rust import DEFAULT_MAX_BLOB_BYTES
+
+app = typer.Typer(
+    help="Turn a Rust repository's git history into training data, incrementally.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False)
+_debug = False
+
+F = TypeVar("F", bound=Callable[..., None])
+
+RepoOpt = Annotated[
+    Path, typer.Option("--repo", "-C", help="The repository (a work tree or git dir).")
+]
+DbOpt = Annotated[
+    str | None,
+    typer.Option("--db", help="SQLAlchemy URL of the store [default: SQLite in the git dir]."),
+]
+WorkersOpt = Annotated[
+    int | None, typer.Option("--workers", "-j", min=1, help="Parser processes [default: cores].")
+]
+MaxBytesOpt = Annotated[
+    int, typer.Option("--max-blob-bytes", min=1, help="Larger .rs files are skipped, counted.")
+]
+
+
+def boundary(fn: F) -> F:
+    """Run a command, turning IndexerError and Ctrl-C into a message and an exit code."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        try:
+            return fn(*args, **kwargs)
+        except IndexerError as exc:
+            if _debug:
+                raise
+            err.print(f"error: {exc.message}", markup=False)
+            if exc.hint:
+                err.print(f"hint: {exc.hint}", markup=False)
+            raise typer.Exit(2) from None
+        except KeyboardInterrupt:
+            if _debug:
+                raise
+            err.print("interrupted: what was indexed is kept; run the command again to go on")
+            raise typer.Exit(130) from None
+        except (typer.Exit, typer.Abort):
+            raise
+        except Exception as exc:  # a bug: say so in one line; --debug shows where
+            if _debug:
+                raise
+            err.print(f"error: internal error: {type(exc).__name__}: {exc}", markup=False)
+            err.print("hint: run again with --debug for the traceback and report it", markup=False)
+            raise typer.Exit(1) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+@app.callback()
+def _options(
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks.")] = False,
+) -> None:
+    global _debug
+    _debug = debug
+
+
+class _RateColumn(ProgressColumn):
+    """Commits/s and blobs/s since the start."""
+
+    def render(self, task: Task) -> Text:
+        elapsed = task.elapsed or 0.0
+        if elapsed <= 0:
+            return Text("")
+        blobs = task.fields.get("blobs", 0)
+        return Text(f"{task.completed / elapsed:,.0f} commits/s  {blobs / elapsed:,.0f} blobs/s")
+
+
+def _run_sync(
+    repo: Path,
+    db: str | None,
+    rev: str | None,
+    remotes: bool,
+    workers: int | None,
+    max_bytes: int,
+    show_progress: bool,
+):  # noqa: ANN202
+    from indexer.sync import open_target, sync
+
+    target = open_target(str(repo), db)
+    try:
+        if not show_progress:
+            return sync(target, rev, remotes, workers, max_bytes)
+        columns = (
+            TextColumn("indexing"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("commits"),
+            _RateColumn(),
+            TimeElapsedColumn(),
+            TextColumn("ETA"),
+            TimeRemainingColumn(),
+        )
+        with Progress(*columns, console=err, transient=False) as progress:
+            task = progress.add_task("sync", total=None, blobs=0)
+
+            def update(p) -> None:  # noqa: ANN001
+                progress.update(task, completed=p.done, total=p.total, blobs=p.blobs)
+
+            return sync(target, rev, remotes, workers, max_bytes, on_progress=update)
+    finally:
+        target.close()
+
+
+@app.command()
+@boundary
+def backfill(
+    repo: RepoOpt = Path("."),
+    db: DbOpt = None,
+    remotes: Annotated[
+        bool, typer.Option("--remotes", help="Also index remote-tracking branches.")
+    ] = False,
+    workers: WorkersOpt = None,
+    max_blob_bytes: MaxBytesOpt = DEFAULT_MAX_BLOB_BYTES,
+) -> None:
+    """Index every commit reachable from HEAD, branches and tags. Resumable: rerun after Ctrl-C."""
+    start = time.perf_counter()
+    result = _run_sync(repo, db, None, remotes, workers, max_blob_bytes, show_progress=True)
+    seconds = time.perf_counter() - start
+    if result.commits == 0:
+        out.print("up to date: nothing new to index")
+    else:
+        out.print(
+            f"indexed {result.commits} commits, parsed {result.blobs} blobs in {seconds:.1f}s"
+        )
+
+
+@app.command("sync")
+@boundary
+def sync_command(
+    repo: RepoOpt = Path("."),
+    db: DbOpt = None,
+    rev: Annotated[str, typer.Option("--rev", help="Index what is reachable from REV.")] = "HEAD",
+    workers: WorkersOpt = None,
+    max_blob_bytes: MaxBytesOpt = DEFAULT_MAX_BLOB_BYTES,
+) -> None:
+    """Index the commits reachable from REV (default HEAD) that are not in the store yet."""
+    result = _run_sync(repo, db, rev, False, workers, max_blob_bytes, show_progress=False)
+    out.print(f"indexed {result.commits} commits, parsed {result.blobs} blobs")
+
+
+def _print_stats(repo: Path, db: str | None) -> None:
+    from indexer.store import stats as store_stats
+    from indexer.store import translate_errors
+    from indexer.sync import open_target
+
+    target = open_target(str(repo), db)
+    try:
+        with translate_errors(target.store.url), target.store.connect() as conn:
+            s = store_stats(conn, target.repo_id)
+    finally:
+        target.close()
+    out.print(f"store        {target.store.url}")
+    if s.store_bytes is not None:
+        out.print(f"store size   {s.store_bytes / 1e6:.1f} MB")
+    out.print(f"commits      {s.commits} ({s.merges} merges, {s.boundaries} shallow boundaries)")
+    out.print(f"changes      {s.changes} .rs files changed")
+    blobs = ", ".join(f"{n} {k}" for k, n in s.blobs_by_status.items()) or "none"
+    out.print(f"blobs        {sum(s.blobs_by_status.values())} ({blobs})")
+    skips = ", ".join(f"{n} {k}" for k, n in s.skips_by_reason.items()) or "none"
+    out.print(f"skipped      {skips}")
+    out.print(f"symbols      {sum(s.items_by_kind.values())}")
+    for kind, count in s.items_by_kind.items():
+        out.print(f"  {kind:<10} {count}")
+    out.print(f"uses         {s.uses}")
+
+
+@app.command()
+@boundary
+def stats(repo: RepoOpt = Path("."), db: DbOpt = None) -> None:
+    """Commits, blobs parsed and skipped by reason, symbols by kind, store size."""
+    _print_stats(repo, db)
+
+
+@app.command()
+@boundary
+def symbols(
+    name: Annotated[
+        str, typer.Argument(help="A name (`Config`) or qualified name (`impl Foo::new`).")
+    ],
+    at: Annotated[str, typer.Option("--at", help="The commit to look at.")] = "HEAD",
+    kind: Annotated[
+        str | None, typer.Option("--kind", help="Only this kind: fn, method, struct, enum, ...")
+    ] = None,
+    repo: RepoOpt = Path("."),
+    db: DbOpt = None,
+) -> None:
+    """Where NAME is defined at a commit: path, kind, lines and code."""
+    from indexer.lookup import find_symbols
+    from indexer.sync import open_target
+
+    target = open_target(str(repo), db)
+    try:
+        found = find_symbols(target, name, at, kind)
+    finally:
+        target.close()
+    if not found:
+        raise IndexerError(
+            f"no definition of '{name}' at {at}", hint="check the name, or try another --at REV"
+        )
+    for symbol in found:
+        where = f"{symbol.path}:{symbol.start_line}-{symbol.end_line}"
+        out.print(f"{where}  {symbol.kind}  {symbol.qualname}", markup=False)
+        out.print(symbol.code, markup=False)
+        out.print()
+
+
+@app.command()
+@boundary
+def demo(
+    path: Annotated[
+        Path | None,
+        typer.Argument(help="Where to create the demo repo [default: a new temp dir]."),
+    ] = None,
+    workers: WorkersOpt = None,
+) -> None:
+    """Generate a demo Rust repository with a real history, backfill it and print stats."""
+    from indexer.demo import build_demo_repo
+
+    dest = path or Path(tempfile.mkdtemp(prefix="commit-indexer-demo-"))
+    if dest.exists() and any(dest.iterdir()):
+        raise IndexerError(f"{dest} is not empty", hint="give a new or empty folder")
+    built = build_demo_repo(dest)
+    out.print(f"demo repository: {built.path} ({built.commits} commits)")
+    start = time.perf_counter()
+    result = _run_sync(built.path, None, None, False, workers, DEFAULT_MAX_BLOB_BYTES, True)
+    seconds = time.perf_counter() - start
+    out.print(f"indexed {result.commits} commits, parsed {result.blobs} blobs in {seconds:.1f}s")
+    out.print()
+    _print_stats(built.path, None)
+    out.print()
+    out.print("next:")
+    out.print(f"  commit-indexer symbols Config --repo {built.path}")
+    out.print(f"  commit-indexer stats --repo {built.path}")
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,232 @@
+"""Git access with pygit2: open a repo, list ref tips, walk new commits, diff a commit.
+
+Only git knows which blob sits at which path in which commit; this module asks it
+and hands back small dataclasses. It never touches the store.
+"""
+
+from __future__ import annotations
+
+import codecs
+import os
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pygit2
+from pygit2.enums import DiffFind, FileMode, SortMode
+
+from indexer.errors import NotARepository, UnknownRevision
+
+RUST_SUFFIX = ".rs"
+
+
+@dataclass(frozen=True)
+class CommitInfo:
+    oid: str
+    parents: tuple[str, ...]
+    author_name: str
+    author_email: str
+    author_time: int
+    author_offset: int
+    committer_time: int
+    committer_offset: int
+    message: str
+    message_encoding: str
+    is_boundary: bool  # a parent is missing (shallow clone): diffed against nothing
+
+
+@dataclass(frozen=True)
+class FileChange:
+    """One `.rs` path (or gitlink) that a commit adds, modifies, deletes or renames."""
+
+    status: str  # A, M, D, R
+    path: str
+    old_path: str | None
+    old_blob: str | None
+    new_blob: str | None
+    entry: str  # file, symlink or submodule
+
+
+def open_repo(path: str | os.PathLike[str]) -> pygit2.Repository:
+    """Open the repository containing `path` (a work tree, a subfolder or a git dir)."""
+    found = pygit2.discover_repository(str(path))
+    if found is None:
+        raise NotARepository(
+            f"{path} is not inside a git repository",
+            hint="run the command inside a repository or pass --repo PATH",
+        )
+    return pygit2.Repository(found)
+
+
+def common_dir(repo: pygit2.Repository) -> Path:
+    """The git dir shared by all worktrees of a repo (where the default store lives)."""
+    git_dir = Path(repo.path)
+    pointer = git_dir / "commondir"
+    if pointer.is_file():
+        return (git_dir / pointer.read_text().strip()).resolve()
+    return git_dir.resolve()
+
+
+def ref_tips(repo: pygit2.Repository, remotes: bool = False) -> list[str]:
+    """Commits named by HEAD, local branches and tags (and remote-tracking refs), sorted."""
+    prefixes = ["refs/heads/", "refs/tags/"] + (["refs/remotes/"] if remotes else [])
+    tips: set[str] = set()
+    if not repo.head_is_unborn:
+        tips.add(str(repo.head.peel(pygit2.Commit).id))
+    for name in repo.references:
+        if not name.startswith(tuple(prefixes)):
+            continue
+        try:
+            commit = repo.references[name].peel(pygit2.Commit)
+        except (pygit2.InvalidSpecError, ValueError, KeyError, pygit2.GitError):
+            continue  # a symbolic ref to nothing, or a tag of a tree or blob
+        tips.add(str(commit.id))
+    return sorted(tips)
+
+
+def resolve_commit(repo: pygit2.Repository, rev: str) -> pygit2.Commit:
+    try:
+        return repo.revparse_single(rev).peel(pygit2.Commit)
+    except (KeyError, ValueError, pygit2.GitError, pygit2.InvalidSpecError) as exc:
+        raise UnknownRevision(
+            f"'{rev}' does not name a commit in {repo.workdir or repo.path}",
+            hint="check the name with `git rev-parse REV`",
+        ) from exc
+
+
+def walk(repo: pygit2.Repository, tips: Iterable[str], hide: Iterable[str]) -> Iterator[str]:
+    """Commits reachable from `tips` and not from `hide`, parents before children."""
+    walker = repo.walk(None, SortMode.TOPOLOGICAL | SortMode.REVERSE)
+    for tip in tips:
+        walker.push(pygit2.Oid(hex=tip))
+    for oid in hide:
+        try:
+            walker.hide(pygit2.Oid(hex=oid))
+        except (KeyError, pygit2.GitError):
+            pass  # a hidden commit that git no longer has hides nothing
+    for commit in walker:
+        yield str(commit.id)
+
+
+def decode_message(raw: bytes, encoding: str | None) -> tuple[str, str]:
+    """Decode a commit message with its declared encoding; (text, encoding used).
+
+    An unknown or wrong encoding header falls back to UTF-8 and then to latin-1,
+    which maps every byte, so no message is lost or raises.
+    """
+    candidates = [encoding or "utf-8", "utf-8"]
+    for name in candidates:
+        try:
+            codecs.lookup(name)
+            return raw.decode(name), name
+        except (LookupError, UnicodeDecodeError):
+            continue
+    return raw.decode("latin-1"), "latin-1"
+
+
+def _parents_present(repo: pygit2.Repository, commit: pygit2.Commit) -> bool:
+    return all(pid in repo for pid in commit.parent_ids)
+
+
+def commit_info(repo: pygit2.Repository, commit: pygit2.Commit) -> CommitInfo:
+    message, encoding = decode_message(commit.raw_message, commit.message_encoding)
+    author, committer = commit.author, commit.committer
+    return CommitInfo(
+        oid=str(commit.id),
+        parents=tuple(str(p) for p in commit.parent_ids),
+        author_name=author.raw_name.decode("utf-8", "replace"),
+        author_email=author.raw_email.decode("utf-8", "replace"),
+        author_time=author.time,
+        author_offset=author.offset,
+        committer_time=committer.time,
+        committer_offset=committer.offset,
+        message=message,
+        message_encoding=encoding,
+        is_boundary=not _parents_present(repo, commit),
+    )
+
+
+def _entry_kind(mode: int) -> str:
+    if mode == FileMode.COMMIT:
+        return "submodule"
+    if mode == FileMode.LINK:
+        return "symlink"
+    return "file"
+
+
+def _is_rust(path: str | None) -> bool:
+    return bool(path) and path.endswith(RUST_SUFFIX)
+
+
+def changed_files(repo: pygit2.Repository, commit: pygit2.Commit) -> list[FileChange]:
+    """The `.rs` files (and gitlinks) a commit changes against its first parent.
+
+    A root commit, or one whose parent a shallow clone lacks, is diffed against the
+    empty tree, so all its files count as added. Renames are detected only when the
+    commit both adds and deletes `.rs` files, since similarity costs blob reads.
+    A merge keeps only the files it leaves different from every parent (what
+    `git diff --cc` shows: conflict resolutions); the rest its parents already hold.
+    """
+    parent_tree = None
+    if commit.parent_ids and commit.parent_ids[0] in repo:
+        parent_tree = repo[commit.parent_ids[0]].peel(pygit2.Tree)
+    if parent_tree is None:
+        diff = commit.tree.diff_to_tree(swap=True)
+    else:
+        diff = parent_tree.diff_to_tree(commit.tree)
+    deltas = list(diff.deltas)
+    statuses = {d.status_char() for d in deltas if _is_rust(d.new_file.path)}
+    if {"A", "D"} <= statuses:
+        diff.find_similar(DiffFind.FIND_RENAMES)
+        deltas = list(diff.deltas)
+    changes: list[FileChange] = []
+    zero = "0" * 40
+    for delta in deltas:
+        old, new = delta.old_file, delta.new_file
+        status = delta.status_char()
+        if status not in "AMDR":
+            continue
+        mode = new.mode if status != "D" else old.mode
+        entry = _entry_kind(mode)
+        if entry != "submodule" and not (_is_rust(new.path) or _is_rust(old.path)):
+            continue
+        old_blob = str(old.id) if status != "A" and str(old.id) != zero else None
+        new_blob = str(new.id) if status != "D" and str(new.id) != zero else None
+        changes.append(
+            FileChange(
+                status=status,
+                path=new.path if status != "D" else old.path,
+                old_path=old.path if status == "R" else None,
+                old_blob=old_blob if _entry_kind(old.mode) == "file" else None,
+                new_blob=new_blob if entry == "file" else None,
+                entry=entry,
+            )
+        )
+    if len(commit.parent_ids) > 1:
+        others = [repo[p].peel(pygit2.Tree) for p in commit.parent_ids[1:] if p in repo]
+        changes = [c for c in changes if not any(_same_entry(t, c) for t in others)]
+    return changes
+
+
+def _same_entry(tree: pygit2.Tree, change: FileChange) -> bool:
+    """Does `tree` hold this change's result (same blob, or same absence) at its path?"""
+    try:
+        entry = tree[change.path]
+    except KeyError:
+        return change.status == "D"
+    return change.status != "D" and str(entry.id) == (change.new_blob or "")
+
+
+def rust_files_at(repo: pygit2.Repository, commit: pygit2.Commit) -> dict[str, str]:
+    """Every regular `.rs` file in a commit's tree: {path: blob oid}."""
+    out: dict[str, str] = {}
+    stack: list[tuple[str, pygit2.Tree]] = [("", commit.tree)]
+    while stack:
+        prefix, tree = stack.pop()
+        for entry in tree:
+            path = prefix + entry.name
+            if entry.filemode == FileMode.TREE:
+                stack.append((path + "/", repo[entry.id]))
+            elif entry.filemode in (FileMode.BLOB, FileMode.BLOB_EXECUTABLE) and _is_rust(path):
+                out[path] = str(entry.id)
+    return out

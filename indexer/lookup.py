@@ -1,0 +1,52 @@
+"""Questions about the code at one commit, answered from the store and git's tree.
+
+Which blob sits at which path at a commit is read from git (`git.rust_files_at`);
+what a blob defines is read from the store. Nothing is parsed here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from indexer import git
+from indexer import store as st
+from indexer.errors import IndexerError
+from indexer.sync import Target
+
+
+@dataclass(frozen=True)
+class Symbol:
+    path: str
+    kind: str
+    qualname: str
+    start_line: int
+    end_line: int
+    code: str
+
+
+def find_symbols(
+    target: Target, name: str, rev: str = "HEAD", kind: str | None = None
+) -> list[Symbol]:
+    """Where `name` (a name or a qualified name) is defined in the tree at `rev`."""
+    commit = git.resolve_commit(target.repo, rev)
+    oid = str(commit.id)
+    with st.translate_errors(target.store.url), target.store.connect() as conn:
+        if not st.known_commits(conn, target.repo_id, [oid]):
+            raise IndexerError(
+                f"commit {oid[:12]} ({rev}) is not indexed yet",
+                hint=f"run `commit-indexer sync --rev {rev}` or `commit-indexer backfill` first",
+            )
+        files = git.rust_files_at(target.repo, commit)
+        paths_by_blob: dict[str, list[str]] = {}
+        for path, blob in files.items():
+            paths_by_blob.setdefault(blob, []).append(path)
+        found = st.find_items(conn, sorted(paths_by_blob), name, kind)
+    symbols = []
+    for item in found:
+        code = target.repo[item.blob].data[item.start_byte : item.end_byte].decode("utf-8")
+        for path in paths_by_blob[item.blob]:
+            symbols.append(
+                Symbol(path, item.kind, item.qualname, item.start_line, item.end_line, code)
+            )
+    symbols.sort(key=lambda s: (s.path, s.start_line, s.qualname))
+    return symbols

@@ -1,0 +1,312 @@
+"""Rust parsing: the items, `use` and `mod` declarations of one blob, with tree-sitter-rust.
+
+This module sees bytes, never paths or commits: a blob parses to the same result
+wherever it sits, which is what lets the store parse each distinct blob once.
+It does not resolve names across files (that needs the tree at a commit).
+
+Items are found by walking only the item containers (the file, inline `mod`,
+`impl`, `trait` and `extern` bodies) rather than by a query cursor: a query
+visits every node of every function body, which is most of the tree, while the
+containers hold a few hundred nodes even in a large file. The walk keeps its own
+stack, so nesting depth never meets Python's recursion limit.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import NamedTuple
+
+import tree_sitter
+import tree_sitter_rust
+
+LANGUAGE = tree_sitter.Language(tree_sitter_rust.language())
+
+# Bump when extraction changes, so a store can tell which blobs an older parser saw.
+PARSER_VERSION = 1
+
+DEFAULT_MAX_BLOB_BYTES = 1_000_000
+BINARY_SNIFF_BYTES = 8000  # git's own heuristic: a NUL in the first 8000 bytes means binary
+
+PARSED, PARTIAL, SKIPPED = "parsed", "partial", "skipped"
+
+
+# Item, Use and ModDecl are NamedTuples rather than dataclasses: a backfill moves
+# millions of them from parser processes to the writer and into executemany, and
+# tuples pickle small and go into the database as they are.
+
+
+class Item(NamedTuple):
+    """One definition. Byte offsets index the blob; lines are 1-based and inclusive.
+
+    `start_byte` includes the doc comments and attributes just above the item,
+    `item_byte` is where the item itself starts, `body_byte` where its body,
+    field list or value starts (None when it has none): together they let a
+    definition be shortened to its header without parsing again.
+    """
+
+    kind: str
+    name: str
+    qualname: str
+    start_byte: int
+    item_byte: int
+    body_byte: int | None
+    end_byte: int
+    start_line: int
+    end_line: int
+
+
+class Use(NamedTuple):
+    """One imported path, expanded: `use a::{b as c}` gives Use("a::b", alias="c").
+
+    `scope` is the inline module the declaration sits in ("" at file level, "tests"
+    inside `mod tests { .. }`); `path` is kept as written (`self::`, `super::`,
+    `crate::` included) and `resolve_use` makes it absolute for a given file.
+    """
+
+    path: str
+    alias: str | None
+    is_glob: bool
+    scope: str
+    line: int
+
+
+class ModDecl(NamedTuple):
+    """A `mod name;` (inline=False) or `mod name { .. }` (inline=True)."""
+
+    name: str
+    scope: str
+    inline: bool
+    line: int
+
+
+@dataclass(frozen=True)
+class ParsedBlob:
+    status: str
+    reason: str | None
+    items: tuple[Item, ...] = ()
+    uses: tuple[Use, ...] = ()
+    mods: tuple[ModDecl, ...] = ()
+
+
+_SIMPLE_KINDS = {
+    "struct_item": "struct",
+    "enum_item": "enum",
+    "union_item": "union",
+    "type_item": "type",
+    "associated_type": "type",
+    "const_item": "const",
+    "static_item": "static",
+    "macro_definition": "macro",
+}
+_COMMENTS = ("line_comment", "block_comment")
+_FN_NODES = ("function_item", "function_signature_item")
+_PATH_NODES = ("identifier", "scoped_identifier", "self", "super", "crate", "metavariable")
+
+
+def check_blob(data: bytes, max_bytes: int = DEFAULT_MAX_BLOB_BYTES) -> str | None:
+    """The reason a blob cannot be parsed (binary, too_large, non_utf8), or None."""
+    if len(data) > max_bytes:
+        return "too_large"
+    if b"\0" in data[:BINARY_SNIFF_BYTES]:
+        return "binary"
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return "non_utf8"
+    return None
+
+
+def parse_blob(data: bytes, max_bytes: int = DEFAULT_MAX_BLOB_BYTES) -> ParsedBlob:
+    """Parse one `.rs` blob. Never raises on bad input: it reports a status and reason."""
+    reason = check_blob(data, max_bytes)
+    if reason:
+        return ParsedBlob(SKIPPED, reason)
+    tree = tree_sitter.Parser(LANGUAGE).parse(data)
+    root = tree.root_node
+    items, uses, mods = _extract(root, data)
+    if root.has_error:
+        return ParsedBlob(PARTIAL, "syntax_error", items, uses, mods)
+    return ParsedBlob(PARSED, None, items, uses, mods)
+
+
+def _text(node: tree_sitter.Node | None) -> str:
+    if node is None:
+        return ""
+    return node.text.decode("utf-8")
+
+
+def _squash(node: tree_sitter.Node | None) -> str:
+    """Node text with whitespace removed, for paths: `a :: b` -> `a::b`."""
+    return "".join(_text(node).split())
+
+
+def _one_line(node: tree_sitter.Node | None) -> str:
+    """Node text with whitespace runs folded to one space, for impl names."""
+    return " ".join(_text(node).split())
+
+
+def _is_doc(node: tree_sitter.Node, data: bytes) -> bool:
+    """Is this comment an outer doc comment (`///` or `/** */`)?"""
+    head = data[node.start_byte : node.start_byte + 4]
+    return (head.startswith(b"///") and not head.startswith(b"////")) or (
+        head.startswith(b"/**") and not head.startswith((b"/***", b"/**/"))
+    )
+
+
+def _impl_name(node: tree_sitter.Node) -> str:
+    trait = node.child_by_field_name("trait")
+    target = _one_line(node.child_by_field_name("type"))
+    negative = any(c.type == "!" for c in node.children)
+    if trait is None:
+        return f"impl {target}"
+    return f"impl {'!' if negative else ''}{_one_line(trait)} for {target}"
+
+
+def _extract(
+    root: tree_sitter.Node, data: bytes
+) -> tuple[tuple[Item, ...], tuple[Use, ...], tuple[ModDecl, ...]]:
+    items: list[Item] = []
+    uses: list[Use] = []
+    mods: list[ModDecl] = []
+    # (container node, module scope, qualname prefix, container kind)
+    stack: list[tuple[tree_sitter.Node, tuple[str, ...], tuple[str, ...], str]] = [
+        (root, (), (), "file")
+    ]
+    while stack:
+        container, scope, prefix, ckind = stack.pop()
+        lead: tree_sitter.Node | None = None  # first doc comment/attribute above the next item
+        for node in container.named_children:
+            ntype = node.type
+            if ntype == "attribute_item" or (ntype in _COMMENTS and _is_doc(node, data)):
+                lead = lead or node
+                continue
+            if ntype in _COMMENTS:
+                continue  # a plain comment between docs and the item keeps them together
+            first, lead = lead or node, None
+            body = node.child_by_field_name("body")
+            if ntype in _FN_NODES:
+                kind = "method" if ckind in ("impl", "trait") else "fn"
+                name = _text(node.child_by_field_name("name"))
+            elif ntype in _SIMPLE_KINDS:
+                kind = _SIMPLE_KINDS[ntype]
+                name = _text(node.child_by_field_name("name"))
+                if ntype in ("const_item", "static_item"):
+                    body = node.child_by_field_name("value")
+            elif ntype == "trait_item":
+                kind, name = "trait", _text(node.child_by_field_name("name"))
+                if body is not None:
+                    stack.append((body, scope, (*prefix, name), "trait"))
+            elif ntype == "impl_item":
+                kind, name = "impl", _impl_name(node)
+                if body is not None:
+                    stack.append((body, scope, (*prefix, name), "impl"))
+            elif ntype == "mod_item":
+                name = _text(node.child_by_field_name("name"))
+                mods.append(
+                    ModDecl(name, "::".join(scope), body is not None, node.start_point[0] + 1)
+                )
+                if body is None:
+                    continue
+                kind = "mod"
+                stack.append((body, (*scope, name), (*prefix, name), "mod"))
+            elif ntype == "use_declaration":
+                uses.extend(_expand_use(node, "::".join(scope)))
+                continue
+            elif ntype in ("foreign_mod_item", "ERROR"):
+                # extern blocks hold fns and statics; ERROR nodes hold what the parser
+                # recovered around a syntax error. Both add no name to the path.
+                inner = body if ntype == "foreign_mod_item" else node
+                if inner is not None:
+                    stack.append((inner, scope, prefix, ckind))
+                continue
+            else:
+                continue
+            if not name:
+                continue
+            items.append(
+                Item(
+                    kind=kind,
+                    name=name,
+                    qualname="::".join((*prefix, name)),
+                    start_byte=first.start_byte,
+                    item_byte=node.start_byte,
+                    body_byte=body.start_byte if body is not None else None,
+                    end_byte=node.end_byte,
+                    start_line=first.start_point[0] + 1,
+                    end_line=node.end_point[0] + 1,
+                )
+            )
+    return tuple(items), tuple(uses), tuple(mods)
+
+
+def _join(prefix: str, path: str) -> str:
+    return f"{prefix}::{path}" if prefix else path
+
+
+def _expand_use(decl: tree_sitter.Node, scope: str) -> list[Use]:
+    """Expand one `use` tree into one Use per imported path, without recursion."""
+    line = decl.start_point[0] + 1
+    out: list[Use] = []
+    argument = decl.child_by_field_name("argument")
+    stack: list[tuple[str, tree_sitter.Node | None]] = [("", argument)]
+    while stack:
+        prefix, node = stack.pop()
+        if node is None:
+            continue
+        ntype = node.type
+        if ntype in _PATH_NODES:
+            text = _squash(node)
+            # `use a::{self, b}` imports `a` itself
+            path = prefix if (text == "self" and prefix) else _join(prefix, text)
+            out.append(Use(path, None, False, scope, line))
+        elif ntype == "use_as_clause":
+            path = _squash(node.child_by_field_name("path"))
+            if path == "self" and prefix:
+                path = ""
+            alias = _squash(node.child_by_field_name("alias"))
+            out.append(Use(_join(prefix, path) if path else prefix, alias, False, scope, line))
+        elif ntype == "use_wildcard":
+            inner = [c for c in node.named_children if c.type in _PATH_NODES]
+            path = _join(prefix, _squash(inner[0])) if inner else prefix
+            out.append(Use(path, None, True, scope, line))
+        elif ntype == "scoped_use_list":
+            path = node.child_by_field_name("path")
+            new_prefix = _join(prefix, _squash(path)) if path is not None else prefix
+            stack.append((new_prefix, node.child_by_field_name("list")))
+        elif ntype == "use_list":
+            stack.extend((prefix, child) for child in reversed(node.named_children))
+    return out
+
+
+def module_path(file_path: str) -> tuple[str, ...]:
+    """The module a file defines, from its path: `src/model/user.rs` -> ("crate", "model", "user").
+
+    Cargo's conventions: the last `src/` folder is the crate root; `lib.rs`, `main.rs`
+    and `mod.rs` name their folder's module. `#[path]` attributes are not followed.
+    """
+    parts = file_path.split("/")
+    if "src" in parts:
+        parts = parts[len(parts) - parts[::-1].index("src") :]
+    if not parts:
+        return ("crate",)
+    last = parts[-1].removesuffix(".rs")
+    parts = parts[:-1] if last in ("lib", "main", "mod") else [*parts[:-1], last]
+    if parts[:1] == ["bin"]:  # src/bin/x.rs is a crate root of its own
+        parts = []
+    return ("crate", *parts)
+
+
+def resolve_use(use: Use, file_path: str) -> str:
+    """The absolute path of a use, for the file at `file_path`; external paths as written."""
+    module = (*module_path(file_path), *(use.scope.split("::") if use.scope else ()))
+    parts = use.path.split("::")
+    if parts[0] == "self":
+        return "::".join((*module, *parts[1:]))
+    if parts[0] == "super":
+        base = list(module)
+        while parts and parts[0] == "super":
+            if len(base) > 1:
+                base.pop()
+            parts = parts[1:]
+        return "::".join((*base, *parts))
+    return use.path

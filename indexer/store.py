@@ -1,0 +1,372 @@
+"""The store: open (and migrate) it, write one indexed commit, answer queries.
+
+Everything here takes and returns plain data (`rust.ParsedBlob`, `git.CommitInfo`,
+dicts and tuples); ORM models never leave this module. Writes use Core inserts
+because a backfill writes millions of item rows.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from sqlalchemy import (
+    Connection,
+    Engine,
+    Integer,
+    create_engine,
+    event,
+    func,
+    insert,
+    inspect,
+    select,
+    text,
+    update,
+)
+from sqlalchemy.exc import DatabaseError, OperationalError
+
+from indexer import models as m
+from indexer.errors import StoreError, StoreLocked
+from indexer.git import CommitInfo, FileChange
+from indexer.resources import resource_dir
+from indexer.rust import PARSER_VERSION, Item, ParsedBlob, Use
+from indexer.rust import ModDecl as RustModDecl
+
+BUSY_TIMEOUT_MS = 30_000
+_IN_CHUNK = 500  # bound on `IN (...)` lists, well under SQLite's variable limit
+
+
+def default_url(git_common_dir: Path) -> str:
+    """SQLite in the repo's git common dir, so every worktree shares one store."""
+    return f"sqlite:///{git_common_dir / 'commit-indexer' / 'index.db'}"
+
+
+@contextmanager
+def translate_errors(url: str) -> Iterator[None]:
+    """Turn database failures into IndexerErrors that say what to do."""
+    try:
+        yield
+    except OperationalError as exc:
+        if "locked" in str(exc.orig) or "busy" in str(exc.orig):
+            raise StoreLocked(
+                f"the store {url} is locked by another process",
+                hint="wait for the other commit-indexer command to finish, then run this again",
+            ) from exc
+        raise StoreError(
+            f"cannot use the store {url}: {exc.orig}",
+            hint="check the path and its permissions, or pass another --db URL",
+        ) from exc
+    except DatabaseError as exc:
+        raise StoreError(
+            f"{url} is not a usable commit-indexer store: {exc.orig}",
+            hint="move the file away (the store can be rebuilt with `commit-indexer backfill`)"
+            " or pass another --db URL",
+        ) from exc
+
+
+def _sqlite_pragmas(dbapi_connection, _record) -> None:  # noqa: ANN001 (DBAPI objects)
+    cursor = dbapi_connection.cursor()
+    cursor.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+    cursor.execute("PRAGMA journal_mode = WAL")
+    cursor.execute(
+        "PRAGMA synchronous = NORMAL"
+    )  # WAL keeps it consistent; a crash loses no commit
+    cursor.execute("PRAGMA foreign_keys = ON")
+    cursor.close()
+
+
+def _script_head() -> str:
+    """The newest revision, read from file names (`0002_x.py` is revision "0002")."""
+    names = [p.name for p in (resource_dir("migrations") / "versions").glob("[0-9]*_*.py")]
+    return max(re.match(r"\d+", n).group() for n in names)
+
+
+def _migrate(engine: Engine) -> None:
+    with engine.connect() as conn:
+        current = None
+        if inspect(conn).has_table("alembic_version"):
+            current = conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+    if current == _script_head():
+        return
+    # Only now pay for importing alembic.
+    from alembic import command
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(resource_dir("migrations")))
+    with engine.begin() as conn:
+        config.attributes["connection"] = conn
+        command.upgrade(config, "head")
+
+
+def bulk_writes(conn: Connection) -> None:
+    """Make this connection's commits cheaper for a backfill (SQLite only).
+
+    synchronous=OFF costs a third of NORMAL per commit here. A killed process still
+    loses only its transaction in flight; only an OS crash or power loss could
+    corrupt the file, and the store is derived from git, so a backfill rebuilds it.
+    """
+    if conn.dialect.name == "sqlite":
+        conn.exec_driver_sql("PRAGMA synchronous = OFF")
+        conn.commit()
+
+
+@dataclass
+class Store:
+    url: str
+    engine: Engine
+
+    def connect(self) -> Connection:
+        return self.engine.connect()
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+def open_store(url: str) -> Store:
+    """Open the store at a SQLAlchemy URL, creating and migrating it as needed."""
+    if url.startswith("sqlite:///"):
+        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    with translate_errors(url):
+        engine = create_engine(url)
+        if engine.dialect.name == "sqlite":
+            event.listen(engine, "connect", _sqlite_pragmas)
+        _migrate(engine)
+    return Store(url, engine)
+
+
+def repo_id(conn: Connection, path: str) -> int:
+    """The id of the repo at `path` (its git common dir), added on first use."""
+    with conn.begin():
+        found = conn.execute(select(m.Repo.id).where(m.Repo.path == path)).scalar()
+        if found is None:
+            found = conn.execute(
+                insert(m.Repo).values(path=path, synced_tips="").returning(m.Repo.id)
+            ).scalar_one()
+    return found
+
+
+def synced_tips(conn: Connection, repo: int) -> list[str]:
+    with conn.begin():
+        tips = conn.execute(select(m.Repo.synced_tips).where(m.Repo.id == repo)).scalar_one()
+    return tips.split()
+
+
+def set_synced_tips(conn: Connection, repo: int, tips: Sequence[str]) -> None:
+    with conn.begin():
+        conn.execute(update(m.Repo).where(m.Repo.id == repo).values(synced_tips=" ".join(tips)))
+
+
+def _chunks(values: Sequence[str]) -> Iterator[Sequence[str]]:
+    for start in range(0, len(values), _IN_CHUNK):
+        yield values[start : start + _IN_CHUNK]
+
+
+def known_commits(conn: Connection, repo: int, oids: Sequence[str]) -> set[str]:
+    """Which of `oids` this repo's store already holds."""
+    found: set[str] = set()
+    with conn.begin():
+        for chunk in _chunks(oids):
+            query = select(m.Commit.oid).where(m.Commit.repo_id == repo, m.Commit.oid.in_(chunk))
+            found.update(conn.execute(query).scalars())
+    return found
+
+
+def known_blobs(conn: Connection, oids: Sequence[str]) -> set[str]:
+    """Which of `oids` have been parsed (or skipped with a reason) already, by any repo."""
+    found: set[str] = set()
+    with conn.begin():
+        for chunk in _chunks(oids):
+            found.update(conn.execute(select(m.Blob.oid).where(m.Blob.oid.in_(chunk))).scalars())
+    return found
+
+
+# Built once so SQLAlchemy compiles each statement once per process.
+_INSERT_BLOB = insert(m.Blob).returning(m.Blob.id)
+_INSERT_COMMIT = insert(m.Commit).returning(m.Commit.id)
+_INSERT_CHANGE = insert(m.Change)
+
+
+_MARKERS = {"qmark": "?", "format": "%s", "pyformat": "%s"}
+
+
+def _bulk_insert(conn: Connection, table: str, columns: Sequence[str], rows: list[tuple]) -> None:
+    """executemany straight to the driver: items are most of a backfill's rows, and
+    SQLAlchemy's per-row parameter handling would cost more than SQLite's insert."""
+    marker = _MARKERS[conn.dialect.paramstyle]
+    sql = (
+        f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join([marker] * len(columns))})"
+    )
+    conn.exec_driver_sql(sql, rows)
+
+
+def write_commit(
+    conn: Connection,
+    repo: int,
+    info: CommitInfo,
+    changes: Iterable[FileChange],
+    blobs: Iterable[tuple[str, int, ParsedBlob]],
+) -> None:
+    """Write one commit with its changed files and newly parsed blobs, in one transaction.
+
+    Parents are written before children, so a stored commit implies stored ancestors;
+    a crash loses at most the commit in flight.
+    """
+    items: list[tuple] = []
+    uses: list[tuple] = []
+    mods: list[tuple] = []
+    with conn.begin():
+        for oid, size, parsed in blobs:
+            row = {
+                "oid": oid,
+                "size": size,
+                "status": parsed.status,
+                "reason": parsed.reason,
+                "parser_version": PARSER_VERSION,
+            }
+            blob_id = conn.execute(_INSERT_BLOB, row).scalar_one()
+            items.extend((blob_id, *i) for i in parsed.items)
+            uses.extend((blob_id, *u) for u in parsed.uses)
+            mods.extend((blob_id, *d) for d in parsed.mods)
+        for table, fields, rows in (
+            (m.Item, Item._fields, items),
+            (m.UseDecl, Use._fields, uses),
+            (m.ModDecl, RustModDecl._fields, mods),
+        ):
+            if rows:
+                _bulk_insert(conn, table.__tablename__, ("blob_id", *fields), rows)
+        row = {
+            "repo_id": repo,
+            **asdict(info),
+            "parents": " ".join(info.parents),
+            "is_merge": len(info.parents) > 1,
+        }
+        commit_id = conn.execute(_INSERT_COMMIT, row).scalar_one()
+        rows = [{"commit_id": commit_id, **asdict(c)} for c in changes]
+        if rows:
+            conn.execute(_INSERT_CHANGE, rows)
+
+
+@dataclass(frozen=True)
+class Stats:
+    commits: int
+    merges: int
+    boundaries: int
+    changes: int
+    blobs_by_status: dict[str, int]
+    skips_by_reason: dict[str, int]
+    items_by_kind: dict[str, int]
+    uses: int
+    store_bytes: int | None
+
+
+def _blob_oids_of_repo(repo: int):  # noqa: ANN202 (a SQLAlchemy subquery)
+    return (
+        select(m.Change.new_blob)
+        .join(m.Commit, m.Commit.id == m.Change.commit_id)
+        .where(m.Commit.repo_id == repo, m.Change.new_blob.is_not(None))
+        .distinct()
+        .scalar_subquery()
+    )
+
+
+def stats(conn: Connection, repo: int) -> Stats:
+    """Counts for one repo: commits, its blobs by status and skip reason, items by kind.
+
+    Blobs are counted once each, however many commits or repos hold them.
+    """
+    with conn.begin():
+        commits = conn.execute(
+            select(
+                func.count(),
+                func.coalesce(func.sum(m.Commit.is_merge.cast(Integer)), 0),
+                func.coalesce(func.sum(m.Commit.is_boundary.cast(Integer)), 0),
+            ).where(m.Commit.repo_id == repo)
+        ).one()
+        change_rows = conn.execute(
+            select(m.Change.entry, func.count())
+            .join(m.Commit, m.Commit.id == m.Change.commit_id)
+            .where(m.Commit.repo_id == repo)
+            .group_by(m.Change.entry)
+        ).all()
+        in_repo = m.Blob.oid.in_(_blob_oids_of_repo(repo))
+        blob_rows = conn.execute(
+            select(m.Blob.status, m.Blob.reason, func.count())
+            .where(in_repo)
+            .group_by(m.Blob.status, m.Blob.reason)
+        ).all()
+        item_rows = conn.execute(
+            select(m.Item.kind, func.count())
+            .join(m.Blob, m.Blob.id == m.Item.blob_id)
+            .where(in_repo)
+            .group_by(m.Item.kind)
+        ).all()
+        uses = conn.execute(
+            select(func.count()).select_from(m.UseDecl).join(m.Blob).where(in_repo)
+        ).scalar_one()
+    by_status: dict[str, int] = {}
+    skips: dict[str, int] = {}
+    for status, reason, count in blob_rows:
+        by_status[status] = by_status.get(status, 0) + count
+        if reason:
+            skips[reason] = skips.get(reason, 0) + count
+    for entry, count in change_rows:
+        if entry != "file":  # symlinks and submodules are never parsed: count them as skips
+            skips[entry] = count
+    size = None
+    if conn.dialect.name == "sqlite" and conn.engine.url.database:
+        db = Path(conn.engine.url.database)
+        size = sum(p.stat().st_size for p in db.parent.glob(db.name + "*") if p.is_file())
+    return Stats(
+        commits=commits[0],
+        merges=int(commits[1]),
+        boundaries=int(commits[2]),
+        changes=sum(count for _entry, count in change_rows),
+        blobs_by_status=dict(sorted(by_status.items())),
+        skips_by_reason=dict(sorted(skips.items())),
+        items_by_kind=dict(sorted(item_rows)),
+        uses=uses,
+        store_bytes=size,
+    )
+
+
+@dataclass(frozen=True)
+class FoundItem:
+    blob: str
+    kind: str
+    name: str
+    qualname: str
+    start_byte: int
+    end_byte: int
+    start_line: int
+    end_line: int
+
+
+def find_items(
+    conn: Connection, blob_oids: Sequence[str], name: str, kind: str | None = None
+) -> list[FoundItem]:
+    """Items called `name` (or with that qualified name) in any of `blob_oids`."""
+    found: list[FoundItem] = []
+    with conn.begin():
+        for chunk in _chunks(blob_oids):
+            query = (
+                select(
+                    m.Blob.oid,
+                    m.Item.kind,
+                    m.Item.name,
+                    m.Item.qualname,
+                    m.Item.start_byte,
+                    m.Item.end_byte,
+                    m.Item.start_line,
+                    m.Item.end_line,
+                )
+                .join(m.Blob, m.Blob.id == m.Item.blob_id)
+                .where(m.Blob.oid.in_(chunk), (m.Item.name == name) | (m.Item.qualname == name))
+            )
+            if kind:
+                query = query.where(m.Item.kind == kind)
+            found.extend(FoundItem(*row) for row in conn.execute(query))
+    return found

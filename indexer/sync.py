@@ -1,0 +1,223 @@
+"""`sync`: the one core operation. Index every commit reachable from the refs (or one
+rev) that the store does not hold yet, parents before children, one transaction per
+commit. Hook, backfill and watch all call it; running it twice changes nothing and
+running it after a crash finishes the work.
+
+Parsing is the expensive part, so blobs go to a process pool that works ahead of
+the writer, which commits in walk order. Each distinct blob is parsed once: the
+store is asked before a blob is sent, and a blob already sent in this run is not
+sent again.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import signal
+from collections import deque
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import dataclass
+
+import pygit2
+from sqlalchemy import Connection
+
+from indexer import git
+from indexer import store as st
+from indexer.rust import DEFAULT_MAX_BLOB_BYTES, ParsedBlob, parse_blob
+
+# Below this many commits to index, forking workers costs more than it saves
+# (the hook's sync of one commit stays in-process).
+POOL_MIN_COMMITS = 64
+BLOBS_PER_TASK = 16
+BATCH_COMMITS = 64  # commits read from git per store query for known blobs
+WINDOW_COMMITS = 512  # how far the parsers may run ahead of the writer
+CLAIMED_LIMIT = 200_000  # bound on the in-memory set of blob oids sent in this run
+
+
+@dataclass(frozen=True)
+class SyncProgress:
+    done: int  # commits written so far in this sync
+    total: int  # commits this sync will write
+    blobs: int  # blobs parsed (or skipped with a reason) so far
+
+
+@dataclass(frozen=True)
+class SyncResult:
+    commits: int  # commits newly indexed
+    blobs: int  # blobs newly parsed or skipped
+    tips: tuple[str, ...]  # the commits synced to
+
+
+@dataclass
+class Target:
+    """An open repository, the store it is indexed into, and its id there."""
+
+    repo: pygit2.Repository
+    store: st.Store
+    repo_id: int
+
+    def close(self) -> None:
+        self.store.close()
+
+
+def open_target(repo_path: str, db_url: str | None = None) -> Target:
+    """Open the repo at `repo_path` and its store (default: SQLite in its git dir)."""
+    repo = git.open_repo(repo_path)
+    common = git.common_dir(repo)
+    url = db_url or st.default_url(common)
+    store = st.open_store(url)
+    with st.translate_errors(url), store.connect() as conn:
+        rid = st.repo_id(conn, str(common))
+    return Target(repo, store, rid)
+
+
+ParseResult = list[tuple[str, int, ParsedBlob]]
+
+_worker_repo: pygit2.Repository | None = None
+_worker_max_bytes = DEFAULT_MAX_BLOB_BYTES
+
+
+def _init_worker(repo_path: str, max_bytes: int) -> None:
+    global _worker_repo, _worker_max_bytes
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+    _worker_repo = pygit2.Repository(repo_path)
+    _worker_max_bytes = max_bytes
+
+
+def _parse_in_worker(oids: list[str]) -> ParseResult:
+    assert _worker_repo is not None
+    return parse_oids(_worker_repo, oids, _worker_max_bytes)
+
+
+def parse_oids(repo: pygit2.Repository, oids: list[str], max_bytes: int) -> ParseResult:
+    """Read and parse blobs by oid: [(oid, size, ParsedBlob)]."""
+    out: ParseResult = []
+    for oid in oids:
+        data = repo[oid].data
+        out.append((oid, len(data), parse_blob(data, max_bytes)))
+    return out
+
+
+def _commits_to_index(target: Target, conn: Connection, tips: list[str]) -> list[str]:
+    """New commits reachable from `tips`, parents first. Empty when all tips are stored."""
+    rid = target.repo_id
+    previous = st.synced_tips(conn, rid)
+    stored = st.known_commits(conn, rid, sorted(set(tips) | set(previous)))
+    if all(tip in stored for tip in tips):
+        return []
+    # Every stored commit has its ancestors stored, so hiding stored tips is safe;
+    # commits stored by other routes are filtered out below.
+    walked = list(git.walk(target.repo, [t for t in tips if t not in stored], sorted(stored)))
+    known = st.known_commits(conn, rid, walked)
+    return [oid for oid in walked if oid not in known]
+
+
+def _resolve_tips(target: Target, rev: str | None, remotes: bool) -> list[str]:
+    if rev is not None:
+        return [str(git.resolve_commit(target.repo, rev).id)]
+    return git.ref_tips(target.repo, remotes=remotes)
+
+
+@dataclass
+class _Pending:
+    info: git.CommitInfo
+    changes: list[git.FileChange]
+    parsed: list[Future[ParseResult] | ParseResult]
+
+
+def _batches(oids: list[str]) -> Iterator[list[str]]:
+    for start in range(0, len(oids), BLOBS_PER_TASK):
+        yield oids[start : start + BLOBS_PER_TASK]
+
+
+def sync(
+    target: Target,
+    rev: str | None = None,
+    remotes: bool = False,
+    workers: int | None = None,
+    max_blob_bytes: int = DEFAULT_MAX_BLOB_BYTES,
+    on_progress: Callable[[SyncProgress], None] | None = None,
+) -> SyncResult:
+    """Index what is new: reachable from `rev`, or from HEAD, branches and tags."""
+    with st.translate_errors(target.store.url), target.store.connect() as conn:
+        tips = _resolve_tips(target, rev, remotes)
+        todo = _commits_to_index(target, conn, tips)
+        blobs = _index(target, conn, todo, workers, max_blob_bytes, on_progress) if todo else 0
+        if rev is None:
+            st.set_synced_tips(conn, target.repo_id, tips)
+    return SyncResult(commits=len(todo), blobs=blobs, tips=tuple(tips))
+
+
+def _start_pool(repo: pygit2.Repository, workers: int, max_bytes: int) -> ProcessPoolExecutor:
+    # forkserver: workers fork from a clean server process, not from this one
+    # (which may run a progress thread), and inherit its preloaded parser.
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["indexer.sync"])
+    return ProcessPoolExecutor(
+        workers, context, initializer=_init_worker, initargs=(repo.path, max_bytes)
+    )
+
+
+def _index(
+    target: Target,
+    conn: Connection,
+    todo: list[str],
+    workers: int | None,
+    max_bytes: int,
+    on_progress: Callable[[SyncProgress], None] | None,
+) -> int:
+    repo = target.repo
+    workers = workers or os.cpu_count() or 1
+    bulk = len(todo) >= POOL_MIN_COMMITS
+    pool = _start_pool(repo, workers, max_bytes) if bulk and workers > 1 else None
+    if bulk:
+        st.bulk_writes(conn)
+    pending: deque[_Pending] = deque()
+    claimed: set[str] = set()
+    done = blobs = 0
+
+    def write_oldest() -> None:
+        nonlocal done, blobs
+        item = pending.popleft()
+        parsed: ParseResult = []
+        for part in item.parsed:
+            parsed.extend(part.result() if isinstance(part, Future) else part)
+        st.write_commit(conn, target.repo_id, item.info, item.changes, parsed)
+        done += 1
+        blobs += len(parsed)
+        if on_progress:
+            on_progress(SyncProgress(done, len(todo), blobs))
+
+    try:
+        for start in range(0, len(todo), BATCH_COMMITS):
+            # One store query for the blobs of a batch of commits, not one per commit.
+            batch = [_read_commit(repo, oid) for oid in todo[start : start + BATCH_COMMITS]]
+            wanted = {c.new_blob for _info, changes in batch for c in changes if c.new_blob}
+            wanted -= claimed
+            known = st.known_blobs(conn, sorted(wanted)) if wanted else set()
+            for info, changes in batch:
+                new = sorted({c.new_blob for c in changes if c.new_blob} - known - claimed)
+                claimed.update(new)
+                if pool is not None:
+                    parsed = [pool.submit(_parse_in_worker, part) for part in _batches(new)]
+                else:
+                    parsed = [parse_oids(repo, new, max_bytes)] if new else []
+                pending.append(_Pending(info, changes, parsed))
+            while len(pending) > WINDOW_COMMITS:
+                write_oldest()
+            if len(claimed) > CLAIMED_LIMIT:
+                while pending:
+                    write_oldest()
+                claimed.clear()
+        while pending:
+            write_oldest()
+    finally:
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
+    return blobs
+
+
+def _read_commit(repo: pygit2.Repository, oid: str) -> tuple[git.CommitInfo, list[git.FileChange]]:
+    commit = repo[oid]
+    return git.commit_info(repo, commit), git.changed_files(repo, commit)

@@ -1,0 +1,199 @@
+"""Backfill and sync end to end: real repos, the real CLI, the store's contents."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from gitrepo import Repo, cli, count, db_url, dump_store, fast_history, make_repo
+
+from indexer.demo import DELETED_STRUCT, TAG, build_demo_repo
+
+LIB_V1 = "pub struct Config { pub name: String }\npub fn load() -> Config { todo!() }\n"
+LIB_V2 = "pub struct Config { pub name: String, pub port: u16 }\n"
+
+
+def _history_blobs(repo: Repo) -> set[str]:
+    """Every distinct blob that any commit's tree holds at a `.rs` path, per git."""
+    blobs = set()
+    for commit in repo.git("rev-list", "--all").split():
+        for line in repo.git("ls-tree", "-r", commit).splitlines():
+            meta, path = line.split("\t", 1)
+            mode, kind, oid = meta.split()
+            if kind == "blob" and mode != "120000" and path.endswith(".rs"):
+                blobs.add(oid)
+    return blobs
+
+
+def test_demo_backfill_then_rerun_adds_nothing(tmp_path: Path) -> None:
+    demo = build_demo_repo(tmp_path / "demo")
+    result = cli("backfill", "--repo", demo.path)
+    assert result.exit_code == 0, result.output
+    url = f"sqlite:///{demo.path / '.git' / 'commit-indexer' / 'index.db'}"
+    reachable = subprocess.run(
+        ["git", "rev-list", "--count", "--all"], cwd=demo.path, capture_output=True, text=True
+    ).stdout
+    assert count(url, "SELECT count(*) FROM commits") == int(reachable) == demo.commits
+    # each distinct .rs blob of the history is parsed exactly once
+    assert count(url, "SELECT count(*) FROM blobs") == len(_history_blobs(Repo(demo.path)))
+    assert count(url, "SELECT count(*) FROM commits WHERE is_merge") == 1
+    before = dump_store(url)
+
+    again = cli("backfill", "--repo", demo.path)
+    assert again.exit_code == 0, again.output
+    assert "up to date" in again.output
+    assert dump_store(url) == before
+
+    stats = cli("stats", "--repo", demo.path)
+    assert stats.exit_code == 0, stats.output
+    assert f"commits      {demo.commits} (1 merges" in stats.output
+
+
+def test_revert_and_returning_file_parse_nothing_new(repo: Repo) -> None:
+    repo.commit({"src/lib.rs": LIB_V1}, "v1")
+    assert "parsed 1 blobs" in cli("sync", "--repo", repo.path).output
+    repo.commit({"src/lib.rs": LIB_V2}, "v2")
+    assert "parsed 1 blobs" in cli("sync", "--repo", repo.path).output
+    repo.git("revert", "--no-edit", "HEAD")
+    result = cli("sync", "--repo", repo.path)
+    assert result.exit_code == 0, result.output
+    assert "indexed 1 commits, parsed 0 blobs" in result.output
+    # the same content under another path is the same blob: nothing to parse
+    repo.git("mv", "src/lib.rs", "src/config.rs")
+    repo.commit({}, "rename")
+    assert "indexed 1 commits, parsed 0 blobs" in cli("sync", "--repo", repo.path).output
+    url = db_url(repo)
+    assert count(url, "SELECT count(*) FROM blobs") == 2
+    rename = dump_store(url)["changes"]
+    assert ("R", "src/config.rs", "src/lib.rs") in {(c[1], c[2], c[3]) for c in rename}
+
+
+def test_incremental_sync_equals_one_backfill(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path)
+    url_inc = f"sqlite:///{tmp_path / 'inc.db'}"
+    repo.commit({"src/lib.rs": LIB_V1, "src/a.rs": "fn a() {}\n"}, "start")
+    for step in range(4):
+        repo.commit({f"src/m{step}.rs": f"pub fn m{step}() -> u32 {{ {step} }}\n"}, f"m{step}")
+        assert cli("sync", "--repo", repo.path, "--db", url_inc).exit_code == 0
+    repo.git("checkout", "-q", "-b", "side", "HEAD~2")
+    repo.commit({"src/side.rs": "pub struct Side;\n"}, "side work")
+    repo.git("checkout", "-q", "main")
+    repo.clock += 1
+    repo.git("merge", "-q", "--no-ff", "-m", "merge side", "side")
+    repo.git("tag", "v1")
+    assert cli("sync", "--repo", repo.path, "--db", url_inc).exit_code == 0
+    assert cli("backfill", "--repo", repo.path, "--db", url_inc).exit_code == 0
+
+    url_full = f"sqlite:///{tmp_path / 'full.db'}"
+    assert cli("backfill", "--repo", repo.path, "--db", url_full).exit_code == 0
+    assert dump_store(url_inc) == dump_store(url_full)
+
+
+def _backfill_process(repo: Repo, url: str) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "indexer", "backfill", "--repo", str(repo.path), "--db", url],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,  # its own process group: the kill reaches the parser pool too
+    )
+
+
+def _kill_when(url: str, proc: subprocess.Popen, commits: int, deadline: float) -> int:
+    db = Path(url.removeprefix("sqlite:///"))
+    while time.monotonic() < deadline and proc.poll() is None:
+        if db.exists():
+            try:
+                done = count(url, "SELECT count(*) FROM commits")
+            except Exception:  # the store may still be being created
+                done = 0
+            if done >= commits:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+                return done
+        time.sleep(0.005)
+    raise AssertionError("the backfill ended before it could be killed")
+
+
+def test_kill_9_mid_backfill_then_rerun_equals_uninterrupted(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path)
+    total = 900
+    fast_history(repo, total, files=12, fns=60)
+    url = f"sqlite:///{tmp_path / 'killed.db'}"
+    for at in (50, 300):
+        done = _kill_when(url, _backfill_process(repo, url), at, time.monotonic() + 60)
+        assert at <= done < total
+        assert count(url, "SELECT count(*) FROM commits") == done  # nothing half-written
+    result = cli("backfill", "--repo", repo.path, "--db", url)
+    assert result.exit_code == 0, result.output
+    assert f"indexed {total - done} commits" in result.output
+
+    clean = f"sqlite:///{tmp_path / 'clean.db'}"
+    assert cli("backfill", "--repo", repo.path, "--db", clean).exit_code == 0
+    assert dump_store(url) == dump_store(clean)
+
+
+def test_symbols_answer_from_the_tree_at_a_rev(tmp_path: Path) -> None:
+    demo = build_demo_repo(tmp_path / "demo")
+    assert cli("backfill", "--repo", demo.path).exit_code == 0
+    old = cli("symbols", DELETED_STRUCT, "--at", TAG, "--repo", demo.path)
+    assert old.exit_code == 0, old.output
+    assert f"struct  {DELETED_STRUCT}" in old.output
+    assert f"pub struct {DELETED_STRUCT}" in old.output
+    head = cli("symbols", DELETED_STRUCT, "--repo", demo.path)
+    assert head.exit_code == 2
+    assert f"error: no definition of '{DELETED_STRUCT}' at HEAD" in head.output
+    kinds = cli("symbols", "Config", "--kind", "struct", "--repo", demo.path)
+    assert kinds.exit_code == 0, kinds.output
+    assert "struct  Config" in kinds.output
+
+
+def test_symbols_on_a_commit_not_yet_indexed(repo: Repo) -> None:
+    repo.commit({"src/lib.rs": LIB_V1}, "one")
+    assert cli("sync", "--repo", repo.path).exit_code == 0
+    repo.commit({"src/lib.rs": LIB_V2}, "two")
+    result = cli("symbols", "Config", "--repo", repo.path)
+    assert result.exit_code == 2
+    assert "is not indexed yet" in result.output and "hint: run `commit-indexer sync" in result.output
+
+
+def test_worktrees_share_one_store(repo: Repo, tmp_path: Path) -> None:
+    repo.commit({"src/lib.rs": LIB_V1}, "one")
+    repo.git("worktree", "add", "-q", str(tmp_path / "wt"), "-b", "wt")
+    wt = Repo(tmp_path / "wt")
+    wt.commit({"src/extra.rs": "pub fn extra() {}\n"}, "in the worktree")
+    assert cli("backfill", "--repo", wt.path).exit_code == 0
+    assert not (tmp_path / "wt" / ".git").is_dir()  # a worktree's .git is a file
+    assert count(db_url(repo), "SELECT count(*) FROM commits") == 2
+    assert cli("symbols", "extra", "--at", "wt", "--repo", repo.path).exit_code == 0
+
+
+def test_branches_and_tags_are_indexed_remotes_on_request(repo: Repo, tmp_path: Path) -> None:
+    repo.commit({"src/lib.rs": LIB_V1}, "one")
+    repo.git("checkout", "-q", "-b", "topic")
+    repo.commit({"src/topic.rs": "pub fn topic() {}\n"}, "topic")
+    repo.git("checkout", "-q", "main")
+    repo.git("checkout", "-q", "--detach")
+    repo.commit({"src/tagged.rs": "pub fn tagged() {}\n"}, "tagged only")
+    repo.git("tag", "-a", "-m", "annotated", "v0")
+    repo.git("checkout", "-q", "main")
+    clone = tmp_path / "clone"
+    subprocess.run(["git", "clone", "-q", str(repo.path), str(clone)], check=True)
+    other = Repo(clone)
+    assert cli("backfill", "--repo", repo.path).exit_code == 0
+    assert count(db_url(repo), "SELECT count(*) FROM commits") == 3
+    # in the clone, `topic` is only a remote-tracking branch
+    assert cli("backfill", "--repo", other.path).exit_code == 0
+    assert count(db_url(other), "SELECT count(*) FROM commits") == 2
+    assert cli("backfill", "--repo", other.path, "--remotes").exit_code == 0
+    assert count(db_url(other), "SELECT count(*) FROM commits") == 3
+
+
+def test_python_dash_m_runs_the_cli() -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "indexer", "--help"], capture_output=True, text=True, check=False
+    )
+    assert proc.returncode == 0 and "backfill" in proc.stdout

@@ -124,7 +124,8 @@ def count(url: str, sql: str) -> int:
 
 def rust_module(index: int, version: int, fns: int = 40) -> str:
     """A plausible Rust file whose content depends on (index, version)."""
-    parts = [f"use crate::shared::Config{index % 3};\n\n/// Module {index}.\npub struct S{index} {{"]
+    head = f"use crate::shared::Config{index % 3};\n\n/// Module {index}.\n"
+    parts = [f"{head}pub struct S{index} {{"]
     parts.append(f"    pub v: u{8 << (version % 3)},\n}}\n")
     for n in range(fns):
         parts.append(
@@ -152,8 +153,6 @@ def fast_history(repo: Repo, commits: int, files: int = 10, fns: int = 40) -> No
         lines.append(f"data {len(body)}")
         lines.append(body.decode())
     stream = ("\n".join(lines) + "\n").encode()
-    subprocess.run(
-        ["git", "fast-import", "--quiet"], cwd=repo.path, input=stream, check=True
-    )
+    subprocess.run(["git", "fast-import", "--quiet"], cwd=repo.path, input=stream, check=True)
     repo.git("reset", "-q", "--hard", "main")
     repo.clock += commits

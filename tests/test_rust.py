@@ -6,7 +6,7 @@ import pytest
 
 from indexer.rust import Use, module_path, parse_blob, resolve_use
 
-SOURCE = b'''//! Crate docs are not an item.
+SOURCE = b"""//! Crate docs are not an item.
 use std::collections::{HashMap, btree_map::{self, Entry as BEntry}};
 use crate::model::*;
 use super::config::Config as Cfg;
@@ -69,7 +69,7 @@ extern "C" {
 
 async fn fetch() {}
 const fn answer() -> u32 { 42 }
-'''
+"""
 
 
 def _items(parsed):  # noqa: ANN001, ANN202

@@ -157,7 +157,8 @@ def test_symbols_on_a_commit_not_yet_indexed(repo: Repo) -> None:
     repo.commit({"src/lib.rs": LIB_V2}, "two")
     result = cli("symbols", "Config", "--repo", repo.path)
     assert result.exit_code == 2
-    assert "is not indexed yet" in result.output and "hint: run `commit-indexer sync" in result.output
+    assert "is not indexed yet" in result.output
+    assert "hint: run `commit-indexer sync" in result.output
 
 
 def test_worktrees_share_one_store(repo: Repo, tmp_path: Path) -> None:

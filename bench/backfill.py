@@ -111,8 +111,10 @@ def main() -> int:
                 print(f"\nwarning: {r.name} failed:\n{r.stderr.strip()}")
         if runs[1].returncode == 0:
             ref = json.loads(runs[1].stdout.strip().splitlines()[-1])
-            print(f"\nreference: {ref['blobs']} distinct .rs blobs, {ref['bytes'] / 1e6:.1f} MB,"
-                  f" {ref['skipped']} skipped (its own clock: {ref['seconds']:.2f} s)")
+            print(
+                f"\nreference: {ref['blobs']} distinct .rs blobs, {ref['bytes'] / 1e6:.1f} MB,"
+                f" {ref['skipped']} skipped (its own clock: {ref['seconds']:.2f} s)"
+            )
 
         failed = next((r for r in runs[2:] if r.returncode != 0), None)
         if failed:

@@ -10,12 +10,12 @@ from gitrepo import Repo, make_repo
 
 
 @pytest.fixture(autouse=True)
-def isolated_git(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def isolated_git(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> None:
     for name in list(os.environ):
         if name.startswith("GIT_"):
             monkeypatch.delenv(name)
-    home = tmp_path / "home"
-    (home / "templates").mkdir(parents=True)
+    home = tmp_path_factory.mktemp("home")
+    (home / "templates").mkdir()
     monkeypatch.setenv("HOME", str(home))
     monkeypatch.setenv("XDG_CONFIG_HOME", str(home / ".config"))
     monkeypatch.setenv("GIT_CONFIG_GLOBAL", "/dev/null")

@@ -37,7 +37,7 @@ app = typer.Typer(
     add_completion=False,
 )
 out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
 _debug = False
 
 F = TypeVar("F", bound=Callable[..., None])
@@ -107,6 +107,37 @@ class _RateColumn(ProgressColumn):
         return Text(f"{task.completed / elapsed:,.0f} commits/s  {blobs / elapsed:,.0f} blobs/s")
 
 
+class _LazyProgress:
+    """A rich progress bar that appears with the first commit written, so a sync with
+    nothing to do, or one that fails before it starts, prints no empty bar."""
+
+    columns = (
+        TextColumn("indexing"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("commits"),
+        _RateColumn(),
+        TimeElapsedColumn(),
+        TextColumn("ETA"),
+        TimeRemainingColumn(),
+    )
+
+    def __init__(self) -> None:
+        self.progress: Progress | None = None
+        self.task = None
+
+    def update(self, p) -> None:  # noqa: ANN001 (a sync.SyncProgress)
+        if self.progress is None:
+            self.progress = Progress(*self.columns, console=err)
+            self.progress.start()
+            self.task = self.progress.add_task("sync", total=p.total, blobs=0)
+        self.progress.update(self.task, completed=p.done, total=p.total, blobs=p.blobs)
+
+    def close(self) -> None:
+        if self.progress is not None:
+            self.progress.stop()
+
+
 def _run_sync(
     repo: Path,
     db: str | None,
@@ -119,28 +150,22 @@ def _run_sync(
     from indexer.sync import open_target, sync
 
     target = open_target(str(repo), db)
+    bar = _LazyProgress() if show_progress else None
     try:
-        if not show_progress:
-            return sync(target, rev, remotes, workers, max_bytes)
-        columns = (
-            TextColumn("indexing"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TextColumn("commits"),
-            _RateColumn(),
-            TimeElapsedColumn(),
-            TextColumn("ETA"),
-            TimeRemainingColumn(),
+        result = sync(
+            target, rev, remotes, workers, max_bytes, on_progress=bar.update if bar else None
         )
-        with Progress(*columns, console=err, transient=False) as progress:
-            task = progress.add_task("sync", total=None, blobs=0)
-
-            def update(p) -> None:  # noqa: ANN001
-                progress.update(task, completed=p.done, total=p.total, blobs=p.blobs)
-
-            return sync(target, rev, remotes, workers, max_bytes, on_progress=update)
     finally:
+        if bar:
+            bar.close()
         target.close()
+    for tip in result.unreadable:
+        err.print(
+            f"warning: skipped the history of {tip[:12]}: libgit2 cannot read a commit in it"
+            " (see `git fsck`)",
+            markup=False,
+        )
+    return result
 
 
 @app.command()
@@ -200,6 +225,8 @@ def _print_stats(repo: Path, db: str | None) -> None:
     out.print(f"blobs        {sum(s.blobs_by_status.values())} ({blobs})")
     skips = ", ".join(f"{n} {k}" for k, n in s.skips_by_reason.items()) or "none"
     out.print(f"skipped      {skips}")
+    partial = ", ".join(f"{n} {k}" for k, n in s.partial_by_reason.items()) or "none"
+    out.print(f"partial      {partial}")
     out.print(f"symbols      {sum(s.items_by_kind.values())}")
     for kind, count in s.items_by_kind.items():
         out.print(f"  {kind:<10} {count}")

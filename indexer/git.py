@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import codecs
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -68,19 +68,26 @@ def common_dir(repo: pygit2.Repository) -> Path:
 
 
 def ref_tips(repo: pygit2.Repository, remotes: bool = False) -> list[str]:
-    """Commits named by HEAD, local branches and tags (and remote-tracking refs), sorted."""
+    """Commits named by HEAD, local branches and tags (and remote-tracking refs), sorted.
+
+    Refs that name no commit (a tag of a tree or blob, a symbolic ref to nothing) are
+    left out; a commit libgit2 cannot read is left to `walk` to report.
+    """
     prefixes = ["refs/heads/", "refs/tags/"] + (["refs/remotes/"] if remotes else [])
-    tips: set[str] = set()
+    names = [n for n in repo.references if n.startswith(tuple(prefixes))]
     if not repo.head_is_unborn:
-        tips.add(str(repo.head.peel(pygit2.Commit).id))
-    for name in repo.references:
-        if not name.startswith(tuple(prefixes)):
-            continue
+        names.append("HEAD")
+    tips: set[str] = set()
+    for name in names:
         try:
-            commit = repo.references[name].peel(pygit2.Commit)
-        except (pygit2.InvalidSpecError, ValueError, KeyError, pygit2.GitError):
-            continue  # a symbolic ref to nothing, or a tag of a tree or blob
-        tips.add(str(commit.id))
+            target = repo.references[name].resolve().target
+            obj = repo.get(target)
+            while isinstance(obj, pygit2.Tag):
+                obj = repo.get(obj.target)
+        except (pygit2.GitError, KeyError, ValueError):
+            continue
+        if obj is not None and obj.type == pygit2.enums.ObjectType.COMMIT:
+            tips.add(str(obj.id))
     return sorted(tips)
 
 
@@ -94,8 +101,7 @@ def resolve_commit(repo: pygit2.Repository, rev: str) -> pygit2.Commit:
         ) from exc
 
 
-def walk(repo: pygit2.Repository, tips: Iterable[str], hide: Iterable[str]) -> Iterator[str]:
-    """Commits reachable from `tips` and not from `hide`, parents before children."""
+def _walk(repo: pygit2.Repository, tips: Iterable[str], hide: Iterable[str]) -> list[str]:
     walker = repo.walk(None, SortMode.TOPOLOGICAL | SortMode.REVERSE)
     for tip in tips:
         walker.push(pygit2.Oid(hex=tip))
@@ -104,8 +110,31 @@ def walk(repo: pygit2.Repository, tips: Iterable[str], hide: Iterable[str]) -> I
             walker.hide(pygit2.Oid(hex=oid))
         except (KeyError, pygit2.GitError):
             pass  # a hidden commit that git no longer has hides nothing
-    for commit in walker:
-        yield str(commit.id)
+    return [str(commit.id) for commit in walker]
+
+
+def walk(
+    repo: pygit2.Repository, tips: Sequence[str], hide: Iterable[str]
+) -> tuple[list[str], list[str]]:
+    """Commits reachable from `tips` and not from `hide`, parents before children,
+    and the tips whose history libgit2 cannot read (a malformed commit on the way).
+
+    One walk over all tips is the fast path; only when it fails is each tip walked
+    alone, so one broken branch does not stop the others.
+    """
+    hide = list(hide)
+    try:
+        return _walk(repo, tips, hide), []
+    except (pygit2.GitError, KeyError, ValueError):
+        pass
+    order: dict[str, None] = {}
+    unreadable = []
+    for tip in tips:
+        try:
+            order.update(dict.fromkeys(_walk(repo, [tip], hide)))
+        except (pygit2.GitError, KeyError, ValueError):
+            unreadable.append(tip)
+    return list(order), unreadable
 
 
 def decode_message(raw: bytes, encoding: str | None) -> tuple[str, str]:
@@ -124,8 +153,25 @@ def decode_message(raw: bytes, encoding: str | None) -> tuple[str, str]:
     return raw.decode("latin-1"), "latin-1"
 
 
-def _parents_present(repo: pygit2.Repository, commit: pygit2.Commit) -> bool:
-    return all(pid in repo for pid in commit.parent_ids)
+def recorded_parents(repo: pygit2.Repository, commit: pygit2.Commit) -> tuple[str, ...]:
+    """The parents written in the commit object. libgit2 shows a shallow clone's
+    boundary commit as parentless, so those are read from the raw header."""
+    if commit.parent_ids:
+        return tuple(str(p) for p in commit.parent_ids)
+    _type, raw = repo.read(commit.id)
+    parents = []
+    for line in raw.split(b"\n"):
+        if not line:
+            break  # end of the header
+        if line.startswith(b"parent "):
+            parents.append(line[7:].decode("ascii"))
+    return tuple(parents)
+
+
+def is_boundary(repo: pygit2.Repository, commit: pygit2.Commit) -> bool:
+    """Does this commit have parents that this (shallow) clone lacks or hides?"""
+    parents = recorded_parents(repo, commit)
+    return len(parents) > len(commit.parent_ids) or any(p not in repo for p in parents)
 
 
 def commit_info(repo: pygit2.Repository, commit: pygit2.Commit) -> CommitInfo:
@@ -133,7 +179,7 @@ def commit_info(repo: pygit2.Repository, commit: pygit2.Commit) -> CommitInfo:
     author, committer = commit.author, commit.committer
     return CommitInfo(
         oid=str(commit.id),
-        parents=tuple(str(p) for p in commit.parent_ids),
+        parents=recorded_parents(repo, commit),
         author_name=author.raw_name.decode("utf-8", "replace"),
         author_email=author.raw_email.decode("utf-8", "replace"),
         author_time=author.time,
@@ -142,7 +188,7 @@ def commit_info(repo: pygit2.Repository, commit: pygit2.Commit) -> CommitInfo:
         committer_offset=committer.offset,
         message=message,
         message_encoding=encoding,
-        is_boundary=not _parents_present(repo, commit),
+        is_boundary=is_boundary(repo, commit),
     )
 
 
@@ -156,6 +202,12 @@ def _entry_kind(mode: int) -> str:
 
 def _is_rust(path: str | None) -> bool:
     return bool(path) and path.endswith(RUST_SUFFIX)
+
+
+def decode_path(raw: bytes) -> str:
+    """A path as text. Git paths are bytes: a name that is not UTF-8 keeps its odd
+    bytes as `\\xNN` escapes, which any database can store and any terminal print."""
+    return raw.decode("utf-8", "backslashreplace")
 
 
 def changed_files(repo: pygit2.Repository, commit: pygit2.Commit) -> list[FileChange]:
@@ -175,7 +227,7 @@ def changed_files(repo: pygit2.Repository, commit: pygit2.Commit) -> list[FileCh
     else:
         diff = parent_tree.diff_to_tree(commit.tree)
     deltas = list(diff.deltas)
-    statuses = {d.status_char() for d in deltas if _is_rust(d.new_file.path)}
+    statuses = {d.status_char() for d in deltas if d.new_file.raw_path.endswith(b".rs")}
     if {"A", "D"} <= statuses:
         diff.find_similar(DiffFind.FIND_RENAMES)
         deltas = list(diff.deltas)
@@ -188,15 +240,16 @@ def changed_files(repo: pygit2.Repository, commit: pygit2.Commit) -> list[FileCh
             continue
         mode = new.mode if status != "D" else old.mode
         entry = _entry_kind(mode)
-        if entry != "submodule" and not (_is_rust(new.path) or _is_rust(old.path)):
+        old_path, new_path = decode_path(old.raw_path), decode_path(new.raw_path)
+        if entry != "submodule" and not (_is_rust(new_path) or _is_rust(old_path)):
             continue
         old_blob = str(old.id) if status != "A" and str(old.id) != zero else None
         new_blob = str(new.id) if status != "D" and str(new.id) != zero else None
         changes.append(
             FileChange(
                 status=status,
-                path=new.path if status != "D" else old.path,
-                old_path=old.path if status == "R" else None,
+                path=new_path if status != "D" else old_path,
+                old_path=old_path if status == "R" else None,
                 old_blob=old_blob if _entry_kind(old.mode) == "file" else None,
                 new_blob=new_blob if entry == "file" else None,
                 entry=entry,
@@ -224,7 +277,7 @@ def rust_files_at(repo: pygit2.Repository, commit: pygit2.Commit) -> dict[str, s
     while stack:
         prefix, tree = stack.pop()
         for entry in tree:
-            path = prefix + entry.name
+            path = prefix + decode_path(entry.raw_name)
             if entry.filemode == FileMode.TREE:
                 stack.append((path + "/", repo[entry.id]))
             elif entry.filemode in (FileMode.BLOB, FileMode.BLOB_EXECUTABLE) and _is_rust(path):

@@ -18,6 +18,7 @@ from sqlalchemy import (
     Engine,
     Integer,
     create_engine,
+    delete,
     event,
     func,
     insert,
@@ -209,16 +210,20 @@ def write_commit(
     info: CommitInfo,
     changes: Iterable[FileChange],
     blobs: Iterable[tuple[str, int, ParsedBlob]],
+    replace: bool = False,
 ) -> None:
     """Write one commit with its changed files and newly parsed blobs, in one transaction.
 
     Parents are written before children, so a stored commit implies stored ancestors;
-    a crash loses at most the commit in flight.
+    a crash loses at most the commit in flight. `replace` first removes the stored
+    commit of that oid (a shallow boundary written again with its real parents).
     """
     items: list[tuple] = []
     uses: list[tuple] = []
     mods: list[tuple] = []
     with conn.begin():
+        if replace:
+            _delete_commit(conn, repo, info.oid)
         for oid, size, parsed in blobs:
             row = {
                 "oid": oid,
@@ -250,6 +255,19 @@ def write_commit(
             conn.execute(_INSERT_CHANGE, rows)
 
 
+def _delete_commit(conn: Connection, repo: int, oid: str) -> None:
+    ids = select(m.Commit.id).where(m.Commit.repo_id == repo, m.Commit.oid == oid)
+    conn.execute(delete(m.Change).where(m.Change.commit_id.in_(ids)))
+    conn.execute(delete(m.Commit).where(m.Commit.repo_id == repo, m.Commit.oid == oid))
+
+
+def boundary_commits(conn: Connection, repo: int) -> list[str]:
+    """Stored commits that were shallow-clone boundaries when they were indexed."""
+    with conn.begin():
+        query = select(m.Commit.oid).where(m.Commit.repo_id == repo, m.Commit.is_boundary)
+        return sorted(conn.execute(query).scalars())
+
+
 @dataclass(frozen=True)
 class Stats:
     commits: int
@@ -257,7 +275,8 @@ class Stats:
     boundaries: int
     changes: int
     blobs_by_status: dict[str, int]
-    skips_by_reason: dict[str, int]
+    skips_by_reason: dict[str, int]  # never parsed: binary, too_large, symlink, ...
+    partial_by_reason: dict[str, int]  # parsed in part: syntax_error
     items_by_kind: dict[str, int]
     uses: int
     store_bytes: int | None
@@ -287,7 +306,7 @@ def stats(conn: Connection, repo: int) -> Stats:
             ).where(m.Commit.repo_id == repo)
         ).one()
         change_rows = conn.execute(
-            select(m.Change.entry, func.count())
+            select(m.Change.entry, func.count(), func.count(m.Change.path.distinct()))
             .join(m.Commit, m.Commit.id == m.Change.commit_id)
             .where(m.Commit.repo_id == repo)
             .group_by(m.Change.entry)
@@ -309,13 +328,15 @@ def stats(conn: Connection, repo: int) -> Stats:
         ).scalar_one()
     by_status: dict[str, int] = {}
     skips: dict[str, int] = {}
+    partial: dict[str, int] = {}
     for status, reason, count in blob_rows:
         by_status[status] = by_status.get(status, 0) + count
         if reason:
-            skips[reason] = skips.get(reason, 0) + count
-    for entry, count in change_rows:
-        if entry != "file":  # symlinks and submodules are never parsed: count them as skips
-            skips[entry] = count
+            into = skips if status == "skipped" else partial
+            into[reason] = into.get(reason, 0) + count
+    for entry, _count, paths in change_rows:
+        if entry != "file":  # symlinks and submodules are never parsed: count their paths
+            skips[entry] = paths
     size = None
     if conn.dialect.name == "sqlite" and conn.engine.url.database:
         db = Path(conn.engine.url.database)
@@ -324,9 +345,10 @@ def stats(conn: Connection, repo: int) -> Stats:
         commits=commits[0],
         merges=int(commits[1]),
         boundaries=int(commits[2]),
-        changes=sum(count for _entry, count in change_rows),
+        changes=sum(count for _entry, count, _paths in change_rows),
         blobs_by_status=dict(sorted(by_status.items())),
         skips_by_reason=dict(sorted(skips.items())),
+        partial_by_reason=dict(sorted(partial.items())),
         items_by_kind=dict(sorted(item_rows)),
         uses=uses,
         store_bytes=size,

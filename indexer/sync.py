@@ -24,6 +24,7 @@ from sqlalchemy import Connection
 
 from indexer import git
 from indexer import store as st
+from indexer.errors import IndexerError
 from indexer.rust import DEFAULT_MAX_BLOB_BYTES, ParsedBlob, parse_blob
 
 # Below this many commits to index, forking workers costs more than it saves
@@ -47,6 +48,7 @@ class SyncResult:
     commits: int  # commits newly indexed
     blobs: int  # blobs newly parsed or skipped
     tips: tuple[str, ...]  # the commits synced to
+    unreadable: tuple[str, ...] = ()  # tips whose history libgit2 could not read
 
 
 @dataclass
@@ -99,18 +101,33 @@ def parse_oids(repo: pygit2.Repository, oids: list[str], max_bytes: int) -> Pars
     return out
 
 
-def _commits_to_index(target: Target, conn: Connection, tips: list[str]) -> list[str]:
-    """New commits reachable from `tips`, parents first. Empty when all tips are stored."""
-    rid = target.repo_id
-    previous = st.synced_tips(conn, rid)
-    stored = st.known_commits(conn, rid, sorted(set(tips) | set(previous)))
-    if all(tip in stored for tip in tips):
-        return []
+@dataclass(frozen=True)
+class _Plan:
+    todo: list[str]  # commits to write, parents first
+    rewrite: set[str]  # stored shallow boundaries whose parents git now has
+    unreadable: list[str]  # tips whose history libgit2 cannot read
+
+
+def _plan(target: Target, conn: Connection, tips: list[str]) -> _Plan:
+    """What to index: new commits reachable from `tips`, parents first."""
+    repo, rid = target.repo, target.repo_id
+    # After `git fetch --unshallow` (or a deepen), a stored boundary has its parents:
+    # index the history under it, then write it again with its real diff.
+    rewrite = [
+        oid
+        for oid in st.boundary_commits(conn, rid)
+        if oid in repo and not git.is_boundary(repo, repo[oid])
+    ]
+    below, unreadable_below = git.walk(repo, rewrite, hide=()) if rewrite else ([], [])
+    stored = st.known_commits(conn, rid, sorted(set(tips) | set(st.synced_tips(conn, rid))))
+    start = [t for t in tips if t not in stored]
     # Every stored commit has its ancestors stored, so hiding stored tips is safe;
     # commits stored by other routes are filtered out below.
-    walked = list(git.walk(target.repo, [t for t in tips if t not in stored], sorted(stored)))
-    known = st.known_commits(conn, rid, walked)
-    return [oid for oid in walked if oid not in known]
+    walked, unreadable = git.walk(repo, start, sorted(stored)) if start else ([], [])
+    order = list(dict.fromkeys(below + walked))
+    known = st.known_commits(conn, rid, order)
+    todo = [oid for oid in order if oid not in known or oid in rewrite]
+    return _Plan(todo, set(rewrite), unreadable_below + unreadable)
 
 
 def _resolve_tips(target: Target, rev: str | None, remotes: bool) -> list[str]:
@@ -142,11 +159,19 @@ def sync(
     """Index what is new: reachable from `rev`, or from HEAD, branches and tags."""
     with st.translate_errors(target.store.url), target.store.connect() as conn:
         tips = _resolve_tips(target, rev, remotes)
-        todo = _commits_to_index(target, conn, tips)
-        blobs = _index(target, conn, todo, workers, max_blob_bytes, on_progress) if todo else 0
+        plan = _plan(target, conn, tips)
+        if plan.unreadable and len(plan.unreadable) == len(tips):
+            raise IndexerError(
+                f"libgit2 cannot read the history of {', '.join(t[:12] for t in tips)}",
+                hint="run `git fsck` to find the damaged commit",
+            )
+        blobs = 0
+        if plan.todo:
+            blobs = _index(target, conn, plan, workers, max_blob_bytes, on_progress)
         if rev is None:
-            st.set_synced_tips(conn, target.repo_id, tips)
-    return SyncResult(commits=len(todo), blobs=blobs, tips=tuple(tips))
+            readable = [t for t in tips if t not in plan.unreadable]
+            st.set_synced_tips(conn, target.repo_id, readable)
+    return SyncResult(len(plan.todo), blobs, tuple(tips), tuple(plan.unreadable))
 
 
 def _start_pool(repo: pygit2.Repository, workers: int, max_bytes: int) -> ProcessPoolExecutor:
@@ -162,12 +187,12 @@ def _start_pool(repo: pygit2.Repository, workers: int, max_bytes: int) -> Proces
 def _index(
     target: Target,
     conn: Connection,
-    todo: list[str],
+    plan: _Plan,
     workers: int | None,
     max_bytes: int,
     on_progress: Callable[[SyncProgress], None] | None,
 ) -> int:
-    repo = target.repo
+    repo, todo = target.repo, plan.todo
     workers = workers or os.cpu_count() or 1
     bulk = len(todo) >= POOL_MIN_COMMITS
     pool = _start_pool(repo, workers, max_bytes) if bulk and workers > 1 else None
@@ -183,7 +208,8 @@ def _index(
         parsed: ParseResult = []
         for part in item.parsed:
             parsed.extend(part.result() if isinstance(part, Future) else part)
-        st.write_commit(conn, target.repo_id, item.info, item.changes, parsed)
+        replace = item.info.oid in plan.rewrite
+        st.write_commit(conn, target.repo_id, item.info, item.changes, parsed, replace)
         done += 1
         blobs += len(parsed)
         if on_progress:

@@ -118,15 +118,33 @@ def check_blob(data: bytes, max_bytes: int = DEFAULT_MAX_BLOB_BYTES) -> str | No
 
 def parse_blob(data: bytes, max_bytes: int = DEFAULT_MAX_BLOB_BYTES) -> ParsedBlob:
     """Parse one `.rs` blob. Never raises on bad input: it reports a status and reason."""
+    return parse_source(data, max_bytes)[0]
+
+
+def parse_source(
+    data: bytes,
+    max_bytes: int = DEFAULT_MAX_BLOB_BYTES,
+    edited: tree_sitter.Tree | None = None,
+) -> tuple[ParsedBlob, tree_sitter.Tree | None]:
+    """Parse a blob, reusing `edited` (an older version's tree, already `edit`ed to
+    this text) when given; the result and the tree, which is None when skipped.
+
+    Reuse never changes the result: tree-sitter's incremental parse gives the tree a
+    fresh parse gives, and a reused parse that meets a syntax error is redone fresh,
+    since error recovery is the one place where the two may differ.
+    """
     reason = check_blob(data, max_bytes)
     if reason:
-        return ParsedBlob(SKIPPED, reason)
-    tree = tree_sitter.Parser(LANGUAGE).parse(data)
+        return ParsedBlob(SKIPPED, reason), None
+    parser = tree_sitter.Parser(LANGUAGE)
+    tree = parser.parse(data, edited) if edited is not None else parser.parse(data)
+    if edited is not None and tree.root_node.has_error:
+        tree = parser.parse(data)
     root = tree.root_node
     items, uses, mods = _extract(root, data)
     if root.has_error:
-        return ParsedBlob(PARTIAL, "syntax_error", items, uses, mods)
-    return ParsedBlob(PARSED, None, items, uses, mods)
+        return ParsedBlob(PARTIAL, "syntax_error", items, uses, mods), tree
+    return ParsedBlob(PARSED, None, items, uses, mods), tree
 
 
 def _text(node: tree_sitter.Node | None) -> str:

@@ -11,12 +11,10 @@ sent again.
 
 from __future__ import annotations
 
-import multiprocessing
 import os
-import signal
 from collections import deque
-from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ProcessPoolExecutor
+from collections.abc import Callable
+from concurrent.futures import Future
 from dataclasses import dataclass
 
 import pygit2
@@ -25,12 +23,12 @@ from sqlalchemy import Connection
 from indexer import git
 from indexer import store as st
 from indexer.errors import IndexerError
-from indexer.rust import DEFAULT_MAX_BLOB_BYTES, ParsedBlob, parse_blob
+from indexer.parsing import BlobParser, ParseResult, ParserPool, Work
+from indexer.rust import DEFAULT_MAX_BLOB_BYTES
 
 # Below this many commits to index, forking workers costs more than it saves
 # (the hook's sync of one commit stays in-process).
 POOL_MIN_COMMITS = 64
-BLOBS_PER_TASK = 16
 BATCH_COMMITS = 64  # commits read from git per store query for known blobs
 WINDOW_COMMITS = 512  # how far the parsers may run ahead of the writer
 CLAIMED_LIMIT = 200_000  # bound on the in-memory set of blob oids sent in this run
@@ -72,33 +70,6 @@ def open_target(repo_path: str, db_url: str | None = None) -> Target:
     with st.translate_errors(url), store.connect() as conn:
         rid = st.repo_id(conn, str(common))
     return Target(repo, store, rid)
-
-
-ParseResult = list[tuple[str, int, ParsedBlob]]
-
-_worker_repo: pygit2.Repository | None = None
-_worker_max_bytes = DEFAULT_MAX_BLOB_BYTES
-
-
-def _init_worker(repo_path: str, max_bytes: int) -> None:
-    global _worker_repo, _worker_max_bytes
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
-    _worker_repo = pygit2.Repository(repo_path)
-    _worker_max_bytes = max_bytes
-
-
-def _parse_in_worker(oids: list[str]) -> ParseResult:
-    assert _worker_repo is not None
-    return parse_oids(_worker_repo, oids, _worker_max_bytes)
-
-
-def parse_oids(repo: pygit2.Repository, oids: list[str], max_bytes: int) -> ParseResult:
-    """Read and parse blobs by oid: [(oid, size, ParsedBlob)]."""
-    out: ParseResult = []
-    for oid in oids:
-        data = repo[oid].data
-        out.append((oid, len(data), parse_blob(data, max_bytes)))
-    return out
 
 
 @dataclass(frozen=True)
@@ -143,11 +114,6 @@ class _Pending:
     parsed: list[Future[ParseResult] | ParseResult]
 
 
-def _batches(oids: list[str]) -> Iterator[list[str]]:
-    for start in range(0, len(oids), BLOBS_PER_TASK):
-        yield oids[start : start + BLOBS_PER_TASK]
-
-
 def sync(
     target: Target,
     rev: str | None = None,
@@ -174,16 +140,6 @@ def sync(
     return SyncResult(len(plan.todo), blobs, tuple(tips), tuple(plan.unreadable))
 
 
-def _start_pool(repo: pygit2.Repository, workers: int, max_bytes: int) -> ProcessPoolExecutor:
-    # forkserver: workers fork from a clean server process, not from this one
-    # (which may run a progress thread), and inherit its preloaded parser.
-    context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["indexer.sync"])
-    return ProcessPoolExecutor(
-        workers, context, initializer=_init_worker, initargs=(repo.path, max_bytes)
-    )
-
-
 def _index(
     target: Target,
     conn: Connection,
@@ -195,7 +151,8 @@ def _index(
     repo, todo = target.repo, plan.todo
     workers = workers or os.cpu_count() or 1
     bulk = len(todo) >= POOL_MIN_COMMITS
-    pool = _start_pool(repo, workers, max_bytes) if bulk and workers > 1 else None
+    pool = ParserPool(repo.path, workers, max_bytes) if bulk and workers > 1 else None
+    local = BlobParser(repo, max_bytes) if pool is None else None
     if bulk:
         st.bulk_writes(conn)
     pending: deque[_Pending] = deque()
@@ -223,12 +180,17 @@ def _index(
             wanted -= claimed
             known = st.known_blobs(conn, sorted(wanted)) if wanted else set()
             for info, changes in batch:
-                new = sorted({c.new_blob for c in changes if c.new_blob} - known - claimed)
-                claimed.update(new)
-                if pool is not None:
-                    parsed = [pool.submit(_parse_in_worker, part) for part in _batches(new)]
+                work: Work = []
+                for change in changes:
+                    if change.new_blob and change.new_blob not in known | claimed:
+                        claimed.add(change.new_blob)
+                        work.append((change.new_blob, change.old_blob))
+                if not work:
+                    parsed = []
+                elif pool is not None:
+                    parsed = pool.submit(work)
                 else:
-                    parsed = [parse_oids(repo, new, max_bytes)] if new else []
+                    parsed = [local.parse_many(work)]
                 pending.append(_Pending(info, changes, parsed))
             while len(pending) > WINDOW_COMMITS:
                 write_oldest()
@@ -240,7 +202,7 @@ def _index(
             write_oldest()
     finally:
         if pool is not None:
-            pool.shutdown(wait=True, cancel_futures=True)
+            pool.close()
     return blobs
 
 

@@ -124,9 +124,9 @@ def test_kill_9_mid_backfill_then_rerun_equals_uninterrupted(tmp_path: Path) -> 
     fast_history(repo, total, files=12, fns=60)
     url = f"sqlite:///{tmp_path / 'killed.db'}"
     for at in (50, 300):
-        done = _kill_when(url, _backfill_process(repo, url), at, time.monotonic() + 60)
-        assert at <= done < total
-        assert count(url, "SELECT count(*) FROM commits") == done  # nothing half-written
+        seen = _kill_when(url, _backfill_process(repo, url), at, time.monotonic() + 60)
+        done = count(url, "SELECT count(*) FROM commits")  # a commit may land before the kill
+        assert at <= seen <= done < total
     result = cli("backfill", "--repo", repo.path, "--db", url)
     assert result.exit_code == 0, result.output
     assert f"indexed {total - done} commits" in result.output

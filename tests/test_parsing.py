@@ -1,0 +1,64 @@
+"""Reusing an older version's tree gives exactly what a fresh parse gives."""
+
+from __future__ import annotations
+
+import pygit2
+from gitrepo import Repo
+
+from indexer.parsing import BlobParser
+from indexer.rust import parse_blob
+
+BASE = [f"pub fn f{n}(x: u32) -> u32 {{\n    x + {n}\n}}\n" for n in range(30)]
+
+
+def _versions() -> list[bytes]:
+    """Successive versions of one file, edited the ways people edit code."""
+    lines = list(BASE)
+    out = ["".join(lines)]
+    lines.insert(10, "/// inserted in the middle\npub struct Mid { a: u8 }\n")
+    out.append("".join(lines))
+    del lines[3:6]  # a deletion
+    out.append("".join(lines))
+    lines[0] = "use std::fmt;\n" + lines[0]  # an edit at the top
+    lines[-1] = lines[-1].replace("x + 29", "x * 29 // ünïcödé")  # and at the end
+    out.append("".join(lines))
+    out.append("".join(lines).rstrip("\n"))  # no newline at the end of file
+    out.append("".join(lines).replace("pub fn f12", "pub fn f12( {"))  # a syntax error
+    out.append("".join(lines))  # and fixed again
+    out.append("".join(lines).replace("\n", "\r\n"))  # CRLF everywhere
+    lines.append("impl Mid {\n\tpub fn get(&self) -> u8 {\t self.a }\n}\n")
+    out.append("".join(lines).replace("\n", "\r\n"))
+    return [v.encode() for v in out]
+
+
+def test_reused_trees_parse_like_fresh_ones(repo: Repo) -> None:
+    oids = []
+    for n, version in enumerate(_versions()):
+        repo.commit({"src/lib.rs": version}, f"v{n}")
+        oids.append(repo.git("rev-parse", "HEAD:src/lib.rs"))
+    git_repo = pygit2.Repository(str(repo.path))
+    parser = BlobParser(git_repo)
+    previous = None
+    for oid in oids:
+        _oid, size, parsed = parser.parse(oid, previous)
+        data = git_repo[oid].data
+        assert size == len(data)
+        assert parsed == parse_blob(data), f"reused parse differs at {oid}"
+        previous = oid
+    # every version after the first started from the tree before it, except the one
+    # after the syntax error (trees with errors are not kept)
+    assert parser.reused == len(oids) - 2
+
+
+def test_cache_is_bounded_by_source_bytes(repo: Repo) -> None:
+    oids = []
+    for n in range(6):
+        repo.commit({f"src/m{n}.rs": "".join(BASE) + f"// {n}\n"}, f"m{n}")
+        oids.append(repo.git("rev-parse", f"HEAD:src/m{n}.rs"))
+    size = len("".join(BASE)) + 10
+    parser = BlobParser(pygit2.Repository(str(repo.path)), cache_bytes=2 * size)
+    for oid in oids:
+        parser.parse(oid)
+    parser.parse(oids[0], previous=oids[0])  # evicted: parsed fresh
+    parser.parse(oids[-1], previous=oids[-1])  # still cached: reused
+    assert parser.reused == 1

@@ -78,7 +78,10 @@ class Item(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     blob_id: Mapped[int] = mapped_column(ForeignKey("blobs.id"), index=True)
     kind: Mapped[str] = mapped_column(String(16))
-    name: Mapped[str] = mapped_column(Text, index=True)
+    # No index on name: every lookup is "which of these blobs (the files at a
+    # commit) define NAME", which the blob_id index answers; a name index would
+    # cost a random B-tree insert per item in every backfill.
+    name: Mapped[str] = mapped_column(Text)
     qualname: Mapped[str] = mapped_column(Text)
     start_byte: Mapped[int] = mapped_column(Integer)
     item_byte: Mapped[int] = mapped_column(Integer)

@@ -16,7 +16,6 @@ import multiprocessing
 import signal
 from collections import OrderedDict
 from concurrent.futures import Future, ProcessPoolExecutor
-from itertools import accumulate
 
 import pygit2
 import tree_sitter
@@ -28,10 +27,6 @@ CACHE_SOURCE_BYTES = 1_500_000
 
 Work = list[tuple[str, str | None]]  # (blob to parse, the blob it replaces or None)
 ParseResult = list[tuple[str, int, ParsedBlob]]  # (oid, size, what it holds)
-
-
-def _line_starts(data: bytes) -> list[int]:
-    return [0, *accumulate(len(line) + 1 for line in data.split(b"\n"))][:-1]
 
 
 class BlobParser:
@@ -46,7 +41,7 @@ class BlobParser:
         self.repo = repo
         self.max_bytes = max_bytes
         self.cache_bytes = cache_bytes
-        self._trees: OrderedDict[str, tuple[tree_sitter.Tree, bytes]] = OrderedDict()
+        self._trees: OrderedDict[str, tuple[tree_sitter.Tree, pygit2.Blob]] = OrderedDict()
         self._cached = 0
         self.reused = 0  # parses that started from a cached tree
 
@@ -54,52 +49,58 @@ class BlobParser:
         return [self.parse(oid, previous) for oid, previous in work]
 
     def parse(self, oid: str, previous: str | None = None) -> tuple[str, int, ParsedBlob]:
-        data = self.repo[oid].data
-        parsed, tree = parse_source(data, self.max_bytes, self._edited(previous, oid, data))
+        blob = self.repo[oid]
+        data = blob.data
+        parsed, tree = parse_source(data, self.max_bytes, self._edited(previous, blob))
         if tree is not None and not tree.root_node.has_error:
-            self._remember(oid, tree, data)
+            self._remember(oid, tree, blob)
         return oid, len(data), parsed
 
-    def _edited(self, previous: str | None, oid: str, data: bytes) -> tree_sitter.Tree | None:
-        """The previous version's tree, edited to match `data`, if it is cached."""
+    def _edited(self, previous: str | None, blob: pygit2.Blob) -> tree_sitter.Tree | None:
+        """The previous version's tree, edited to match `blob`, if it is cached."""
         cached = self._trees.get(previous) if previous else None
         if cached is None:
             return None
-        old_tree, old_data = cached
+        old_tree, old_blob = cached
         self.reused += 1
         tree = old_tree.copy()
-        old_starts, new_starts = _line_starts(old_data), _line_starts(data)
-
-        def at(starts: list[int], size: int, line: int) -> int:
-            return starts[line] if line < len(starts) else size
-
-        patch = self.repo[previous].diff(self.repo[oid], context_lines=0)
-        # Last hunk first: the text before each edit is then still in old coordinates.
-        for hunk in reversed(patch.hunks):
+        # git's diff gives each changed line's byte offset in its own file; an
+        # insertion or deletion point in the other file follows from the size
+        # change of the hunks before it.
+        edits = []
+        shift = 0  # new offset - old offset, after the hunks seen so far
+        for hunk in old_blob.diff(blob, context_lines=0).hunks:
             old_line = hunk.old_start - 1 if hunk.old_lines else hunk.old_start
-            new_line = hunk.new_start - 1 if hunk.new_lines else hunk.new_start
-            start = at(old_starts, len(old_data), old_line)
-            new_len = at(new_starts, len(data), new_line + hunk.new_lines) - at(
-                new_starts, len(data), new_line
-            )
+            removed = [ln for ln in hunk.lines if ln.origin == "-"]
+            added = [ln for ln in hunk.lines if ln.origin == "+"]
+            if removed:
+                start = removed[0].content_offset
+                old_end = removed[-1].content_offset + len(removed[-1].raw_content)
+            else:
+                start = old_end = added[0].content_offset - shift
+            new_len = sum(len(ln.raw_content) for ln in added)
+            edits.append((start, old_end, new_len, old_line, hunk.old_lines, hunk.new_lines))
+            shift += new_len - (old_end - start)
+        # Last hunk first: the text before each edit is then still in old coordinates.
+        for start, old_end, new_len, old_line, old_lines, new_lines in reversed(edits):
             tree.edit(
                 start_byte=start,
-                old_end_byte=at(old_starts, len(old_data), old_line + hunk.old_lines),
+                old_end_byte=old_end,
                 new_end_byte=start + new_len,
                 start_point=(old_line, 0),
-                old_end_point=(old_line + hunk.old_lines, 0),
-                new_end_point=(old_line + hunk.new_lines, 0),
+                old_end_point=(old_line + old_lines, 0),
+                new_end_point=(old_line + new_lines, 0),
             )
         return tree
 
-    def _remember(self, oid: str, tree: tree_sitter.Tree, data: bytes) -> None:
-        if len(data) > self.cache_bytes:
+    def _remember(self, oid: str, tree: tree_sitter.Tree, blob: pygit2.Blob) -> None:
+        if blob.size > self.cache_bytes:
             return
-        self._trees[oid] = (tree, data)
-        self._cached += len(data)
+        self._trees[oid] = (tree, blob)
+        self._cached += blob.size
         while self._cached > self.cache_bytes:
             _oid, (_tree, old) = self._trees.popitem(last=False)
-            self._cached -= len(old)
+            self._cached -= old.size
 
 
 _worker: BlobParser | None = None
@@ -109,6 +110,10 @@ def _init_worker(repo_path: str, max_bytes: int) -> None:
     global _worker
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
     _worker = BlobParser(pygit2.Repository(repo_path), max_bytes)
+
+
+def _ready() -> None:
+    pass
 
 
 def _parse_in_worker(work: Work) -> ParseResult:
@@ -125,16 +130,20 @@ class ParserPool:
     OWNERS_LIMIT = 100_000
 
     def __init__(self, repo_path: str, workers: int, max_bytes: int) -> None:
-        # forkserver: workers fork from a clean server process, not from this one
-        # (which may run a progress thread), and inherit its preloaded parser.
-        context = multiprocessing.get_context("forkserver")
-        context.set_forkserver_preload(["indexer.parsing"])
+        # fork: a worker is ready in milliseconds with everything already imported,
+        # where forkserver or spawn pay ~0.5 s to start an interpreter and import
+        # again. Forking is safe while no other thread runs, so every worker is
+        # started here, before the caller starts anything else (the progress bar
+        # appears only once the first commit is written).
+        context = multiprocessing.get_context("fork")
         self._executors = [
             ProcessPoolExecutor(
                 1, context, initializer=_init_worker, initargs=(repo_path, max_bytes)
             )
             for _ in range(workers)
         ]
+        for started in [executor.submit(_ready) for executor in self._executors]:
+            started.result()
         self._pending: list[list[Future[ParseResult]]] = [[] for _ in range(workers)]
         self._owner: dict[str, int] = {}
 

@@ -163,12 +163,12 @@ def _one_line(node: tree_sitter.Node | None) -> str:
     return " ".join(_text(node).split())
 
 
-def _is_doc(node: tree_sitter.Node, data: bytes) -> bool:
-    """Is this comment an outer doc comment (`///` or `/** */`)?"""
-    head = data[node.start_byte : node.start_byte + 4]
-    return (head.startswith(b"///") and not head.startswith(b"////")) or (
-        head.startswith(b"/**") and not head.startswith((b"/***", b"/**/"))
-    )
+def _is_doc(start: int, data: bytes) -> bool:
+    """Is the comment at `start` an outer doc comment (`///` or `/** */`)?"""
+    third, fourth = data[start + 2 : start + 3], data[start + 3 : start + 4]
+    if third == b"/":  # `///` but not `////`
+        return fourth != b"/"
+    return third == b"*" and fourth not in (b"*", b"/")  # `/**` but not `/***` or `/**/`
 
 
 def _impl_name(node: tree_sitter.Node) -> str:
@@ -195,11 +195,14 @@ def _extract(
         lead: tree_sitter.Node | None = None  # first doc comment/attribute above the next item
         for node in container.named_children:
             ntype = node.type
-            if ntype == "attribute_item" or (ntype in _COMMENTS and _is_doc(node, data)):
+            if ntype in _COMMENTS:
+                # A plain comment between docs and the item keeps them together.
+                if lead is None and _is_doc(node.start_byte, data):
+                    lead = node
+                continue
+            if ntype == "attribute_item":
                 lead = lead or node
                 continue
-            if ntype in _COMMENTS:
-                continue  # a plain comment between docs and the item keeps them together
             first, lead = lead or node, None
             body = node.child_by_field_name("body")
             if ntype in _FN_NODES:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy import (
@@ -112,6 +112,7 @@ def bulk_writes(conn: Connection) -> None:
     """
     if conn.dialect.name == "sqlite":
         conn.exec_driver_sql("PRAGMA synchronous = OFF")
+        conn.exec_driver_sql("PRAGMA cache_size = -32000")  # 32 MB of pages, for the indexes
         conn.commit()
 
 
@@ -245,12 +246,12 @@ def write_commit(
                 _bulk_insert(conn, table.__tablename__, ("blob_id", *fields), rows)
         row = {
             "repo_id": repo,
-            **asdict(info),
+            **vars(info),
             "parents": " ".join(info.parents),
             "is_merge": len(info.parents) > 1,
         }
         commit_id = conn.execute(_INSERT_COMMIT, row).scalar_one()
-        rows = [{"commit_id": commit_id, **asdict(c)} for c in changes]
+        rows = [{"commit_id": commit_id, **vars(c)} for c in changes]
         if rows:
             conn.execute(_INSERT_CHANGE, rows)
 

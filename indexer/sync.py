@@ -30,7 +30,9 @@ from indexer.rust import DEFAULT_MAX_BLOB_BYTES
 # (the hook's sync of one commit stays in-process).
 POOL_MIN_COMMITS = 64
 BATCH_COMMITS = 64  # commits read from git per store query for known blobs
-WINDOW_COMMITS = 512  # how far the parsers may run ahead of the writer
+WINDOW_COMMITS = (
+    128  # how far the parsers may run ahead of the writer (memory: their results wait here)
+)
 CLAIMED_LIMIT = 200_000  # bound on the in-memory set of blob oids sent in this run
 
 

@@ -74,7 +74,6 @@ def upgrade() -> None:
         sa.Column("end_line", sa.Integer(), nullable=False),
     )
     op.create_index("ix_items_blob_id", "items", ["blob_id"])
-    op.create_index("ix_items_name", "items", ["name"])
     op.create_table(
         "uses",
         sa.Column("id", sa.Integer(), primary_key=True),

@@ -143,23 +143,23 @@ def open_store(url: str) -> Store:
 def repo_id(conn: Connection, path: str) -> int:
     """The id of the repo at `path` (its git common dir), added on first use."""
     with conn.begin():
-        found = conn.execute(select(m.Repo.id).where(m.Repo.path == path)).scalar()
+        found = conn.execute(select(m.repos.c.id).where(m.repos.c.path == path)).scalar()
         if found is None:
             found = conn.execute(
-                insert(m.Repo).values(path=path, synced_tips="").returning(m.Repo.id)
+                insert(m.repos).values(path=path, synced_tips="").returning(m.repos.c.id)
             ).scalar_one()
     return found
 
 
 def synced_tips(conn: Connection, repo: int) -> list[str]:
     with conn.begin():
-        tips = conn.execute(select(m.Repo.synced_tips).where(m.Repo.id == repo)).scalar_one()
+        tips = conn.execute(select(m.repos.c.synced_tips).where(m.repos.c.id == repo)).scalar_one()
     return tips.split()
 
 
 def set_synced_tips(conn: Connection, repo: int, tips: Sequence[str]) -> None:
     with conn.begin():
-        conn.execute(update(m.Repo).where(m.Repo.id == repo).values(synced_tips=" ".join(tips)))
+        conn.execute(update(m.repos).where(m.repos.c.id == repo).values(synced_tips=" ".join(tips)))
 
 
 def _chunks(values: Sequence[str]) -> Iterator[Sequence[str]]:
@@ -172,7 +172,9 @@ def known_commits(conn: Connection, repo: int, oids: Sequence[str]) -> set[str]:
     found: set[str] = set()
     with conn.begin():
         for chunk in _chunks(oids):
-            query = select(m.Commit.oid).where(m.Commit.repo_id == repo, m.Commit.oid.in_(chunk))
+            query = select(m.commits.c.oid).where(
+                m.commits.c.repo_id == repo, m.commits.c.oid.in_(chunk)
+            )
             found.update(conn.execute(query).scalars())
     return found
 
@@ -182,14 +184,16 @@ def known_blobs(conn: Connection, oids: Sequence[str]) -> set[str]:
     found: set[str] = set()
     with conn.begin():
         for chunk in _chunks(oids):
-            found.update(conn.execute(select(m.Blob.oid).where(m.Blob.oid.in_(chunk))).scalars())
+            found.update(
+                conn.execute(select(m.blobs.c.oid).where(m.blobs.c.oid.in_(chunk))).scalars()
+            )
     return found
 
 
 # Built once so SQLAlchemy compiles each statement once per process.
-_INSERT_BLOB = insert(m.Blob).returning(m.Blob.id)
-_INSERT_COMMIT = insert(m.Commit).returning(m.Commit.id)
-_INSERT_CHANGE = insert(m.Change)
+_INSERT_BLOB = insert(m.blobs).returning(m.blobs.c.id)
+_INSERT_COMMIT = insert(m.commits).returning(m.commits.c.id)
+_INSERT_CHANGE = insert(m.changes)
 
 
 _MARKERS = {"qmark": "?", "format": "%s", "pyformat": "%s"}
@@ -238,12 +242,12 @@ def write_commit(
             uses.extend((blob_id, *u) for u in parsed.uses)
             mods.extend((blob_id, *d) for d in parsed.mods)
         for table, fields, rows in (
-            (m.Item, Item._fields, items),
-            (m.UseDecl, Use._fields, uses),
-            (m.ModDecl, RustModDecl._fields, mods),
+            (m.items, Item._fields, items),
+            (m.uses, Use._fields, uses),
+            (m.mods, RustModDecl._fields, mods),
         ):
             if rows:
-                _bulk_insert(conn, table.__tablename__, ("blob_id", *fields), rows)
+                _bulk_insert(conn, table.name, ("blob_id", *fields), rows)
         row = {
             "repo_id": repo,
             **vars(info),
@@ -257,15 +261,15 @@ def write_commit(
 
 
 def _delete_commit(conn: Connection, repo: int, oid: str) -> None:
-    ids = select(m.Commit.id).where(m.Commit.repo_id == repo, m.Commit.oid == oid)
-    conn.execute(delete(m.Change).where(m.Change.commit_id.in_(ids)))
-    conn.execute(delete(m.Commit).where(m.Commit.repo_id == repo, m.Commit.oid == oid))
+    ids = select(m.commits.c.id).where(m.commits.c.repo_id == repo, m.commits.c.oid == oid)
+    conn.execute(delete(m.changes).where(m.changes.c.commit_id.in_(ids)))
+    conn.execute(delete(m.commits).where(m.commits.c.repo_id == repo, m.commits.c.oid == oid))
 
 
 def boundary_commits(conn: Connection, repo: int) -> list[str]:
     """Stored commits that were shallow-clone boundaries when they were indexed."""
     with conn.begin():
-        query = select(m.Commit.oid).where(m.Commit.repo_id == repo, m.Commit.is_boundary)
+        query = select(m.commits.c.oid).where(m.commits.c.repo_id == repo, m.commits.c.is_boundary)
         return sorted(conn.execute(query).scalars())
 
 
@@ -285,9 +289,9 @@ class Stats:
 
 def _blob_oids_of_repo(repo: int):  # noqa: ANN202 (a SQLAlchemy subquery)
     return (
-        select(m.Change.new_blob)
-        .join(m.Commit, m.Commit.id == m.Change.commit_id)
-        .where(m.Commit.repo_id == repo, m.Change.new_blob.is_not(None))
+        select(m.changes.c.new_blob)
+        .join(m.commits, m.commits.c.id == m.changes.c.commit_id)
+        .where(m.commits.c.repo_id == repo, m.changes.c.new_blob.is_not(None))
         .distinct()
         .scalar_subquery()
     )
@@ -302,30 +306,30 @@ def stats(conn: Connection, repo: int) -> Stats:
         commits = conn.execute(
             select(
                 func.count(),
-                func.coalesce(func.sum(m.Commit.is_merge.cast(Integer)), 0),
-                func.coalesce(func.sum(m.Commit.is_boundary.cast(Integer)), 0),
-            ).where(m.Commit.repo_id == repo)
+                func.coalesce(func.sum(m.commits.c.is_merge.cast(Integer)), 0),
+                func.coalesce(func.sum(m.commits.c.is_boundary.cast(Integer)), 0),
+            ).where(m.commits.c.repo_id == repo)
         ).one()
         change_rows = conn.execute(
-            select(m.Change.entry, func.count(), func.count(m.Change.path.distinct()))
-            .join(m.Commit, m.Commit.id == m.Change.commit_id)
-            .where(m.Commit.repo_id == repo)
-            .group_by(m.Change.entry)
+            select(m.changes.c.entry, func.count(), func.count(m.changes.c.path.distinct()))
+            .join(m.commits, m.commits.c.id == m.changes.c.commit_id)
+            .where(m.commits.c.repo_id == repo)
+            .group_by(m.changes.c.entry)
         ).all()
-        in_repo = m.Blob.oid.in_(_blob_oids_of_repo(repo))
+        in_repo = m.blobs.c.oid.in_(_blob_oids_of_repo(repo))
         blob_rows = conn.execute(
-            select(m.Blob.status, m.Blob.reason, func.count())
+            select(m.blobs.c.status, m.blobs.c.reason, func.count())
             .where(in_repo)
-            .group_by(m.Blob.status, m.Blob.reason)
+            .group_by(m.blobs.c.status, m.blobs.c.reason)
         ).all()
         item_rows = conn.execute(
-            select(m.Item.kind, func.count())
-            .join(m.Blob, m.Blob.id == m.Item.blob_id)
+            select(m.items.c.kind, func.count())
+            .join(m.blobs, m.blobs.c.id == m.items.c.blob_id)
             .where(in_repo)
-            .group_by(m.Item.kind)
+            .group_by(m.items.c.kind)
         ).all()
         uses = conn.execute(
-            select(func.count()).select_from(m.UseDecl).join(m.Blob).where(in_repo)
+            select(func.count()).select_from(m.uses).join(m.blobs).where(in_repo)
         ).scalar_one()
     by_status: dict[str, int] = {}
     skips: dict[str, int] = {}
@@ -377,19 +381,22 @@ def find_items(
         for chunk in _chunks(blob_oids):
             query = (
                 select(
-                    m.Blob.oid,
-                    m.Item.kind,
-                    m.Item.name,
-                    m.Item.qualname,
-                    m.Item.start_byte,
-                    m.Item.end_byte,
-                    m.Item.start_line,
-                    m.Item.end_line,
+                    m.blobs.c.oid,
+                    m.items.c.kind,
+                    m.items.c.name,
+                    m.items.c.qualname,
+                    m.items.c.start_byte,
+                    m.items.c.end_byte,
+                    m.items.c.start_line,
+                    m.items.c.end_line,
                 )
-                .join(m.Blob, m.Blob.id == m.Item.blob_id)
-                .where(m.Blob.oid.in_(chunk), (m.Item.name == name) | (m.Item.qualname == name))
+                .join(m.blobs, m.blobs.c.id == m.items.c.blob_id)
+                .where(
+                    m.blobs.c.oid.in_(chunk),
+                    (m.items.c.name == name) | (m.items.c.qualname == name),
+                )
             )
             if kind:
-                query = query.where(m.Item.kind == kind)
+                query = query.where(m.items.c.kind == kind)
             found.extend(FoundItem(*row) for row in conn.execute(query))
     return found

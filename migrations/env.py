@@ -6,12 +6,12 @@ same from any current directory (the hook runs inside the user's repository).
 
 from alembic import context
 
-from indexer.models import Base
+from indexer.models import metadata
 
 connection = context.config.attributes["connection"]
 context.configure(
     connection=connection,
-    target_metadata=Base.metadata,
+    target_metadata=metadata,
     render_as_batch=True,  # SQLite alters tables by copying them
 )
 with context.begin_transaction():

@@ -12,7 +12,7 @@ from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
 from indexer import store
-from indexer.models import Base
+from indexer.models import metadata
 from indexer.resources import resource_dir
 
 
@@ -32,7 +32,7 @@ def test_blank_store_migrates_to_the_models(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'new' / 'index.db'}"
     opened = store.open_store(url)
     with opened.engine.connect() as conn:
-        diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
+        diff = compare_metadata(MigrationContext.configure(conn), metadata)
         version = conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar()
         mode = conn.exec_driver_sql("PRAGMA journal_mode").scalar()
     opened.close()

@@ -116,9 +116,21 @@ def _ready() -> None:
     pass
 
 
+def _to_wire(parsed: ParsedBlob) -> ParsedBlob:
+    """The same blob with plain tuples for Item, Use and ModDecl: same fields, same
+    order, but they pickle in a quarter of the time (the writer only unpacks them)."""
+    return ParsedBlob(
+        parsed.status,
+        parsed.reason,
+        tuple(map(tuple, parsed.items)),
+        tuple(map(tuple, parsed.uses)),
+        tuple(map(tuple, parsed.mods)),
+    )
+
+
 def _parse_in_worker(work: Work) -> ParseResult:
     assert _worker is not None
-    return _worker.parse_many(work)
+    return [(oid, size, _to_wire(parsed)) for oid, size, parsed in _worker.parse_many(work)]
 
 
 class ParserPool:

@@ -19,6 +19,11 @@ from indexer.errors import NotARepository, UnknownRevision
 
 RUST_SUFFIX = ".rs"
 
+# libgit2 caches parsed commits and trees up to 256 MB by default. A backfill reads
+# each tree once or twice, so the cache only grows the process; 8 MB keeps the
+# recently diffed trees.
+OBJECT_CACHE_BYTES = 8 * 1024 * 1024
+
 
 @dataclass(frozen=True)
 class CommitInfo:
@@ -49,6 +54,7 @@ class FileChange:
 
 def open_repo(path: str | os.PathLike[str]) -> pygit2.Repository:
     """Open the repository containing `path` (a work tree, a subfolder or a git dir)."""
+    pygit2.settings.cache_max_size(OBJECT_CACHE_BYTES)
     found = pygit2.discover_repository(str(path))
     if found is None:
         raise NotARepository(

@@ -12,6 +12,7 @@ This module never touches the store; `sync` decides what to parse and writes it.
 
 from __future__ import annotations
 
+import gc
 import multiprocessing
 import signal
 from collections import OrderedDict
@@ -23,6 +24,7 @@ import tree_sitter
 from indexer.rust import DEFAULT_MAX_BLOB_BYTES, ParsedBlob, parse_source
 
 # Trees cost ~40x their source in memory: 1.5 MB of source is ~65 MB of trees.
+# A pool shares this budget among its workers.
 CACHE_SOURCE_BYTES = 1_500_000
 
 Work = list[tuple[str, str | None]]  # (blob to parse, the blob it replaces or None)
@@ -106,10 +108,10 @@ class BlobParser:
 _worker: BlobParser | None = None
 
 
-def _init_worker(repo_path: str, max_bytes: int) -> None:
+def _init_worker(repo_path: str, max_bytes: int, cache_bytes: int) -> None:
     global _worker
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
-    _worker = BlobParser(pygit2.Repository(repo_path), max_bytes)
+    _worker = BlobParser(pygit2.Repository(repo_path), max_bytes, cache_bytes)
 
 
 def _ready() -> None:
@@ -148,14 +150,19 @@ class ParserPool:
         # started here, before the caller starts anything else (the progress bar
         # appears only once the first commit is written).
         context = multiprocessing.get_context("fork")
+        args = (repo_path, max_bytes, CACHE_SOURCE_BYTES // workers)
         self._executors = [
-            ProcessPoolExecutor(
-                1, context, initializer=_init_worker, initargs=(repo_path, max_bytes)
-            )
+            ProcessPoolExecutor(1, context, initializer=_init_worker, initargs=args)
             for _ in range(workers)
         ]
-        for started in [executor.submit(_ready) for executor in self._executors]:
-            started.result()
+        # Frozen objects are never scanned by the garbage collector, so a worker does
+        # not copy every page of this process's heap the first time it collects.
+        gc.freeze()
+        try:
+            for started in [executor.submit(_ready) for executor in self._executors]:
+                started.result()
+        finally:
+            gc.unfreeze()
         self._pending: list[list[Future[ParseResult]]] = [[] for _ in range(workers)]
         self._owner: dict[str, int] = {}
 

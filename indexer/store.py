@@ -112,7 +112,6 @@ def bulk_writes(conn: Connection) -> None:
     """
     if conn.dialect.name == "sqlite":
         conn.exec_driver_sql("PRAGMA synchronous = OFF")
-        conn.exec_driver_sql("PRAGMA cache_size = -32000")  # 32 MB of pages, for the indexes
         conn.commit()
 
 

@@ -7,7 +7,24 @@ example into a token budget is `tokenizer.py`'s job; writing files is `export.py
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections import Counter
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Protocol
+
+from indexer.context import (
+    SymbolTable,
+    crate_root,
+    definition_text,
+    header,
+    references,
+    resolve,
+)
+from indexer.rust import module_path, resolve_use
+
+if TYPE_CHECKING:
+    from indexer.context import Definition
+    from indexer.git import CommitInfo, FileChange
+    from indexer.rust import Use
 
 # Segment kinds in priority order: when the budget is short, the last go first.
 PATH, MESSAGE, OLD, IMPORTS = "path", "msg", "old", "imports"
@@ -61,3 +78,182 @@ class Example:
     change: str  # "added" or "modified"
     segments: tuple[Segment, ...]
     target: str
+    resolved: tuple[str, ...] = ()  # "name -> path::qualname" for each context definition
+    unresolved: tuple[str, ...] = ()  # referenced names not found in another file
+
+
+CONTAINER_KINDS = ("impl", "trait", "mod")
+
+
+class Source(Protocol):
+    """What building examples reads: the store's parse of each blob and git's trees."""
+
+    def items(self, blob: str) -> list[Definition] | None:
+        """The blob's items (None when the blob was not parsed: binary, too large...)."""
+
+    def uses(self, blob: str) -> list[Use]: ...
+
+    def code(self, blob: str) -> bytes: ...
+
+    def files_at(self, commit: str) -> dict[str, str]:
+        """{path: blob} of every .rs file in the commit's tree."""
+
+
+@dataclass
+class Built:
+    examples: list[Example] = field(default_factory=list)
+    skipped: Counter[str] = field(default_factory=Counter)  # deleted, whitespace_only, ...
+
+
+def _own_text(code: bytes, item: Definition, children: list[Definition]) -> str:
+    """An item's code; for a container, without the items inside it (a change to a
+    method is the method's example, not its impl's)."""
+    if item.kind not in CONTAINER_KINDS:
+        return code[item.start_byte : item.end_byte].decode()
+    parts, cursor = [], item.start_byte
+    for child in children:
+        parts.append(code[cursor : child.start_byte].decode())
+        cursor = child.end_byte
+    parts.append(code[cursor : item.end_byte].decode())
+    return "".join(parts)
+
+
+def _container_target(code: bytes, item: Definition, children: list[Definition]) -> str:
+    """A container as a target: its own code with each inner item cut to its header."""
+    parts, cursor = [], item.start_byte
+    for child in children:
+        parts.append(code[cursor : child.item_byte].decode())
+        parts.append(header(code, child))
+        cursor = child.end_byte
+    parts.append(code[cursor : item.end_byte].decode())
+    return "".join(parts)
+
+
+def _children(items: list[Definition]) -> dict[str, list[Definition]]:
+    """Direct and nested inner items of each container, by the container's qualname."""
+    inside: dict[str, list[Definition]] = {}
+    containers = [i for i in items if i.kind in CONTAINER_KINDS]
+    for item in items:
+        for c in containers:
+            if c is not item and c.start_byte <= item.start_byte and item.end_byte <= c.end_byte:
+                inside.setdefault(c.qualname, []).append(item)
+    for kids in inside.values():
+        kids.sort(key=lambda k: k.start_byte)
+        # keep only the outermost of nested ones: their ranges must not overlap
+        outer: list[Definition] = []
+        for kid in kids:
+            if not outer or kid.start_byte >= outer[-1].end_byte:
+                outer.append(kid)
+        kids[:] = outer
+    return inside
+
+
+def _imports_text(uses: list[Use], scope: str) -> str:
+    lines = []
+    for use in uses:
+        if use.scope not in ("", scope):
+            continue
+        if use.is_glob:
+            lines.append(f"use {use.path}::*;")
+        elif use.alias:
+            lines.append(f"use {use.path} as {use.alias};")
+        else:
+            lines.append(f"use {use.path};")
+    return "\n".join(dict.fromkeys(lines))
+
+
+def build_examples(source: Source, info: CommitInfo, changes: list[FileChange]) -> Built:
+    """The examples of one commit: one per added or changed item of each `.rs` file.
+
+    Merges and shallow boundaries make none (their diff is not one author's change).
+    """
+    built = Built()
+    if len(info.parents) != 1 or info.is_boundary:
+        return built
+    parent = info.parents[0]
+    table: SymbolTable | None = None
+    for change in changes:
+        if change.entry != "file" or change.new_blob is None:
+            continue
+        new_items = source.items(change.new_blob)
+        if new_items is None:
+            built.skipped["unparsed_blob"] += 1
+            continue
+        old_items: list[Definition] = []
+        if change.old_blob is not None and change.status in "MR":
+            old_items = source.items(change.old_blob) or []
+        new_code = source.code(change.new_blob)
+        old_code = source.code(change.old_blob) if old_items else b""
+        new_kids, old_kids = _children(new_items), _children(old_items)
+        old_by_key = {(i.kind, i.qualname): i for i in old_items}
+        new_keys = {(i.kind, i.qualname) for i in new_items}
+        built.skipped["deleted"] += sum(1 for key in old_by_key if key not in new_keys)
+        uses = source.uses(change.new_blob)
+        for item in new_items:
+            own = _own_text(new_code, item, new_kids.get(item.qualname, []))
+            old = old_by_key.get((item.kind, item.qualname))
+            old_own = _own_text(old_code, old, old_kids.get(old.qualname, [])) if old else ""
+            if old is not None:
+                if own == old_own:
+                    continue
+                if own.split() == old_own.split():
+                    built.skipped["whitespace_only"] += 1
+                    continue
+            if item.kind in CONTAINER_KINDS:
+                target = _container_target(new_code, item, new_kids.get(item.qualname, []))
+                old_text = (
+                    _container_target(old_code, old, old_kids.get(old.qualname, [])) if old else ""
+                )
+            else:
+                target = new_code[item.start_byte : item.end_byte].decode()
+                old_text = old_code[old.start_byte : old.end_byte].decode() if old else ""
+            if table is None:
+                table = _table_at(source, parent)
+            refs = references(target.encode() + b"\n" + old_text.encode())
+            found, resolved, unresolved = resolve(refs, change.path, uses, table)
+            scope = "::".join(item.qualname.split("::")[:-1])
+            segments = [
+                Segment(PATH, change.path),
+                Segment(MESSAGE, info.message.rstrip("\n")),
+                Segment(OLD, old_text),
+                Segment(IMPORTS, _imports_text(uses, scope)),
+            ]
+            for definition, _count in found:
+                code = source.code(definition.blob)
+                kids = _children(source.items(definition.blob) or []).get(definition.qualname, [])
+                text, variants = definition_text(code, definition, kids)
+                segments.append(Segment(CONTEXT_PREFIX + definition.kind, text, variants))
+            built.examples.append(
+                Example(
+                    commit=info.oid,
+                    parent=parent,
+                    path=change.path,
+                    kind=item.kind,
+                    name=item.name,
+                    qualname=item.qualname,
+                    change="modified" if old else "added",
+                    segments=tuple(segments),
+                    target=target,
+                    resolved=tuple(resolved),
+                    unresolved=tuple(unresolved),
+                )
+            )
+    return built
+
+
+def _table_at(source: Source, commit: str) -> SymbolTable:
+    definitions: list[Definition] = []
+    reexports: dict[tuple[str, tuple[str, ...], str], str] = {}
+    for path, blob in sorted(source.files_at(commit).items()):
+        items = source.items(blob)
+        if items is None:
+            continue
+        definitions.extend(replace(item, path=path) for item in items)
+        module = module_path(path)
+        for use in source.uses(blob):
+            if not use.is_glob:
+                local = use.alias or use.path.split("::")[-1]
+                scope = tuple(use.scope.split("::")) if use.scope else ()
+                key = (crate_root(path), (*module, *scope), local)
+                reexports.setdefault(key, resolve_use(use, path))
+    return SymbolTable(definitions, reexports)

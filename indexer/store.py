@@ -399,3 +399,33 @@ def find_items(
                 query = query.where(m.items.c.kind == kind)
             found.extend(FoundItem(*row) for row in conn.execute(query))
     return found
+
+
+def blob_items(conn: Connection, oid: str) -> list[tuple] | None:
+    """(kind, name, qualname, start_byte, item_byte, body_byte, end_byte) of each item
+    of a blob, in file order; None if the blob was skipped or is not in the store."""
+    i = m.items.c
+    with conn.begin():
+        status = conn.execute(select(m.blobs.c.status).where(m.blobs.c.oid == oid)).scalar()
+        if status is None or status == "skipped":
+            return None
+        query = (
+            select(i.kind, i.name, i.qualname, i.start_byte, i.item_byte, i.body_byte, i.end_byte)
+            .join(m.blobs, m.blobs.c.id == i.blob_id)
+            .where(m.blobs.c.oid == oid)
+            .order_by(i.start_byte, i.end_byte, i.id)
+        )
+        return [tuple(row) for row in conn.execute(query)]
+
+
+def blob_uses(conn: Connection, oid: str) -> list[tuple]:
+    """(path, alias, is_glob, scope, line) of each use of a blob, in file order."""
+    u = m.uses.c
+    with conn.begin():
+        query = (
+            select(u.path, u.alias, u.is_glob, u.scope, u.line)
+            .join(m.blobs, m.blobs.c.id == u.blob_id)
+            .where(m.blobs.c.oid == oid)
+            .order_by(u.id)
+        )
+        return [tuple(row) for row in conn.execute(query)]

@@ -1,0 +1,285 @@
+"""Cross-file context: the definitions from other files that a change relies on.
+
+The names an item's code refers to (types, traits, called functions, macros, paths)
+are resolved against the symbol table at the PARENT commit (the state the author
+saw): first through the file's own `use` declarations (aliases and globs included),
+then in the parent module, then as a unique name in the crate. Each definition found
+is shown as text: structs, enums, unions, type aliases and consts whole, traits with
+their method signatures, functions as signatures only; each with shorter variants
+(without doc comments and attributes, then the bare header line) for a tight budget.
+
+References are found with a tokenizer over the code with comments and literals
+blanked, not with a parse: a name that is not defined in the crate resolves to
+nothing, so a stray word costs nothing but a lookup.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import dataclass
+
+from indexer.rust import Use, module_path, resolve_use
+
+EXTERNAL_ROOTS = frozenset({"std", "core", "alloc"})
+# Kinds that can be context; impls and mods are containers, not definitions to show.
+DEFINITION_KINDS = {"struct", "enum", "union", "trait", "type", "const", "static", "fn", "macro"}
+
+_BLANKED = re.compile(
+    rb"//[^\n]*|/\*.*?\*/|b?r(#*)\".*?\"\1|b?\"(?:\\.|[^\"\\])*\"|b?'(?:\\.|[^'\\])'",
+    re.S,
+)
+_REFERENCE = re.compile(rb"([A-Za-z_][A-Za-z0-9_]*(?:::[A-Za-z_][A-Za-z0-9_]*)*)(!?)(\s*\(?)")
+_KEYWORDS = frozenset(
+    "as async await break const continue crate dyn else enum extern false fn for if impl in"
+    " let loop match mod move mut pub ref return self Self static struct super trait true"
+    " type union unsafe use where while u8 u16 u32 u64 u128 usize i8 i16 i32 i64 i128 isize"
+    " f32 f64 bool char str String Vec Option Some None Result Ok Err Box".split()
+)
+
+
+@dataclass(frozen=True)
+class Definition:
+    """An item of a blob at the parent commit, as the symbol table knows it."""
+
+    path: str
+    blob: str
+    kind: str
+    name: str
+    qualname: str
+    start_byte: int
+    item_byte: int
+    body_byte: int | None
+    end_byte: int
+
+
+def references(code: bytes) -> Counter[str]:
+    """Names and paths the code mentions, with counts; macros end with `!`.
+
+    Kept: paths (`a::B`), CamelCase names (types, traits, variants), macros, and
+    snake_case names that are called (`load(`); other lower-case words are locals,
+    fields and methods, which no file-level definition could explain.
+    """
+    blanked = _BLANKED.sub(b" ", code)
+    found: Counter[str] = Counter()
+    for match in _REFERENCE.finditer(blanked):
+        path, bang = match.group(1).decode(), match.group(2).decode()
+        called = match.group(3).endswith(b"(")
+        parts = path.split("::")
+        if parts[-1] in _KEYWORDS or parts[0] in ("self", "Self") and len(parts) == 1:
+            continue
+        if len(parts) == 1 and not (bang or called or parts[0][:1].isupper()):
+            continue
+        start = match.start()
+        if start and blanked[start - 1 : start] == b".":
+            continue  # a method call or field: `x.len()`
+        found[path + bang] += 1
+    return found
+
+
+def crate_root(path: str) -> str:
+    """The folder of the crate a file belongs to (`crates/x/` for `crates/x/src/a.rs`)."""
+    parts = path.split("/")
+    if "src" in parts:
+        return "/".join(parts[: len(parts) - parts[::-1].index("src") - 1])
+    return ""
+
+
+class SymbolTable:
+    """The definitions visible at one commit, indexed for resolution.
+
+    `reexports` maps (crate, module, name) to the absolute path a `pub use` in that
+    module's file brings in (`pub use user::User` in model/mod.rs), followed when a
+    module does not define a name itself.
+    """
+
+    def __init__(
+        self,
+        definitions: list[Definition],
+        reexports: dict[tuple[str, tuple[str, ...], str], str] | None = None,
+    ) -> None:
+        self.reexports = reexports or {}
+        self.by_module: dict[tuple[str, tuple[str, ...]], dict[str, list[Definition]]] = {}
+        self.by_name: dict[str, list[Definition]] = {}
+        for d in definitions:
+            if d.kind not in DEFINITION_KINDS:
+                continue  # methods, impls and mods are not context of their own
+            scope = tuple(d.qualname.split("::")[:-1])
+            module = (*module_path(d.path), *scope)
+            key = (crate_root(d.path), module)
+            self.by_module.setdefault(key, {}).setdefault(d.name, []).append(d)
+            self.by_name.setdefault(d.name, []).append(d)
+
+    def in_module(self, crate: str, module: tuple[str, ...], name: str) -> list[Definition]:
+        for _hop in range(4):  # re-exports of re-exports, within reason
+            found = self.by_module.get((crate, module), {}).get(name, [])
+            target = self.reexports.get((crate, module, name))
+            absolute = _absolute(target, module) if target else None
+            if found or absolute is None:
+                return found
+            module, name = absolute[:-1], absolute[-1]
+        return []
+
+
+def _absolute(path: str, module: tuple[str, ...]) -> tuple[str, ...] | None:
+    """A use path as written, made absolute from `module`: `crate::` as is, a path into
+    a child module (`user::User` in model/mod.rs) relative to it; None for std and
+    other crates (a path whose head is no module of ours stays unresolved)."""
+    parts = tuple(path.split("::"))
+    if parts[0] == "crate":
+        return parts
+    if parts[0] in EXTERNAL_ROOTS or parts[0] == "":
+        return None
+    return (*module, *parts)
+
+
+def resolve(
+    refs: Counter[str],
+    path: str,
+    uses: list[Use],
+    table: SymbolTable,
+) -> tuple[list[tuple[Definition, int]], list[str], list[str]]:
+    """Definitions in other files for each referenced name, most referenced first."""
+    crate = crate_root(path)
+    own_module = module_path(path)
+    imported: dict[str, str] = {}  # local name -> absolute path
+    globs: list[tuple[str, ...]] = []
+    for use in uses:
+        absolute = resolve_use(use, path)
+        if use.is_glob:
+            globs.append(tuple(absolute.split("::")))
+        else:
+            imported[use.alias or absolute.split("::")[-1]] = absolute
+    found: dict[tuple[str, str], tuple[Definition, int]] = {}
+    resolved, unresolved = [], []
+    for ref, count in sorted(refs.items(), key=lambda kv: (-kv[1], kv[0])):
+        parts = ref.rstrip("!").split("::")
+        candidates: list[Definition] = []
+        # `Error::Invalid`, `User::new`: try the whole path, then its head (the type).
+        for length in range(len(parts), 0, -1):
+            candidates = _candidates(parts[:length], imported, globs, own_module, crate, table)
+            macro = ref.endswith("!")
+            candidates = [d for d in candidates if (d.kind == "macro") == macro]
+            if candidates:
+                break
+        if any(d.path == path for d in candidates):
+            unresolved.append(f"{ref} (defined in this file)")
+            continue
+        if len(candidates) != 1:
+            reason = "ambiguous" if candidates else _why_not(parts[0], imported)
+            unresolved.append(f"{ref} ({reason})")
+            continue
+        definition = candidates[0]
+        key = (definition.path, definition.qualname)
+        if key in found:
+            found[key] = (definition, found[key][1] + count)
+        else:
+            found[key] = (definition, count)
+        resolved.append(f"{ref} -> {definition.path}::{definition.qualname}")
+    ordered = sorted(found.values(), key=lambda dc: (-dc[1], dc[0].path, dc[0].qualname))
+    return ordered, resolved, unresolved
+
+
+def _why_not(head: str, imported: dict[str, str]) -> str:
+    if head in imported and not imported[head].startswith("crate::"):
+        return f"external: {imported[head].split('::')[0]}"
+    if head in ("std", "core", "alloc"):
+        return "external: std"
+    return "not found"
+
+
+def _candidates(
+    parts: list[str],
+    imported: dict[str, str],
+    globs: list[tuple[str, ...]],
+    own_module: tuple[str, ...],
+    crate: str,
+    table: SymbolTable,
+) -> list[Definition]:
+    head, name = parts[0], parts[-1]
+    # 1. The imported path: `use crate::a::B` (or an alias), or `a::B` through `use crate::a`.
+    if head in imported:
+        base = _absolute(imported[head], own_module)
+        if base is None:
+            return []  # std or an external crate
+        absolute = (*base, *parts[1:])
+        return table.in_module(crate, absolute[:-1], absolute[-1])
+    if head == "crate" and len(parts) > 1:
+        return table.in_module(crate, tuple(parts[:-1]), name)
+    if head in ("self", "super") and len(parts) > 1:
+        module = list(own_module)
+        for part in parts[:-1]:
+            if part == "super" and len(module) > 1:
+                module.pop()
+            elif part not in ("self", "super"):
+                module.append(part)
+        return table.in_module(crate, tuple(module), name)
+    if len(parts) > 1:
+        return []  # `Foo::new`, `std::mem::take`: the head decides, and it is not ours
+    # 2. A glob import that brings the name in, then the parent module.
+    for module in globs:
+        if module[0] == "crate":
+            found = table.in_module(crate, module, name)
+            if found:
+                return found
+    if len(own_module) > 1:
+        found = table.in_module(crate, own_module[:-1], name)
+        if found:
+            return found
+    # 3. A name defined exactly once in the crate.
+    same_crate = [d for d in table.by_name.get(name, []) if crate_root(d.path) == crate]
+    return same_crate if len(same_crate) == 1 else []
+
+
+def _drop_docs_and_attributes(text: str) -> str:
+    """Whole lines only: doc comments and single-line attributes go."""
+    kept = [
+        line
+        for line in text.split("\n")
+        if not line.lstrip().startswith(("///", "//!", "#[", "#!["))
+        or (line.lstrip().startswith(("#[", "#![")) and not line.rstrip().endswith("]"))
+    ]
+    return "\n".join(kept)
+
+
+def header(code: bytes, d: Definition) -> str:
+    """The item down to its header line: `pub struct Opts { .. }`."""
+    if d.body_byte is None:
+        return code[d.item_byte : d.end_byte].decode()
+    head = code[d.item_byte : d.body_byte].decode().rstrip()
+    opener = code[d.body_byte : d.body_byte + 1]
+    if opener == b"{":
+        return f"{head} {{ .. }}"
+    if opener == b"(":
+        return f"{head}(..);"
+    return f"{head} ..;"  # a const or static value
+
+
+def definition_text(
+    code: bytes, d: Definition, children: list[Definition]
+) -> tuple[str, tuple[str, ...]]:
+    """A definition as context, and its shorter variants (longest first): whole for
+    data types, signatures for traits and fns."""
+    if d.kind == "fn":
+        full = (header(code, d).removesuffix(" { .. }") + ";") if d.body_byte else None
+        text = code[d.start_byte : d.item_byte].decode() + (full or header(code, d))
+    elif d.kind == "trait":
+        text = _trait_signatures(code, d, children)
+    else:
+        text = code[d.start_byte : d.end_byte].decode()
+    variants = []
+    for shorter in (_drop_docs_and_attributes(text), header(code, d)):
+        if len(shorter) < len(variants[-1] if variants else text):
+            variants.append(shorter)
+    return text, tuple(variants)
+
+
+def _trait_signatures(code: bytes, d: Definition, children: list[Definition]) -> str:
+    """The trait with each default method's body replaced by `;`."""
+    out, cursor = [], d.start_byte
+    for child in sorted(children, key=lambda c: c.start_byte):
+        if child.kind == "method" and child.body_byte is not None:
+            out.append(code[cursor : child.body_byte].decode().rstrip() + ";")
+            cursor = child.end_byte
+    out.append(code[cursor : d.end_byte].decode())
+    return "".join(out)

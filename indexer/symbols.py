@@ -1,0 +1,57 @@
+"""The symbol table as example building reads it: each blob's items and uses from the
+store, trees and code from git, with small caches (a blob never changes, and the
+commits of a history share most of their files)."""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+
+import pygit2
+from sqlalchemy import Connection
+
+from indexer import git
+from indexer import store as st
+from indexer.context import Definition
+from indexer.rust import Use
+
+CACHE_BLOBS = 4096
+CACHE_TREES = 8
+
+
+class StoreSource:
+    """`examples.Source` over a store connection and a repository."""
+
+    def __init__(self, repo: pygit2.Repository, conn: Connection) -> None:
+        self.repo, self.conn = repo, conn
+        self._items: OrderedDict[str, list[Definition] | None] = OrderedDict()
+        self._uses: OrderedDict[str, list[Use]] = OrderedDict()
+        self._files: OrderedDict[str, dict[str, str]] = OrderedDict()
+
+    @staticmethod
+    def _keep(cache: OrderedDict, key: str, value: object, limit: int) -> None:
+        cache[key] = value
+        if len(cache) > limit:
+            cache.popitem(last=False)
+
+    def items(self, blob: str) -> list[Definition] | None:
+        if blob not in self._items:
+            rows = st.blob_items(self.conn, blob)
+            value = None if rows is None else [Definition("", blob, *row) for row in rows]
+            self._keep(self._items, blob, value, CACHE_BLOBS)
+        return self._items[blob]
+
+    def uses(self, blob: str) -> list[Use]:
+        if blob not in self._uses:
+            self._keep(
+                self._uses, blob, [Use(*row) for row in st.blob_uses(self.conn, blob)], CACHE_BLOBS
+            )
+        return self._uses[blob]
+
+    def code(self, blob: str) -> bytes:
+        return self.repo[blob].data
+
+    def files_at(self, commit: str) -> dict[str, str]:
+        if commit not in self._files:
+            files = git.rust_files_at(self.repo, self.repo[commit])
+            self._keep(self._files, commit, files, CACHE_TREES)
+        return self._files[commit]

@@ -1,0 +1,161 @@
+"""Examples from real commits: which items become examples, and their cross-file context."""
+
+from __future__ import annotations
+
+import pygit2
+from gitrepo import Repo, cli
+
+from indexer import git
+from indexer.examples import Example, build_examples
+from indexer.symbols import StoreSource
+from indexer.sync import open_target
+
+CONFIG = """/// Settings.
+#[derive(Debug)]
+pub struct Config {
+    /// Port.
+    pub port: u16,
+}
+"""
+STORE = """pub trait Store {
+    /// Get one.
+    fn get(&self, id: u64) -> Option<u64>;
+    fn len(&self) -> usize {
+        0
+    }
+}
+"""
+SERVICE_V1 = """use crate::config::Config;
+use crate::storage::Store as Backend;
+
+pub fn serve<B: Backend>(backend: &B, config: &Config) -> usize {
+    backend.len()
+}
+"""
+SERVICE_V2 = SERVICE_V1.replace("backend.len()", "backend.len() + config.port as usize")
+
+
+def _examples(repo: Repo) -> list[Example]:
+    """Backfill, then build the examples of HEAD's commit."""
+    assert cli("backfill", "--repo", repo.path).exit_code == 0
+    target = open_target(str(repo.path))
+    try:
+        commit = target.repo.revparse_single("HEAD").peel(pygit2.Commit)
+        with target.store.connect() as conn:
+            built = build_examples(
+                StoreSource(target.repo, conn),
+                git.commit_info(target.repo, commit),
+                git.changed_files(target.repo, commit),
+            )
+    finally:
+        target.close()
+    return built.examples
+
+
+def _segment(example: Example, kind: str) -> list[str]:
+    return [s.text for s in example.segments if s.kind == kind]
+
+
+def test_changed_fn_gets_struct_and_trait_from_two_files(repo: Repo) -> None:
+    repo.commit(
+        {"src/config.rs": CONFIG, "src/storage.rs": STORE, "src/service.rs": SERVICE_V1},
+        "start",
+    )
+    repo.commit({"src/service.rs": SERVICE_V2}, "Use the port")
+    [example] = _examples(repo)
+    assert (example.kind, example.qualname, example.change) == ("fn", "serve", "modified")
+    assert example.target == SERVICE_V2[SERVICE_V2.index("pub fn") :].rstrip("\n")
+    assert _segment(example, "path") == ["src/service.rs"]
+    assert _segment(example, "msg") == ["Use the port"]
+    assert _segment(example, "old") == [SERVICE_V1[SERVICE_V1.index("pub fn") :].rstrip("\n")]
+    assert _segment(example, "imports") == [
+        "use crate::config::Config;\nuse crate::storage::Store as Backend;"
+    ]
+    assert _segment(example, "ctx_struct") == [CONFIG.rstrip("\n")]
+    # a trait shows its method signatures; default bodies are elided
+    [trait] = _segment(example, "ctx_trait")
+    assert "fn len(&self) -> usize;" in trait and "0\n" not in trait
+    assert "Backend -> src/storage.rs::Store" in example.resolved  # through the alias
+    struct = next(s for s in example.segments if s.kind == "ctx_struct")
+    assert struct.variants == (
+        "pub struct Config {\n    pub port: u16,\n}",
+        "pub struct Config { .. }",
+    )
+
+
+def test_glob_import_resolves_and_unrelated_namesake_is_not_chosen(repo: Repo) -> None:
+    repo.commit(
+        {
+            "src/model/mod.rs": "mod user;\npub use user::User;\n",
+            "src/model/user.rs": "pub struct User { pub id: u64 }\n",
+            "src/legacy.rs": "pub struct User { pub name: String }\n",
+            "src/api.rs": "use crate::model::*;\n\npub fn make() -> User { todo!() }\n",
+        },
+        "start",
+    )
+    repo.commit(
+        {"src/api.rs": "use crate::model::*;\n\npub fn make() -> User { User { id: 1 } }\n"},
+        "Build a user",
+    )
+    [example] = _examples(repo)
+    assert _segment(example, "ctx_struct") == ["pub struct User { pub id: u64 }"]
+    assert "User -> src/model/user.rs::User" in example.resolved
+
+
+def test_context_comes_from_the_parent_commit(repo: Repo) -> None:
+    repo.commit(
+        {"src/config.rs": CONFIG, "src/storage.rs": STORE, "src/service.rs": SERVICE_V1},
+        "start",
+    )
+    # the struct and the fn change in the same commit: the context shows the struct as
+    # the author saw it, before this commit
+    repo.commit(
+        {
+            "src/config.rs": CONFIG.replace(
+                "pub port: u16,", "pub port: u16,\n    pub host: String,"
+            ),
+            "src/service.rs": SERVICE_V2,
+        },
+        "Both",
+    )
+    examples = {e.qualname: e for e in _examples(repo)}
+    assert _segment(examples["serve"], "ctx_struct") == [CONFIG.rstrip("\n")]
+    assert examples["Config"].change == "modified"
+
+
+def test_added_item_has_empty_old_code_and_deletions_are_not_examples(repo: Repo) -> None:
+    repo.commit({"src/lib.rs": "pub fn a() {}\npub fn b() {}\n"}, "start")
+    repo.commit({"src/lib.rs": "pub fn a() {}\n\npub fn c() -> u8 {\n    1\n}\n"}, "b -> c")
+    [example] = _examples(repo)
+    assert (example.qualname, example.change) == ("c", "added")
+    assert _segment(example, "old") == [""]
+
+
+def test_method_change_is_the_method_and_header_change_is_the_impl(repo: Repo) -> None:
+    base = "pub struct S;\nimpl S {\n    pub fn one(&self) -> u8 {\n        1\n    }\n}\n"
+    repo.commit({"src/lib.rs": base}, "start")
+    repo.commit({"src/lib.rs": base.replace("        1", "        2")}, "method body")
+    [example] = _examples(repo)
+    assert (example.kind, example.qualname) == ("method", "impl S::one")
+    repo.commit(
+        {
+            "src/lib.rs": base.replace("        1", "        2").replace(
+                "impl S", "impl Clone for S"
+            )
+        },
+        "header",
+    )
+    kinds = {(e.kind, e.qualname, e.change) for e in _examples(repo)}
+    assert ("impl", "impl Clone for S", "added") in kinds
+
+
+def test_whitespace_only_changes_and_merges_make_no_examples(repo: Repo) -> None:
+    repo.commit({"src/lib.rs": "pub fn a() -> u8 { 1 }\n"}, "start")
+    repo.commit({"src/lib.rs": "pub fn a() -> u8 {\n    1\n}\n"}, "reformat")
+    assert _examples(repo) == []
+    repo.git("checkout", "-q", "-b", "side")
+    repo.commit({"src/side.rs": "pub fn s() {}\n"}, "side")
+    repo.git("checkout", "-q", "main")
+    repo.commit({"src/main.rs": "fn main() {}\n"}, "main")
+    repo.git("merge", "-q", "--no-ff", "-m", "merge", "side")
+    assert _examples(repo) == []

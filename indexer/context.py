@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from indexer.rust import Use, module_path, resolve_use
 
@@ -85,40 +85,78 @@ def crate_root(path: str) -> str:
     return ""
 
 
-class SymbolTable:
-    """The definitions visible at one commit, indexed for resolution.
+@dataclass(frozen=True)
+class BlobIndex:
+    """What one blob contributes to a symbol table, whatever its path: definitions by
+    (inline-module scope, name), and its `use`s by the local name they bind."""
 
-    `reexports` maps (crate, module, name) to the absolute path a `pub use` in that
-    module's file brings in (`pub use user::User` in model/mod.rs), followed when a
-    module does not define a name itself.
+    definitions: dict[tuple[tuple[str, ...], str], list[Definition]]
+    uses: dict[tuple[tuple[str, ...], str], str]
+
+
+def index_blob(items: list[Definition], uses: list[Use]) -> BlobIndex:
+    definitions: dict[tuple[tuple[str, ...], str], list[Definition]] = {}
+    for d in items:
+        if d.kind in DEFINITION_KINDS:
+            scope = tuple(d.qualname.split("::")[:-1])
+            definitions.setdefault((scope, d.name), []).append(d)
+    bound: dict[tuple[tuple[str, ...], str], str] = {}
+    for use in uses:
+        if not use.is_glob:
+            scope = tuple(use.scope.split("::")) if use.scope else ()
+            bound.setdefault((scope, use.alias or use.path.split("::")[-1]), use.path)
+    return BlobIndex(definitions, bound)
+
+
+class SymbolTable:
+    """The definitions visible at one commit: its files (path -> blob) and each blob's
+    index. Building it costs one pass over the paths; blob indexes are shared between
+    commits by the caller's cache.
+
+    A module that does not define a name itself may re-export it (`pub use user::User`
+    in model/mod.rs): those are followed, a few hops at most.
     """
 
-    def __init__(
-        self,
-        definitions: list[Definition],
-        reexports: dict[tuple[str, tuple[str, ...], str], str] | None = None,
-    ) -> None:
-        self.reexports = reexports or {}
-        self.by_module: dict[tuple[str, tuple[str, ...]], dict[str, list[Definition]]] = {}
-        self.by_name: dict[str, list[Definition]] = {}
-        for d in definitions:
-            if d.kind not in DEFINITION_KINDS:
-                continue  # methods, impls and mods are not context of their own
-            scope = tuple(d.qualname.split("::")[:-1])
-            module = (*module_path(d.path), *scope)
-            key = (crate_root(d.path), module)
-            self.by_module.setdefault(key, {}).setdefault(d.name, []).append(d)
-            self.by_name.setdefault(d.name, []).append(d)
+    def __init__(self, files: dict[str, BlobIndex]) -> None:
+        self.files = files
+        self.modules: dict[tuple[str, tuple[str, ...]], list[str]] = {}
+        for path in sorted(files):
+            self.modules.setdefault((crate_root(path), module_path(path)), []).append(path)
+
+    def _defined(self, crate: str, module: tuple[str, ...], name: str) -> list[Definition]:
+        found = []
+        for cut in range(len(module), 0, -1):  # a file's module, then inline mods inside it
+            scope = module[cut:]
+            for path in self.modules.get((crate, module[:cut]), []):
+                for d in self.files[path].definitions.get((scope, name), []):
+                    found.append(replace(d, path=path))
+        return found
+
+    def _reexport(self, crate: str, module: tuple[str, ...], name: str) -> str | None:
+        for cut in range(len(module), 0, -1):
+            for path in self.modules.get((crate, module[:cut]), []):
+                target = self.files[path].uses.get((module[cut:], name))
+                if target is not None:
+                    return resolve_use(Use(target, None, False, "", 0), path)
+        return None
 
     def in_module(self, crate: str, module: tuple[str, ...], name: str) -> list[Definition]:
         for _hop in range(4):  # re-exports of re-exports, within reason
-            found = self.by_module.get((crate, module), {}).get(name, [])
-            target = self.reexports.get((crate, module, name))
+            found = self._defined(crate, module, name)
+            target = self._reexport(crate, module, name) if not found else None
             absolute = _absolute(target, module) if target else None
             if found or absolute is None:
                 return found
             module, name = absolute[:-1], absolute[-1]
         return []
+
+    def named(self, crate: str, name: str) -> list[Definition]:
+        """Every file-level definition called `name` in the crate (the last resort)."""
+        found = []
+        for path, index in sorted(self.files.items()):
+            if crate_root(path) == crate:
+                found.extend(replace(d, path=path) for d in index.definitions.get(((), name), []))
+        return found
 
 
 def _absolute(path: str, module: tuple[str, ...]) -> tuple[str, ...] | None:
@@ -227,7 +265,7 @@ def _candidates(
         if found:
             return found
     # 3. A name defined exactly once in the crate.
-    same_crate = [d for d in table.by_name.get(name, []) if crate_root(d.path) == crate]
+    same_crate = table.named(crate, name)
     return same_crate if len(same_crate) == 1 else []
 
 

@@ -8,18 +8,17 @@ example into a token budget is `tokenizer.py`'s job; writing files is `export.py
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
 from indexer.context import (
+    BlobIndex,
     SymbolTable,
-    crate_root,
     definition_text,
     header,
     references,
     resolve,
 )
-from indexer.rust import module_path, resolve_use
 
 if TYPE_CHECKING:
     from indexer.context import Definition
@@ -97,6 +96,9 @@ class Source(Protocol):
 
     def files_at(self, commit: str) -> dict[str, str]:
         """{path: blob} of every .rs file in the commit's tree."""
+
+    def index(self, blob: str) -> BlobIndex | None:
+        """The blob's definitions and uses, indexed (None when it was not parsed)."""
 
 
 @dataclass
@@ -242,18 +244,9 @@ def build_examples(source: Source, info: CommitInfo, changes: list[FileChange]) 
 
 
 def _table_at(source: Source, commit: str) -> SymbolTable:
-    definitions: list[Definition] = []
-    reexports: dict[tuple[str, tuple[str, ...], str], str] = {}
-    for path, blob in sorted(source.files_at(commit).items()):
-        items = source.items(blob)
-        if items is None:
-            continue
-        definitions.extend(replace(item, path=path) for item in items)
-        module = module_path(path)
-        for use in source.uses(blob):
-            if not use.is_glob:
-                local = use.alias or use.path.split("::")[-1]
-                scope = tuple(use.scope.split("::")) if use.scope else ()
-                key = (crate_root(path), (*module, *scope), local)
-                reexports.setdefault(key, resolve_use(use, path))
-    return SymbolTable(definitions, reexports)
+    files = {}
+    for path, blob in source.files_at(commit).items():
+        index = source.index(blob)
+        if index is not None:
+            files[path] = index
+    return SymbolTable(files)

@@ -129,3 +129,31 @@ mods = Table(
     Column("inline", Boolean, nullable=False),
     Column("line", Integer, nullable=False),
 )
+
+# One row per added or changed item of a non-merge commit (examples.py). Segments are
+# stored as text (JSON), so a new tokenizer or budget needs no re-parse.
+examples = Table(
+    "examples",
+    metadata,
+    _id(),
+    Column("commit_id", Integer, ForeignKey("commits.id"), nullable=False),
+    Column("path", Text, nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("name", Text, nullable=False),
+    Column("qualname", Text, nullable=False),
+    Column("change", String(16), nullable=False),  # added, modified
+    Column("segments", Text, nullable=False),  # JSON [[kind, text, [variants...]], ...]
+    Column("target", Text, nullable=False),
+    Column("resolved", Text, nullable=False),  # JSON list of "name -> path::qualname"
+    Column("unresolved", Text, nullable=False),  # JSON list of "name (why)"
+    Index("ix_examples_item", "commit_id", "path", "kind", "qualname", unique=True),
+)
+
+# What a commit's changes did not turn into examples, counted by reason.
+example_skips = Table(
+    "example_skips",
+    metadata,
+    Column("commit_id", Integer, ForeignKey("commits.id"), primary_key=True),
+    Column("reason", String(32), primary_key=True),  # deleted, whitespace_only, ...
+    Column("count", Integer, nullable=False),
+)

@@ -7,6 +7,7 @@ because a backfill writes millions of item rows.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -31,6 +32,7 @@ from sqlalchemy.exc import DatabaseError, OperationalError
 
 from indexer import models as m
 from indexer.errors import StoreError, StoreLocked
+from indexer.examples import Example
 from indexer.git import CommitInfo, FileChange
 from indexer.resources import resource_dir
 from indexer.rust import PARSER_VERSION, Item, ParsedBlob, Use
@@ -38,6 +40,17 @@ from indexer.rust import ModDecl as RustModDecl
 
 BUSY_TIMEOUT_MS = 30_000
 _IN_CHUNK = 500  # bound on `IN (...)` lists, well under SQLite's variable limit
+
+
+@contextmanager
+def _tx(conn: Connection) -> Iterator[None]:
+    """A transaction, or nothing when the caller already holds one (so reads can run
+    inside the transaction that writes a commit and its examples)."""
+    if conn.in_transaction():
+        yield
+    else:
+        with conn.begin():
+            yield
 
 
 def default_url(git_common_dir: Path) -> str:
@@ -141,7 +154,7 @@ def open_store(url: str) -> Store:
 
 def repo_id(conn: Connection, path: str) -> int:
     """The id of the repo at `path` (its git common dir), added on first use."""
-    with conn.begin():
+    with _tx(conn):
         found = conn.execute(select(m.repos.c.id).where(m.repos.c.path == path)).scalar()
         if found is None:
             found = conn.execute(
@@ -151,13 +164,13 @@ def repo_id(conn: Connection, path: str) -> int:
 
 
 def synced_tips(conn: Connection, repo: int) -> list[str]:
-    with conn.begin():
+    with _tx(conn):
         tips = conn.execute(select(m.repos.c.synced_tips).where(m.repos.c.id == repo)).scalar_one()
     return tips.split()
 
 
 def set_synced_tips(conn: Connection, repo: int, tips: Sequence[str]) -> None:
-    with conn.begin():
+    with _tx(conn):
         conn.execute(update(m.repos).where(m.repos.c.id == repo).values(synced_tips=" ".join(tips)))
 
 
@@ -169,7 +182,7 @@ def _chunks(values: Sequence[str]) -> Iterator[Sequence[str]]:
 def known_commits(conn: Connection, repo: int, oids: Sequence[str]) -> set[str]:
     """Which of `oids` this repo's store already holds."""
     found: set[str] = set()
-    with conn.begin():
+    with _tx(conn):
         for chunk in _chunks(oids):
             query = select(m.commits.c.oid).where(
                 m.commits.c.repo_id == repo, m.commits.c.oid.in_(chunk)
@@ -181,7 +194,7 @@ def known_commits(conn: Connection, repo: int, oids: Sequence[str]) -> set[str]:
 def known_blobs(conn: Connection, oids: Sequence[str]) -> set[str]:
     """Which of `oids` have been parsed (or skipped with a reason) already, by any repo."""
     found: set[str] = set()
-    with conn.begin():
+    with _tx(conn):
         for chunk in _chunks(oids):
             found.update(
                 conn.execute(select(m.blobs.c.oid).where(m.blobs.c.oid.in_(chunk))).scalars()
@@ -215,7 +228,7 @@ def write_commit(
     changes: Iterable[FileChange],
     blobs: Iterable[tuple[str, int, ParsedBlob]],
     replace: bool = False,
-) -> None:
+) -> int:
     """Write one commit with its changed files and newly parsed blobs, in one transaction.
 
     Parents are written before children, so a stored commit implies stored ancestors;
@@ -225,7 +238,7 @@ def write_commit(
     items: list[tuple] = []
     uses: list[tuple] = []
     mods: list[tuple] = []
-    with conn.begin():
+    with _tx(conn):
         if replace:
             _delete_commit(conn, repo, info.oid)
         for oid, size, parsed in blobs:
@@ -257,17 +270,53 @@ def write_commit(
         rows = [{"commit_id": commit_id, **vars(c)} for c in changes]
         if rows:
             conn.execute(_INSERT_CHANGE, rows)
+    return commit_id
+
+
+def write_examples(
+    conn: Connection, commit_id: int, examples: Iterable[Example], skipped: dict[str, int]
+) -> None:
+    """Store a commit's examples and its skip counts (inside the commit's transaction)."""
+    rows = [
+        {
+            "commit_id": commit_id,
+            "path": e.path,
+            "kind": e.kind,
+            "name": e.name,
+            "qualname": e.qualname,
+            "change": e.change,
+            "segments": json.dumps(
+                [[s.kind, s.text, list(s.variants)] for s in e.segments], ensure_ascii=False
+            ),
+            "target": e.target,
+            "resolved": json.dumps(list(e.resolved), ensure_ascii=False),
+            "unresolved": json.dumps(list(e.unresolved), ensure_ascii=False),
+        }
+        for e in examples
+    ]
+    with _tx(conn):
+        if rows:
+            conn.execute(insert(m.examples), rows)
+        skips = [
+            {"commit_id": commit_id, "reason": reason, "count": count}
+            for reason, count in sorted(skipped.items())
+            if count
+        ]
+        if skips:
+            conn.execute(insert(m.example_skips), skips)
 
 
 def _delete_commit(conn: Connection, repo: int, oid: str) -> None:
     ids = select(m.commits.c.id).where(m.commits.c.repo_id == repo, m.commits.c.oid == oid)
     conn.execute(delete(m.changes).where(m.changes.c.commit_id.in_(ids)))
+    conn.execute(delete(m.examples).where(m.examples.c.commit_id.in_(ids)))
+    conn.execute(delete(m.example_skips).where(m.example_skips.c.commit_id.in_(ids)))
     conn.execute(delete(m.commits).where(m.commits.c.repo_id == repo, m.commits.c.oid == oid))
 
 
 def boundary_commits(conn: Connection, repo: int) -> list[str]:
     """Stored commits that were shallow-clone boundaries when they were indexed."""
-    with conn.begin():
+    with _tx(conn):
         query = select(m.commits.c.oid).where(m.commits.c.repo_id == repo, m.commits.c.is_boundary)
         return sorted(conn.execute(query).scalars())
 
@@ -301,7 +350,7 @@ def stats(conn: Connection, repo: int) -> Stats:
 
     Blobs are counted once each, however many commits or repos hold them.
     """
-    with conn.begin():
+    with _tx(conn):
         commits = conn.execute(
             select(
                 func.count(),
@@ -376,7 +425,7 @@ def find_items(
 ) -> list[FoundItem]:
     """Items called `name` (or with that qualified name) in any of `blob_oids`."""
     found: list[FoundItem] = []
-    with conn.begin():
+    with _tx(conn):
         for chunk in _chunks(blob_oids):
             query = (
                 select(
@@ -405,7 +454,7 @@ def blob_items(conn: Connection, oid: str) -> list[tuple] | None:
     """(kind, name, qualname, start_byte, item_byte, body_byte, end_byte) of each item
     of a blob, in file order; None if the blob was skipped or is not in the store."""
     i = m.items.c
-    with conn.begin():
+    with _tx(conn):
         status = conn.execute(select(m.blobs.c.status).where(m.blobs.c.oid == oid)).scalar()
         if status is None or status == "skipped":
             return None
@@ -421,7 +470,7 @@ def blob_items(conn: Connection, oid: str) -> list[tuple] | None:
 def blob_uses(conn: Connection, oid: str) -> list[tuple]:
     """(path, alias, is_glob, scope, line) of each use of a blob, in file order."""
     u = m.uses.c
-    with conn.begin():
+    with _tx(conn):
         query = (
             select(u.path, u.alias, u.is_glob, u.scope, u.line)
             .join(m.blobs, m.blobs.c.id == u.blob_id)

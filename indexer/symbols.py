@@ -11,7 +11,7 @@ from sqlalchemy import Connection
 
 from indexer import git
 from indexer import store as st
-from indexer.context import Definition
+from indexer.context import BlobIndex, Definition, index_blob
 from indexer.rust import Use
 
 CACHE_BLOBS = 4096
@@ -26,6 +26,7 @@ class StoreSource:
         self._items: OrderedDict[str, list[Definition] | None] = OrderedDict()
         self._uses: OrderedDict[str, list[Use]] = OrderedDict()
         self._files: OrderedDict[str, dict[str, str]] = OrderedDict()
+        self._indexes: OrderedDict[str, BlobIndex | None] = OrderedDict()
 
     @staticmethod
     def _keep(cache: OrderedDict, key: str, value: object, limit: int) -> None:
@@ -55,3 +56,10 @@ class StoreSource:
             files = git.rust_files_at(self.repo, self.repo[commit])
             self._keep(self._files, commit, files, CACHE_TREES)
         return self._files[commit]
+
+    def index(self, blob: str) -> BlobIndex | None:
+        if blob not in self._indexes:
+            items = self.items(blob)
+            value = None if items is None else index_blob(items, self.uses(blob))
+            self._keep(self._indexes, blob, value, CACHE_BLOBS)
+        return self._indexes[blob]

@@ -1,7 +1,8 @@
 """`sync`: the one core operation. Index every commit reachable from the refs (or one
 rev) that the store does not hold yet, parents before children, one transaction per
-commit. Hook, backfill and watch all call it; running it twice changes nothing and
-running it after a crash finishes the work.
+commit holding its new blobs' symbols and its training examples. Hook, backfill and
+watch all call it; running it twice changes nothing and running it after a crash
+finishes the work.
 
 Parsing is the expensive part, so blobs go to a process pool that works ahead of
 the writer, which commits in walk order. Each distinct blob is parsed once: the
@@ -23,8 +24,10 @@ from sqlalchemy import Connection
 from indexer import git
 from indexer import store as st
 from indexer.errors import IndexerError
+from indexer.examples import build_examples
 from indexer.parsing import BlobParser, ParseResult, ParserPool, Work
 from indexer.rust import DEFAULT_MAX_BLOB_BYTES
+from indexer.symbols import StoreSource
 
 # Below this many commits to index, forking workers costs more than it saves
 # (the hook's sync of one commit stays in-process).
@@ -157,6 +160,7 @@ def _index(
     local = BlobParser(repo, max_bytes) if pool is None else None
     if bulk:
         st.bulk_writes(conn)
+    source = StoreSource(repo, conn)
     pending: deque[_Pending] = deque()
     claimed: set[str] = set()
     done = blobs = 0
@@ -168,7 +172,12 @@ def _index(
         for part in item.parsed:
             parsed.extend(part.result() if isinstance(part, Future) else part)
         replace = item.info.oid in plan.rewrite
-        st.write_commit(conn, target.repo_id, item.info, item.changes, parsed, replace)
+        with conn.begin():  # the commit, its blobs and its examples: all or nothing
+            commit_id = st.write_commit(
+                conn, target.repo_id, item.info, item.changes, parsed, replace
+            )
+            built = build_examples(source, item.info, item.changes)
+            st.write_examples(conn, commit_id, built.examples, built.skipped)
         done += 1
         blobs += len(parsed)
         if on_progress:

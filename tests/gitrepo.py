@@ -109,6 +109,15 @@ def dump_store(url: str) -> dict[str, list[tuple]]:
                 "SELECT b.oid, d.name, d.scope, d.inline, d.line"
                 " FROM mods d JOIN blobs b ON b.id = d.blob_id"
             ).all(),
+            "examples": q(
+                "SELECT c.oid, e.path, e.kind, e.name, e.qualname, e.change, e.segments,"
+                " e.target, e.resolved, e.unresolved"
+                " FROM examples e JOIN commits c ON c.id = e.commit_id"
+            ).all(),
+            "example_skips": q(
+                "SELECT c.oid, s.reason, s.count"
+                " FROM example_skips s JOIN commits c ON c.id = s.commit_id"
+            ).all(),
         }
     engine.dispose()
     return {table: sorted(map(tuple, rows), key=repr) for table, rows in dump.items()}

@@ -1,0 +1,394 @@
+"""Writing an export: split files in one format, and a manifest that pins them.
+
+`write_export(out, records, fmt, extra)` streams an iterator of records (dicts with
+`RECORD_KEYS`, each already carrying its split) into one file per split, then writes
+`manifest.json` with counts, token totals, the sha256 of every file and the caller's
+`extra` (tokenizer, settings, skips, the `--at` commit). `split_of` and `time_splits`
+decide the splits. This module does not build records (that reads the store), does not
+print, and does not import torch or pyarrow until a pt or parquet file is written.
+
+Determinism: the same records in the same order give byte-identical files with the
+same library versions. jsonl is plain text; parquet holds no timestamp (its `created_by`
+names the pyarrow version); torch.save writes zip entries dated 1980 and an id derived
+from the content, and we hand it a file object so the archive's inner name does not
+depend on the (temporary) file name.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from array import array
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from indexer.errors import IndexerError
+
+RECORD_KEYS = (
+    "id",
+    "repo",
+    "commit",
+    "parent",
+    "date",
+    "path",
+    "kind",
+    "name",
+    "qualname",
+    "change",
+    "split",
+    "segments",
+    "target",
+    "input_ids",
+    "labels",
+    "attention_mask",
+    "n_tokens",
+)
+TOKEN_KEYS = ("input_ids", "labels", "attention_mask")
+DEFAULT_RATIOS: tuple[tuple[str, float], ...] = (("train", 0.90), ("val", 0.05), ("test", 0.05))
+FORMATS = {"jsonl": ".jsonl", "parquet": ".parquet", "pt": ".pt"}
+MANIFEST = "manifest.json"
+SCHEMA = "commit-indexer.export/1"
+PT_FORMAT = "commit-indexer.pt/1"
+ROW_GROUP_SIZE = 1024
+_OWN_KEYS = {"schema", "format", "counts", "tokens", "files"}
+
+assert array("i").itemsize == 4, "token buffers assume a 4-byte C int"
+
+
+def _check_ratios(ratios: Sequence[tuple[str, float]]) -> None:
+    names = [name for name, _ in ratios]
+    if not ratios or len(set(names)) != len(names) or any(r < 0 for _, r in ratios):
+        raise ValueError(f"split ratios must name distinct splits with ratios >= 0: {ratios}")
+    if abs(sum(r for _, r in ratios) - 1.0) > 1e-9:
+        raise ValueError(f"split ratios must add up to 1: {ratios}")
+
+
+def split_of(commit: str, ratios: Sequence[tuple[str, float]] = DEFAULT_RATIOS) -> str:
+    """The split of a commit, from a hash of its id alone: it never changes as the
+    history grows, and every example of a commit lands in the same split."""
+    _check_ratios(ratios)
+    x = int.from_bytes(hashlib.sha256(commit.encode("ascii")).digest()[:8], "big") / 2**64
+    cumulative = 0.0
+    for name, ratio in ratios:
+        cumulative += ratio
+        if x < cumulative:
+            return name
+    return ratios[-1][0]  # the float sum of the ratios may fall a hair short of 1
+
+
+def time_splits(
+    dates: Iterable[tuple[str, int]], ratios: Sequence[tuple[str, float]] = DEFAULT_RATIOS
+) -> dict[str, str]:
+    """Split commits by committer date: the oldest go to the first split (train), the
+    newest to the last (test); equal dates are ordered by commit id.
+
+    Unlike `split_of`, this moves commits as new ones arrive (yesterday's newest commit
+    becomes training data); that is what a split by time means.
+    """
+    _check_ratios(ratios)
+    ordered = sorted(dict(dates).items(), key=lambda item: (item[1], item[0]))
+    n = len(ordered)
+    splits: dict[str, str] = {}
+    start, cumulative = 0, 0.0
+    for i, (name, ratio) in enumerate(ratios):
+        cumulative += ratio
+        # The 1e-9 keeps 0.9 * 10 == 9 from becoming 8 through float error.
+        end = n if i == len(ratios) - 1 else min(n, int(n * cumulative + 1e-9))
+        for commit, _ in ordered[start:end]:
+            splits[commit] = name
+        start = end
+    return splits
+
+
+class _JsonlWriter:
+    """One compact JSON object per line, keys in `RECORD_KEYS` order."""
+
+    def __init__(self, path: Path, row_group_size: int) -> None:
+        self._file = open(path, "w", encoding="utf-8", newline="\n")
+
+    def write(self, record: Mapping[str, Any]) -> None:
+        self._file.write(json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n")
+
+    def close(self) -> None:
+        self._file.close()
+
+    abort = close
+
+
+def parquet_schema() -> Any:
+    """The parquet columns: plain strings, int64, and lists, so `datasets` (and any
+    parquet reader) loads them without custom features."""
+    import pyarrow as pa
+
+    return pa.schema(
+        [
+            *((key, pa.string()) for key in ("id", "repo", "commit", "parent")),
+            ("date", pa.int64()),
+            *((key, pa.string()) for key in ("path", "kind", "name", "qualname", "change")),
+            ("split", pa.string()),
+            ("segments", pa.list_(pa.struct([("kind", pa.string()), ("text", pa.string())]))),
+            ("target", pa.string()),
+            ("input_ids", pa.list_(pa.int32())),
+            ("labels", pa.list_(pa.int32())),
+            ("attention_mask", pa.list_(pa.int8())),
+            ("n_tokens", pa.int64()),
+        ]
+    )
+
+
+class _ParquetWriter:
+    """Row groups of `row_group_size` records; only one group is held in memory."""
+
+    def __init__(self, path: Path, row_group_size: int) -> None:
+        import pyarrow.parquet as pq
+
+        self._schema = parquet_schema()
+        # Every option that shapes the bytes is spelled out, so a change of pyarrow's
+        # defaults shows up as a diff here rather than as a silently different file.
+        self._writer = pq.ParquetWriter(
+            path,
+            self._schema,
+            version="2.6",
+            compression="zstd",
+            compression_level=3,
+            use_dictionary=True,
+            write_statistics=True,
+            data_page_version="1.0",
+            store_schema=True,
+            write_page_index=False,
+            write_page_checksum=False,
+        )
+        self._rows: list[Mapping[str, Any]] = []
+        self._row_group_size = row_group_size
+
+    def write(self, record: Mapping[str, Any]) -> None:
+        self._rows.append(record)
+        if len(self._rows) >= self._row_group_size:
+            self._flush()
+
+    def _flush(self) -> None:
+        import pyarrow as pa
+
+        if self._rows:
+            batch = pa.RecordBatch.from_pylist(self._rows, schema=self._schema)
+            self._writer.write_batch(batch, row_group_size=self._row_group_size)
+            self._rows = []
+
+    def close(self) -> None:
+        self._flush()
+        self._writer.close()
+
+    def abort(self) -> None:
+        self._writer.close()
+
+
+class _PtWriter:
+    """torch.save cannot append, so the tokens of a split gather in flat `array`
+    buffers (4 bytes a token, not a Python int and a list slot) and the other fields in
+    one byte buffer of JSON lines; `close` saves them as tensors:
+
+    `input_ids`, `labels`, `attention_mask`: all examples end to end, in the smallest
+    integer dtype that holds their values; example i is `[offsets[i]:offsets[i + 1]]`.
+    `meta`: uint8, UTF-8 JSON lines of the other fields; line i is
+    `[meta_offsets[i]:meta_offsets[i + 1]]`.
+    """
+
+    def __init__(self, path: Path, row_group_size: int) -> None:
+        self._path = path
+        self._tokens = {"input_ids": array("i"), "labels": array("i"), "attention_mask": array("b")}
+        self._offsets = array("q", [0])
+        self._meta = bytearray()
+        self._meta_offsets = array("q", [0])
+
+    def write(self, record: Mapping[str, Any]) -> None:
+        for key, buffer in self._tokens.items():
+            buffer.extend(record[key])
+        self._offsets.append(len(self._tokens["input_ids"]))
+        meta = {key: value for key, value in record.items() if key not in TOKEN_KEYS}
+        self._meta += json.dumps(meta, ensure_ascii=False, separators=(",", ":")).encode()
+        self._meta += b"\n"
+        self._meta_offsets.append(len(self._meta))
+
+    def close(self) -> None:
+        import torch
+
+        data: dict[str, Any] = {"format": PT_FORMAT}
+        for key, buffer in self._tokens.items():
+            data[key] = _smallest(torch, _as_tensor(torch, buffer))
+        data["offsets"] = _as_tensor(torch, self._offsets)
+        data["meta"] = _as_tensor(torch, self._meta)
+        data["meta_offsets"] = _as_tensor(torch, self._meta_offsets)
+        # A file object, not a path: torch names the archive's inner folder after the
+        # file, which here is a temporary name.
+        with open(self._path, "wb") as f:
+            torch.save(data, f)
+
+    def abort(self) -> None:
+        pass
+
+
+def _as_tensor(torch: Any, buffer: array | bytearray) -> Any:
+    """A tensor over the buffer's memory, without a copy."""
+    dtype = {"i": torch.int32, "b": torch.int8, "q": torch.int64}.get(
+        getattr(buffer, "typecode", ""), torch.uint8
+    )
+    if len(buffer) == 0:  # torch.frombuffer refuses an empty buffer
+        return torch.empty(0, dtype=dtype)
+    return torch.frombuffer(buffer, dtype=dtype)
+
+
+def _smallest(torch: Any, tensor: Any) -> Any:
+    if tensor.numel() == 0:
+        return tensor.to(torch.uint8)
+    lo, hi = int(tensor.min()), int(tensor.max())
+    for dtype in (torch.uint8, torch.int8, torch.int16, torch.uint16, torch.int32):
+        info = torch.iinfo(dtype)
+        if info.min <= lo and hi <= info.max:
+            return tensor.to(dtype)
+    return tensor
+
+
+_WRITERS = {"jsonl": _JsonlWriter, "parquet": _ParquetWriter, "pt": _PtWriter}
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """What `manifest.json` holds; `extra` is the caller's part, merged at the top level."""
+
+    format: str
+    counts: dict[str, int]
+    tokens: dict[str, int]
+    files: dict[str, str]
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        ours = {
+            "schema": SCHEMA,
+            "format": self.format,
+            "counts": self.counts,
+            "tokens": self.tokens,
+            "files": self.files,
+        }
+        return {**ours, **self.extra}
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), sort_keys=True, indent=2, ensure_ascii=False) + "\n"
+
+
+def write_export(
+    out_dir: Path | str,
+    records: Iterable[Mapping[str, Any]],
+    fmt: str,
+    manifest_extra: Mapping[str, Any],
+    *,
+    splits: Sequence[str] = tuple(name for name, _ in DEFAULT_RATIOS),
+    on_progress: Callable[[int], None] | None = None,
+    row_group_size: int = ROW_GROUP_SIZE,
+) -> Manifest:
+    """Stream `records` into `<split>.<fmt>` files in `out_dir` (one per split, empty
+    ones included) and write `manifest.json`; returns the manifest.
+
+    `out_dir` must be new, empty, or a previous export (it has our manifest): then its
+    files are replaced, each written under a temporary name and moved into place, and
+    files of the previous export that this one does not write are removed.
+    """
+    if fmt not in _WRITERS:
+        raise IndexerError(
+            f"unknown export format {fmt!r}", hint=f"use one of {', '.join(FORMATS)}"
+        )
+    clash = _OWN_KEYS & manifest_extra.keys()
+    if clash:
+        raise ValueError(f"manifest_extra may not set {sorted(clash)}")
+    json.dumps(dict(manifest_extra))  # fail before writing anything if it is not JSON
+    out = Path(out_dir)
+    previous = _previous_export(out)
+    out.mkdir(parents=True, exist_ok=True)
+    names = {split: f"{split}{FORMATS[fmt]}" for split in splits}
+    temps = {split: out / f".{name}.tmp" for split, name in names.items()}
+    counts = dict.fromkeys(splits, 0)
+    tokens = dict.fromkeys(splits, 0)
+    writers: dict[str, Any] = {}
+    try:
+        for split in splits:
+            writers[split] = _WRITERS[fmt](temps[split], row_group_size)
+        for done, record in enumerate(records, 1):
+            _check_record(record, counts)
+            writers[record["split"]].write(record)
+            counts[record["split"]] += 1
+            tokens[record["split"]] += record["n_tokens"]
+            if on_progress is not None:
+                on_progress(done)
+        while writers:
+            writers.popitem()[1].close()
+    except BaseException:
+        for writer in writers.values():
+            try:
+                writer.abort()
+            except Exception:
+                pass  # the first error is the one worth reporting
+        for temp in temps.values():
+            temp.unlink(missing_ok=True)
+        raise
+    files = {names[split]: _sha256(temps[split]) for split in splits}
+    for split in splits:
+        os.replace(temps[split], out / names[split])
+    for stale in set(previous.get("files", {})) - set(files):
+        # Only names an export of ours could have written, whatever the old manifest says.
+        if stale in _possible_names(previous.get("counts", {})):
+            (out / stale).unlink(missing_ok=True)
+    manifest = Manifest(fmt, counts, tokens, files, dict(manifest_extra))
+    temp = out / f".{MANIFEST}.tmp"
+    temp.write_text(manifest.to_json(), encoding="utf-8", newline="\n")
+    os.replace(temp, out / MANIFEST)
+    return manifest
+
+
+def _previous_export(out: Path) -> dict[str, Any]:
+    """The manifest of the export already in `out`, {} if `out` is new or empty;
+    refuses a directory holding anything else."""
+    if not out.exists():
+        return {}
+    if not out.is_dir():
+        raise IndexerError(f"{out} is not a directory", hint="give a new or empty folder")
+    if not any(out.iterdir()):
+        return {}
+    try:
+        manifest = json.loads((out / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        manifest = None
+    if not isinstance(manifest, dict) or manifest.get("schema") != SCHEMA:
+        raise IndexerError(
+            f"{out} is not empty and holds no export of commit-indexer",
+            hint="give a new or empty folder, or the folder of a previous export to replace it",
+        )
+    return manifest
+
+
+def _possible_names(counts: Mapping[str, Any]) -> set[str]:
+    return {f"{split}{ext}" for split in counts for ext in FORMATS.values()}
+
+
+def _check_record(record: Mapping[str, Any], counts: Mapping[str, int]) -> None:
+    # A malformed record is a bug in the code that built it, not the user's mistake.
+    if tuple(record) != RECORD_KEYS:
+        raise ValueError(f"record keys {list(record)} are not {list(RECORD_KEYS)}")
+    if record["split"] not in counts:
+        raise ValueError(
+            f"record {record['id']} has split {record['split']!r}, not one of {list(counts)}"
+        )
+    n = record["n_tokens"]
+    if not len(record["input_ids"]) == len(record["labels"]) == len(record["attention_mask"]) == n:
+        raise ValueError(
+            f"record {record['id']}: token arrays do not all have n_tokens={n} entries"
+        )
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()

@@ -18,6 +18,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from dataclasses import dataclass, replace
+from functools import lru_cache
 
 from indexer.rust import Use, module_path, resolve_use
 
@@ -29,12 +30,15 @@ _BLANKED = re.compile(
     rb"//[^\n]*|/\*.*?\*/|b?r(#*)\".*?\"\1|b?\"(?:\\.|[^\"\\])*\"|b?'(?:\\.|[^'\\])'",
     re.S,
 )
-_REFERENCE = re.compile(rb"([A-Za-z_][A-Za-z0-9_]*(?:::[A-Za-z_][A-Za-z0-9_]*)*)(!?)(\s*\(?)")
+# Paths (`a::B`) and CamelCase names, then lower-case names that are called or are
+# macros; never after a `.` (methods, fields) or inside another word.
+_TYPE_OR_PATH = re.compile(rb"(?<![\w.:])((?:[A-Za-z_]\w*::)+[A-Za-z_]\w*|[A-Z]\w*)(!?)")
+_CALL = re.compile(rb"(?<![\w.:])(?<!fn )([a-z_]\w*)\s*(!|\()")
 _KEYWORDS = frozenset(
     "as async await break const continue crate dyn else enum extern false fn for if impl in"
     " let loop match mod move mut pub ref return self Self static struct super trait true"
     " type union unsafe use where while u8 u16 u32 u64 u128 usize i8 i16 i32 i64 i128 isize"
-    " f32 f64 bool char str String Vec Option Some None Result Ok Err Box".split()
+    " f32 f64 bool char str String Vec Option Some None Result Ok Err Box macro_rules".split()
 )
 
 
@@ -62,21 +66,18 @@ def references(code: bytes) -> Counter[str]:
     """
     blanked = _BLANKED.sub(b" ", code)
     found: Counter[str] = Counter()
-    for match in _REFERENCE.finditer(blanked):
-        path, bang = match.group(1).decode(), match.group(2).decode()
-        called = match.group(3).endswith(b"(")
-        parts = path.split("::")
-        if parts[-1] in _KEYWORDS or parts[0] in ("self", "Self") and len(parts) == 1:
-            continue
-        if len(parts) == 1 and not (bang or called or parts[0][:1].isupper()):
-            continue
-        start = match.start()
-        if start and blanked[start - 1 : start] == b".":
-            continue  # a method call or field: `x.len()`
-        found[path + bang] += 1
+    for path, bang in _TYPE_OR_PATH.findall(blanked):
+        name = path.decode()
+        if name.rsplit("::", 1)[-1] not in _KEYWORDS and name not in ("Self",):
+            found[name + bang.decode()] += 1
+    for name, mark in _CALL.findall(blanked):
+        text = name.decode()
+        if text not in _KEYWORDS:
+            found[text + ("!" if mark == b"!" else "")] += 1
     return found
 
 
+@lru_cache(maxsize=65536)
 def crate_root(path: str) -> str:
     """The folder of the crate a file belongs to (`crates/x/` for `crates/x/src/a.rs`)."""
     parts = path.split("/")
@@ -119,6 +120,7 @@ class SymbolTable:
 
     def __init__(self, files: dict[str, BlobIndex]) -> None:
         self.files = files
+        self._names: dict[tuple[str, str], list[tuple[str, Definition]]] | None = None
         self.modules: dict[tuple[str, tuple[str, ...]], list[str]] = {}
         for path in sorted(files):
             self.modules.setdefault((crate_root(path), module_path(path)), []).append(path)
@@ -152,11 +154,14 @@ class SymbolTable:
 
     def named(self, crate: str, name: str) -> list[Definition]:
         """Every file-level definition called `name` in the crate (the last resort)."""
-        found = []
-        for path, index in sorted(self.files.items()):
-            if crate_root(path) == crate:
-                found.extend(replace(d, path=path) for d in index.definitions.get(((), name), []))
-        return found
+        if self._names is None:
+            self._names = {}
+            for path, index in sorted(self.files.items()):
+                for (scope, each), defs in index.definitions.items():
+                    if not scope:
+                        key = (crate_root(path), each)
+                        self._names.setdefault(key, []).extend(replace(d, path=path) for d in defs)
+        return self._names.get((crate, name), [])
 
 
 def _absolute(path: str, module: tuple[str, ...]) -> tuple[str, ...] | None:

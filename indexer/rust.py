@@ -14,6 +14,7 @@ stack, so nesting depth never meets Python's recursion limit.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import NamedTuple
 
 import tree_sitter
@@ -302,6 +303,7 @@ def _expand_use(decl: tree_sitter.Node, scope: str) -> list[Use]:
     return out
 
 
+@lru_cache(maxsize=65536)
 def module_path(file_path: str) -> tuple[str, ...]:
     """The module a file defines, from its path: `src/model/user.rs` -> ("crate", "model", "user").
 

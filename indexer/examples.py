@@ -132,21 +132,18 @@ def _container_target(code: bytes, item: Definition, children: list[Definition])
 
 
 def _children(items: list[Definition]) -> dict[str, list[Definition]]:
-    """Direct and nested inner items of each container, by the container's qualname."""
+    """The items directly inside each container (an impl's methods, a mod's items),
+    by the container's qualname, in file order. One sweep over the items sorted by
+    position, with a stack of the containers still open."""
     inside: dict[str, list[Definition]] = {}
-    containers = [i for i in items if i.kind in CONTAINER_KINDS]
-    for item in items:
-        for c in containers:
-            if c is not item and c.start_byte <= item.start_byte and item.end_byte <= c.end_byte:
-                inside.setdefault(c.qualname, []).append(item)
-    for kids in inside.values():
-        kids.sort(key=lambda k: k.start_byte)
-        # keep only the outermost of nested ones: their ranges must not overlap
-        outer: list[Definition] = []
-        for kid in kids:
-            if not outer or kid.start_byte >= outer[-1].end_byte:
-                outer.append(kid)
-        kids[:] = outer
+    stack: list[Definition] = []
+    for item in sorted(items, key=lambda i: (i.start_byte, -i.end_byte)):
+        while stack and item.start_byte >= stack[-1].end_byte:
+            stack.pop()
+        if stack:
+            inside.setdefault(stack[-1].qualname, []).append(item)
+        if item.kind in CONTAINER_KINDS:
+            stack.append(item)
     return inside
 
 

@@ -231,6 +231,8 @@ def _print_stats(repo: Path, db: str | None) -> None:
     for kind, count in s.items_by_kind.items():
         out.print(f"  {kind:<10} {count}")
     out.print(f"uses         {s.uses}")
+    skips = ", ".join(f"{n} {k}" for k, n in s.example_skips.items()) or "none"
+    out.print(f"examples     {s.examples} (not examples: {skips})")
 
 
 @app.command()
@@ -271,6 +273,50 @@ def symbols(
         out.print(f"{where}  {symbol.kind}  {symbol.qualname}", markup=False)
         out.print(symbol.code, markup=False)
         out.print()
+
+
+@app.command()
+@boundary
+def show(
+    commit: Annotated[str, typer.Argument(help="A commit (any rev git understands).")],
+    path: Annotated[str | None, typer.Option("--path", help="Only this file.")] = None,
+    repo: RepoOpt = Path("."),
+    db: DbOpt = None,
+) -> None:
+    """The examples of one commit, segment by segment, as they are stored."""
+    from indexer.lookup import commit_examples
+    from indexer.sync import open_target
+
+    target = open_target(str(repo), db)
+    try:
+        shown = commit_examples(target, commit, path)
+    finally:
+        target.close()
+    if not shown.examples:
+        raise IndexerError(
+            f"commit {shown.commit[:12]} has no examples"
+            + (f" for {path}" if path else "")
+            + (
+                f" ({', '.join(f'{n} {k}' for k, n in shown.skipped.items())})"
+                if shown.skipped
+                else ""
+            ),
+            hint="merges, empty commits and changes that only delete or reformat code make none",
+        )
+    for n, example in enumerate(shown.examples, 1):
+        out.rule(
+            f"example {n}/{len(shown.examples)}: {example.change} {example.kind} "
+            f"{example.qualname} in {example.path}",
+            style="dim",
+        )
+        for kind, text, variants in example.segments:
+            shorter = f" (+{len(variants)} shorter forms)" if variants else ""
+            out.print(f"<{kind}>{shorter}", style="bold cyan")
+            out.print(text, markup=False, highlight=False)
+        out.print("<target>", style="bold green")
+        out.print(example.target, markup=False, highlight=False)
+        if example.unresolved:
+            out.print(f"unresolved: {', '.join(example.unresolved)}", style="dim", markup=False)
 
 
 @app.command()

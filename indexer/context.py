@@ -285,6 +285,18 @@ def _drop_docs_and_attributes(text: str) -> str:
     return "\n".join(kept)
 
 
+def line_start(code: bytes, offset: int) -> int:
+    """`offset`, moved back over the indentation before it on its line: item text is
+    taken from the start of its first line, so every line keeps its indentation."""
+    start = code.rfind(b"\n", 0, offset) + 1
+    return start if not code[start:offset].strip() else offset
+
+
+def item_text(code: bytes, d: Definition) -> str:
+    """The item's code with its doc comments and attributes, whole lines."""
+    return code[line_start(code, d.start_byte) : d.end_byte].decode()
+
+
 def header(code: bytes, d: Definition) -> str:
     """The item down to its header line: `pub struct Opts { .. }`."""
     if d.body_byte is None:
@@ -305,11 +317,13 @@ def definition_text(
     data types, signatures for traits and fns."""
     if d.kind == "fn":
         full = (header(code, d).removesuffix(" { .. }") + ";") if d.body_byte else None
-        text = code[d.start_byte : d.item_byte].decode() + (full or header(code, d))
+        text = code[line_start(code, d.start_byte) : d.item_byte].decode() + (
+            full or header(code, d)
+        )
     elif d.kind == "trait":
         text = _trait_signatures(code, d, children)
     else:
-        text = code[d.start_byte : d.end_byte].decode()
+        text = item_text(code, d)
     variants = []
     for shorter in (_drop_docs_and_attributes(text), header(code, d)):
         if len(shorter) < len(variants[-1] if variants else text):

@@ -16,6 +16,8 @@ from indexer.context import (
     SymbolTable,
     definition_text,
     header,
+    item_text,
+    line_start,
     references,
     resolve,
 )
@@ -111,7 +113,7 @@ def _own_text(code: bytes, item: Definition, children: list[Definition]) -> str:
     """An item's code; for a container, without the items inside it (a change to a
     method is the method's example, not its impl's)."""
     if item.kind not in CONTAINER_KINDS:
-        return code[item.start_byte : item.end_byte].decode()
+        return item_text(code, item)
     parts, cursor = [], item.start_byte
     for child in children:
         parts.append(code[cursor : child.start_byte].decode())
@@ -122,7 +124,7 @@ def _own_text(code: bytes, item: Definition, children: list[Definition]) -> str:
 
 def _container_target(code: bytes, item: Definition, children: list[Definition]) -> str:
     """A container as a target: its own code with each inner item cut to its header."""
-    parts, cursor = [], item.start_byte
+    parts, cursor = [], line_start(code, item.start_byte)
     for child in children:
         parts.append(code[cursor : child.item_byte].decode())
         parts.append(header(code, child))
@@ -164,12 +166,13 @@ def _imports_text(uses: list[Use], scope: str) -> str:
 def build_examples(source: Source, info: CommitInfo, changes: list[FileChange]) -> Built:
     """The examples of one commit: one per added or changed item of each `.rs` file.
 
-    Merges and shallow boundaries make none (their diff is not one author's change).
+    Merges and shallow boundaries make none (their diff is not one author's change);
+    a root commit's items are all added, with no context (there is no parent).
     """
     built = Built()
-    if len(info.parents) != 1 or info.is_boundary:
+    if len(info.parents) > 1 or info.is_boundary:
         return built
-    parent = info.parents[0]
+    parent = info.parents[0] if info.parents else None
     table: SymbolTable | None = None
     for change in changes:
         if change.entry != "file" or change.new_blob is None:
@@ -204,10 +207,10 @@ def build_examples(source: Source, info: CommitInfo, changes: list[FileChange]) 
                     _container_target(old_code, old, old_kids.get(old.qualname, [])) if old else ""
                 )
             else:
-                target = new_code[item.start_byte : item.end_byte].decode()
-                old_text = old_code[old.start_byte : old.end_byte].decode() if old else ""
+                target = item_text(new_code, item)
+                old_text = item_text(old_code, old) if old else ""
             if table is None:
-                table = _table_at(source, parent)
+                table = _table_at(source, parent) if parent else SymbolTable({})
             refs = references(target.encode() + b"\n" + old_text.encode())
             found, resolved, unresolved = resolve(refs, change.path, uses, table)
             scope = "::".join(item.qualname.split("::")[:-1])

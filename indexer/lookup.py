@@ -50,3 +50,26 @@ def find_symbols(
             )
     symbols.sort(key=lambda s: (s.path, s.start_line, s.qualname))
     return symbols
+
+
+@dataclass(frozen=True)
+class CommitExamples:
+    commit: str
+    examples: list[st.StoredExample]
+    skipped: dict[str, int]
+
+
+def commit_examples(target: Target, rev: str, path: str | None = None) -> CommitExamples:
+    """The stored examples of the commit at `rev` (of one file, with `path`)."""
+    oid = str(git.resolve_commit(target.repo, rev).id)
+    with st.translate_errors(target.store.url), target.store.connect() as conn:
+        if not st.known_commits(conn, target.repo_id, [oid]):
+            raise IndexerError(
+                f"commit {oid[:12]} ({rev}) is not indexed yet",
+                hint=f"run `commit-indexer sync --rev {rev}` or `commit-indexer backfill` first",
+            )
+        examples = st.commit_examples(conn, target.repo_id, oid)
+        skipped = st.example_skips(conn, target.repo_id, oid)
+    if path is not None:
+        examples = [e for e in examples if e.path == path]
+    return CommitExamples(oid, examples, skipped)

@@ -332,6 +332,8 @@ class Stats:
     partial_by_reason: dict[str, int]  # parsed in part: syntax_error
     items_by_kind: dict[str, int]
     uses: int
+    examples: int
+    example_skips: dict[str, int]
     store_bytes: int | None
 
 
@@ -379,6 +381,12 @@ def stats(conn: Connection, repo: int) -> Stats:
         uses = conn.execute(
             select(func.count()).select_from(m.uses).join(m.blobs).where(in_repo)
         ).scalar_one()
+        examples = conn.execute(
+            select(func.count())
+            .select_from(m.examples)
+            .join(m.commits, m.commits.c.id == m.examples.c.commit_id)
+            .where(m.commits.c.repo_id == repo)
+        ).scalar_one()
     by_status: dict[str, int] = {}
     skips: dict[str, int] = {}
     partial: dict[str, int] = {}
@@ -404,6 +412,8 @@ def stats(conn: Connection, repo: int) -> Stats:
         partial_by_reason=dict(sorted(partial.items())),
         items_by_kind=dict(sorted(item_rows)),
         uses=uses,
+        examples=examples,
+        example_skips=example_skips(conn, repo),
         store_bytes=size,
     )
 
@@ -478,3 +488,76 @@ def blob_uses(conn: Connection, oid: str) -> list[tuple]:
             .order_by(u.id)
         )
         return [tuple(row) for row in conn.execute(query)]
+
+
+@dataclass(frozen=True)
+class StoredExample:
+    id: int
+    commit: str
+    parents: str
+    date: int
+    path: str
+    kind: str
+    name: str
+    qualname: str
+    change: str
+    segments: tuple[tuple[str, str, tuple[str, ...]], ...]
+    target: str
+    resolved: tuple[str, ...]
+    unresolved: tuple[str, ...]
+
+
+def _stored_example(row: Sequence) -> StoredExample:
+    segments = tuple((k, t, tuple(v)) for k, t, v in json.loads(row[9]))
+    return StoredExample(
+        *row[:9],
+        segments=segments,
+        target=row[10],
+        resolved=tuple(json.loads(row[11])),
+        unresolved=tuple(json.loads(row[12])),
+    )
+
+
+def _example_query():  # noqa: ANN202 (a SQLAlchemy select)
+    e, c = m.examples.c, m.commits.c
+    return (
+        select(
+            e.id,
+            c.oid,
+            c.parents,
+            c.committer_time,
+            e.path,
+            e.kind,
+            e.name,
+            e.qualname,
+            e.change,
+            e.segments,
+            e.target,
+            e.resolved,
+            e.unresolved,
+        )
+        .join(m.commits, m.commits.c.id == e.commit_id)
+        .order_by(c.oid, e.path, e.kind, e.qualname)
+    )
+
+
+def commit_examples(conn: Connection, repo: int, oid: str) -> list[StoredExample]:
+    """The examples of one commit, by path, kind and qualified name."""
+    query = _example_query().where(m.commits.c.repo_id == repo, m.commits.c.oid == oid)
+    with _tx(conn):
+        return [_stored_example(row) for row in conn.execute(query)]
+
+
+def example_skips(conn: Connection, repo: int, oid: str | None = None) -> dict[str, int]:
+    """What changes did not become examples, by reason (for one commit, or all)."""
+    s, c = m.example_skips.c, m.commits.c
+    query = (
+        select(s.reason, func.sum(s.count))
+        .join(m.commits, c.id == s.commit_id)
+        .where(c.repo_id == repo)
+        .group_by(s.reason)
+    )
+    if oid is not None:
+        query = query.where(c.oid == oid)
+    with _tx(conn):
+        return {reason: int(n) for reason, n in sorted(conn.execute(query).all())}

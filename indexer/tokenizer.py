@@ -527,6 +527,8 @@ class EncodedExample:
             forms = tuple(take(n) for n in form_lens)
             tail = take(next(m))
             parts.append(EncodedPart(kind, None if rank == 0 else rank - 1, head, forms, tail))
+        if i != len(ids):
+            raise IndexerError("cached token ids are damaged", "export again to re-encode them")
         return cls(template, n_segments, tuple(parts))
 
 

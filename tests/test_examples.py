@@ -159,3 +159,24 @@ def test_whitespace_only_changes_and_merges_make_no_examples(repo: Repo) -> None
     repo.commit({"src/main.rs": "fn main() {}\n"}, "main")
     repo.git("merge", "-q", "--no-ff", "-m", "merge", "side")
     assert _examples(repo) == []
+
+
+def test_show_prints_a_commits_examples_and_says_why_there_are_none(repo: Repo) -> None:
+    base = "pub struct S;\nimpl S {\n    pub fn one(&self) -> u8 {\n        1\n    }\n}\n"
+    repo.commit({"src/lib.rs": base}, "start")
+    repo.commit({"src/lib.rs": base.replace("        1", "        2")}, "Return two")
+    assert cli("backfill", "--repo", repo.path).exit_code == 0
+    result = cli("show", "HEAD", "--repo", repo.path)
+    assert result.exit_code == 0, result.output
+    assert "modified method impl S::one in src/lib.rs" in result.output
+    assert "<msg>\nReturn two\n" in result.output
+    # the method keeps the indentation of its first line
+    assert "<target>\n    pub fn one(&self) -> u8 {\n        2\n    }\n" in result.output
+    repo.commit({"src/lib.rs": base.replace("        1", "        2") + "\n"}, "blank line")
+    assert cli("sync", "--repo", repo.path).exit_code == 0
+    none = cli("show", "HEAD", "--repo", repo.path)
+    assert none.exit_code == 2
+    assert "has no examples" in none.output
+    stats = cli("stats", "--repo", repo.path)
+    # the root commit's three items, added, and the changed method
+    assert "examples     4 (not examples: none)" in stats.output

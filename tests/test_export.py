@@ -9,7 +9,7 @@ import subprocess
 import sys
 import tracemalloc
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -100,7 +100,9 @@ def test_split_of_is_stable_and_close_to_the_ratios() -> None:
     # Pinned: a change to the hash would silently move examples between splits.
     pinned = [split_of(fake_commit(i)) for i in range(7)]
     assert pinned == ["train", "train", "train", "val", "test", "train", "val"]
-    assert split_of("a" * 40, (("a", 0.5), ("b", 0.5))) == split_of("a" * 40, (("a", 0.5), ("b", 0.5)))
+    assert split_of("a" * 40, (("a", 0.5), ("b", 0.5))) == split_of(
+        "a" * 40, (("a", 0.5), ("b", 0.5))
+    )
 
 
 @pytest.mark.parametrize("ratios", [(), (("a", 0.5), ("b", 0.4)), (("a", 1.2), ("b", -0.2))])
@@ -156,7 +158,9 @@ def test_manifest_counts_tokens_and_hashes(tmp_path: Path, fmt: str) -> None:
     assert text == json.dumps(data, sort_keys=True, indent=2, ensure_ascii=False) + "\n"
     assert data == manifest.to_dict()
     assert data["format"] == fmt
-    assert data["counts"] == {s: sum(r["split"] == s for r in records) for s in ("train", "val", "test")}
+    assert data["counts"] == {
+        s: sum(r["split"] == s for r in records) for s in ("train", "val", "test")
+    }
     assert sum(data["counts"].values()) == len(records)
     assert data["tokens"] == {
         s: sum(r["n_tokens"] for r in records if r["split"] == s) for s in ("train", "val", "test")
@@ -237,7 +241,9 @@ def test_pt_stores_tokens_in_the_smallest_dtype(tmp_path: Path) -> None:
     small["input_ids"] = [5, 6, 7, 8, 9, 10, 11, 12, 13, 14]
     small["labels"] = [-100] * 6 + [11, 12, 13, 14]
     write_export(tmp_path / "small", iter([small]), "pt", EXTRA)
-    write_export(tmp_path / "big", iter([make_record(fake_commit(0), 0, split="train")]), "pt", EXTRA)
+    write_export(
+        tmp_path / "big", iter([make_record(fake_commit(0), 0, split="train")]), "pt", EXTRA
+    )
     data = torch.load(tmp_path / "small" / "train.pt", weights_only=True)
     assert (data["input_ids"].dtype, data["labels"].dtype) == (torch.uint8, torch.int8)
     assert data["attention_mask"].dtype == torch.uint8
@@ -253,31 +259,49 @@ def test_export_module_imports_neither_torch_nor_pyarrow() -> None:
     assert out.stdout.strip() == "[]"
 
 
-@pytest.mark.parametrize("fmt", FORMATS)
-def test_export_streams(tmp_path: Path, fmt: str) -> None:
-    """20k records through each writer. tracemalloc sees Python's allocations only
-    (not pyarrow's or torch's), which is where per-record objects would pile up."""
-    n_commits, per_commit, n_ctx, n_tgt = 5_000, 4, 30, 10
+def small_records(n: int, n_tokens: int = 40) -> Iterator[dict[str, Any]]:
+    """Cheap records: one template, fresh token lists of ints too big to be cached."""
+    template = make_record(fake_commit(0), 0, n_ctx=n_tokens - 10, n_tgt=10)
+    for i in range(n):
+        record = dict(template)
+        commit = f"{i // 4:040x}"
+        record.update(id=f"{i:016x}", commit=commit, split=split_of(commit))
+        record["input_ids"] = list(range(1000 + i, 1000 + i + n_tokens))
+        record["labels"] = [-100] * (n_tokens - 10) + record["input_ids"][-10:]
+        record["attention_mask"] = [1] * n_tokens
+        yield record
 
-    def records() -> Iterator[dict[str, Any]]:
-        for c in range(n_commits):
-            for i in range(per_commit):
-                yield make_record(fake_commit(c), c * per_commit + i, n_ctx=n_ctx, n_tgt=n_tgt)
 
-    meta_bytes = sum(
-        len(json.dumps({k: v for k, v in r.items() if k not in TOKEN_KEYS}, ensure_ascii=False).encode())
-        for r in records()
-    )
-    n_tokens = n_commits * per_commit * (n_ctx + n_tgt)
+def traced_peak(run: Callable[[], object]) -> int:
+    """Peak bytes of Python allocations during `run` (tracemalloc does not see pyarrow's
+    or torch's own allocators; per-record Python objects are what would pile up)."""
+    import pyarrow.parquet  # noqa: F401 - imported first: importing them is not the export's memory
+    import torch  # noqa: F401
+
     tracemalloc.start()
     try:
-        write_export(tmp_path, records(), fmt, EXTRA)
-        _, peak = tracemalloc.get_traced_memory()
+        run()
+        return tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
-    if fmt == "pt":
-        # The buffers it must hold: 4 + 4 + 1 bytes a token and the metadata text, with
-        # slack for their growth; lists of Python ints would take 5-10 times as much.
-        assert peak < 1.5 * (9 * n_tokens + meta_bytes)
-    else:
-        assert peak < 8_000_000  # about one row group, whatever the number of records
+
+
+def test_pt_export_memory_is_its_token_buffers(tmp_path: Path) -> None:
+    n, n_tokens = 20_000, 40
+    meta_bytes = sum(
+        len(json.dumps({k: v for k, v in r.items() if k not in TOKEN_KEYS}).encode())
+        for r in small_records(n, n_tokens)
+    )
+    peak = traced_peak(lambda: write_export(tmp_path, small_records(n, n_tokens), "pt", EXTRA))
+    # What it must hold: 4 + 4 + 1 bytes a token and the metadata text, plus slack for
+    # the buffers' growth; keeping lists of Python ints would take 5 to 10 times more.
+    assert peak < 1.5 * (9 * n * n_tokens + meta_bytes)
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "parquet"])
+def test_jsonl_and_parquet_exports_hold_one_row_group_at_most(tmp_path: Path, fmt: str) -> None:
+    peak = traced_peak(
+        lambda: write_export(tmp_path, small_records(5_000), fmt, EXTRA, row_group_size=100)
+    )
+    # The records as Python objects take ~20 MB; a row group of 100 per split ~1 MB.
+    assert peak < 3_000_000

@@ -348,5 +348,103 @@ def demo(
     out.print(f"  commit-indexer stats --repo {built.path}")
 
 
+tokenizer_app = typer.Typer(help="Train or bring the tokenizer examples are tokenized with.")
+app.add_typer(tokenizer_app, name="tokenizer")
+
+TemplateOpt = Annotated[
+    str, typer.Option("--template", help="native (our tokens) or starcoder (the model's own).")
+]
+
+
+def _print_tokenizer(info) -> None:  # noqa: ANN001 (a snapshot.TokenizerInfo)
+    out.print(
+        f"tokenizer {info.name} ({info.kind}, {info.vocab_size} tokens,"
+        f" sha256 {info.sha256[:16]}), template {info.template}"
+    )
+
+
+@tokenizer_app.command("train")
+@boundary
+def tokenizer_train(
+    vocab_size: Annotated[int, typer.Option("--vocab-size", min=300)] = 8000,
+    template: TemplateOpt = "native",
+    repo: RepoOpt = Path("."),
+    db: DbOpt = None,
+) -> None:
+    """Train the native SentencePiece model on the repo's Rust code at HEAD and use it."""
+    from indexer.snapshot import train_tokenizer
+    from indexer.sync import open_target
+
+    target = open_target(str(repo), db)
+    try:
+        _print_tokenizer(train_tokenizer(target, vocab_size, template=template))
+    finally:
+        target.close()
+
+
+@tokenizer_app.command("use")
+@boundary
+def tokenizer_use(
+    path: Annotated[Path, typer.Argument(help="A SentencePiece .model or a tokenizer.json.")],
+    template: TemplateOpt = "native",
+    repo: RepoOpt = Path("."),
+    db: DbOpt = None,
+) -> None:
+    """Tokenize examples with your model's own tokenizer from now on."""
+    from indexer.snapshot import use_tokenizer
+    from indexer.sync import open_target
+
+    target = open_target(str(repo), db)
+    try:
+        _print_tokenizer(use_tokenizer(target, path, template))
+    finally:
+        target.close()
+
+
+@app.command("export")
+@boundary
+def export_command(
+    out_dir: Annotated[Path, typer.Argument(metavar="OUT", help="The folder to write.")],
+    fmt: Annotated[str, typer.Option("--format", help="jsonl, parquet or pt.")] = "jsonl",
+    at: Annotated[str, typer.Option("--at", help="Export what is reachable from REV.")] = "HEAD",
+    template: Annotated[
+        str | None, typer.Option("--template", help="native or starcoder [default: the repo's].")
+    ] = None,
+    max_tokens: Annotated[int, typer.Option("--max-tokens", min=16)] = 2048,
+    split: Annotated[str, typer.Option("--split", help="hash (stable) or time.")] = "hash",
+    repo: RepoOpt = Path("."),
+    db: DbOpt = None,
+) -> None:
+    """Write the dataset as it stands: train/val/test files and manifest.json."""
+    from indexer.snapshot import export_snapshot
+    from indexer.sync import open_target
+
+    target = open_target(str(repo), db)
+    try:
+        with Progress(
+            TextColumn("exporting"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("commits"),
+            TimeElapsedColumn(),
+            console=err,
+        ) as progress:
+            task = progress.add_task("export", total=None)
+
+            def update(done: int, total: int) -> None:
+                progress.update(task, completed=done, total=total)
+
+            manifest = export_snapshot(
+                target, out_dir, fmt, at, template, max_tokens, split, on_progress=update
+            )
+    finally:
+        target.close()
+    counts = ", ".join(f"{n} {name}" for name, n in manifest.counts.items())
+    out.print(f"wrote {sum(manifest.counts.values())} examples ({counts}) to {out_dir}")
+    skips = manifest.extra.get("skips") or {}
+    if skips:
+        out.print("not exported: " + ", ".join(f"{n} {k}" for k, n in sorted(skips.items())))
+
+
 def main() -> None:
     app()

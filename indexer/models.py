@@ -18,6 +18,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -156,4 +157,35 @@ example_skips = Table(
     Column("commit_id", Integer, ForeignKey("commits.id"), primary_key=True),
     Column("reason", String(32), primary_key=True),  # deleted, whitespace_only, ...
     Column("count", Integer, nullable=False),
+)
+
+# Tokenizer model files, by content: `tokenizer train` and `tokenizer use` add one.
+tokenizers = Table(
+    "tokenizers",
+    metadata,
+    _id(),
+    Column("sha256", String(64), nullable=False, unique=True),
+    Column("name", Text, nullable=False),
+    Column("kind", String(16), nullable=False),  # sentencepiece, hf
+    Column("data", LargeBinary, nullable=False),
+)
+
+# The tokenizer and template a repo's examples are tokenized with as they are indexed.
+repo_tokenizers = Table(
+    "repo_tokenizers",
+    metadata,
+    Column("repo_id", Integer, ForeignKey("repos.id"), primary_key=True),
+    Column("tokenizer_id", Integer, ForeignKey("tokenizers.id"), nullable=False),
+    Column("template", String(32), nullable=False),
+)
+
+# Token ids of an example's every piece, per tokenizer and template (tokenizer.py's
+# EncodedExample bytes): computed once, so a new budget needs no re-tokenizing.
+example_tokens = Table(
+    "example_tokens",
+    metadata,
+    Column("example_id", Integer, ForeignKey("examples.id"), primary_key=True),
+    Column("tokenizer_id", Integer, ForeignKey("tokenizers.id"), primary_key=True),
+    Column("template", String(32), primary_key=True),
+    Column("data", LargeBinary, nullable=False),
 )

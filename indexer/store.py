@@ -561,3 +561,89 @@ def example_skips(conn: Connection, repo: int, oid: str | None = None) -> dict[s
         query = query.where(c.oid == oid)
     with _tx(conn):
         return {reason: int(n) for reason, n in sorted(conn.execute(query).all())}
+
+
+def add_tokenizer(conn: Connection, sha256: str, name: str, kind: str, data: bytes) -> int:
+    """The id of a tokenizer model file in the store, added on first sight."""
+    t = m.tokenizers.c
+    with _tx(conn):
+        found = conn.execute(select(t.id).where(t.sha256 == sha256)).scalar()
+        if found is None:
+            found = conn.execute(
+                insert(m.tokenizers)
+                .values(sha256=sha256, name=name, kind=kind, data=data)
+                .returning(t.id)
+            ).scalar_one()
+    return found
+
+
+def set_repo_tokenizer(conn: Connection, repo: int, tokenizer_id: int, template: str) -> None:
+    r = m.repo_tokenizers.c
+    with _tx(conn):
+        conn.execute(delete(m.repo_tokenizers).where(r.repo_id == repo))
+        conn.execute(
+            insert(m.repo_tokenizers).values(
+                repo_id=repo, tokenizer_id=tokenizer_id, template=template
+            )
+        )
+
+
+@dataclass(frozen=True)
+class StoredTokenizer:
+    id: int
+    sha256: str
+    name: str
+    kind: str
+    data: bytes
+    template: str
+
+
+def repo_tokenizer(conn: Connection, repo: int) -> StoredTokenizer | None:
+    """The tokenizer and template this repo's examples are tokenized with, if set."""
+    t, r = m.tokenizers.c, m.repo_tokenizers.c
+    query = (
+        select(t.id, t.sha256, t.name, t.kind, t.data, r.template)
+        .join(m.repo_tokenizers, r.tokenizer_id == t.id)
+        .where(r.repo_id == repo)
+    )
+    with _tx(conn):
+        row = conn.execute(query).first()
+    return StoredTokenizer(*row) if row else None
+
+
+def examples_of(conn: Connection, repo: int, oids: Sequence[str]) -> list[StoredExample]:
+    """The examples of these commits, by commit, path, kind and qualified name."""
+    found: list[StoredExample] = []
+    with _tx(conn):
+        for chunk in _chunks(oids):
+            query = _example_query().where(m.commits.c.repo_id == repo, m.commits.c.oid.in_(chunk))
+            found.extend(_stored_example(row) for row in conn.execute(query))
+    return found
+
+
+def cached_tokens(
+    conn: Connection, example_ids: Sequence[int], tokenizer_id: int, template: str
+) -> dict[int, bytes]:
+    k = m.example_tokens.c
+    found: dict[int, bytes] = {}
+    with _tx(conn):
+        for start in range(0, len(example_ids), _IN_CHUNK):
+            query = select(k.example_id, k.data).where(
+                k.example_id.in_(example_ids[start : start + _IN_CHUNK]),
+                k.tokenizer_id == tokenizer_id,
+                k.template == template,
+            )
+            found.update((i, bytes(d)) for i, d in conn.execute(query))
+    return found
+
+
+def save_tokens(
+    conn: Connection, tokenizer_id: int, template: str, encoded: dict[int, bytes]
+) -> None:
+    rows = [
+        {"example_id": i, "tokenizer_id": tokenizer_id, "template": template, "data": d}
+        for i, d in sorted(encoded.items())
+    ]
+    if rows:
+        with _tx(conn):
+            conn.execute(insert(m.example_tokens), rows)

@@ -1,4 +1,5 @@
-"""Training examples: one row per added or changed item, and per-commit skip counts.
+"""Training examples: one row per added or changed item, per-commit skip counts,
+tokenizers (model files by sha256), the one each repo uses, and token ids per example.
 
 Existing stores keep their commits; examples are built for commits indexed from now
 on. Commits indexed before this revision have none: to get them, backfill into a new
@@ -43,6 +44,29 @@ def upgrade() -> None:
     )
 
 
+    op.create_table(
+        "tokenizers",
+        sa.Column("id", sa.Integer(), primary_key=True),
+        sa.Column("sha256", sa.String(64), nullable=False, unique=True),
+        sa.Column("name", sa.Text(), nullable=False),
+        sa.Column("kind", sa.String(16), nullable=False),
+        sa.Column("data", sa.LargeBinary(), nullable=False),
+    )
+    op.create_table(
+        "repo_tokenizers",
+        sa.Column("repo_id", sa.Integer(), sa.ForeignKey("repos.id"), primary_key=True),
+        sa.Column("tokenizer_id", sa.Integer(), sa.ForeignKey("tokenizers.id"), nullable=False),
+        sa.Column("template", sa.String(32), nullable=False),
+    )
+    op.create_table(
+        "example_tokens",
+        sa.Column("example_id", sa.Integer(), sa.ForeignKey("examples.id"), primary_key=True),
+        sa.Column("tokenizer_id", sa.Integer(), sa.ForeignKey("tokenizers.id"), primary_key=True),
+        sa.Column("template", sa.String(32), primary_key=True),
+        sa.Column("data", sa.LargeBinary(), nullable=False),
+    )
+
+
 def downgrade() -> None:
-    op.drop_table("example_skips")
-    op.drop_table("examples")
+    for table in ("example_tokens", "repo_tokenizers", "tokenizers", "example_skips", "examples"):
+        op.drop_table(table)

@@ -149,6 +149,18 @@ def _children(items: list[Definition]) -> dict[str, list[Definition]]:
     return inside
 
 
+def _keyed(items: list[Definition]) -> list[tuple[tuple[str, str], Definition]]:
+    """Items keyed by kind and qualified name. A name defined twice in one file (under
+    different `#[cfg]`s, say) gets its occurrence: the second `fn read` is `read#2`."""
+    seen: Counter[tuple[str, str]] = Counter()
+    keyed = []
+    for item in items:
+        seen[(item.kind, item.qualname)] += 1
+        n = seen[(item.kind, item.qualname)]
+        keyed.append(((item.kind, item.qualname if n == 1 else f"{item.qualname}#{n}"), item))
+    return keyed
+
+
 def _imports_text(uses: list[Use], scope: str) -> str:
     lines = []
     for use in uses:
@@ -187,13 +199,14 @@ def build_examples(source: Source, info: CommitInfo, changes: list[FileChange]) 
         new_code = source.code(change.new_blob)
         old_code = source.code(change.old_blob) if old_items else b""
         new_kids, old_kids = _children(new_items), _children(old_items)
-        old_by_key = {(i.kind, i.qualname): i for i in old_items}
-        new_keys = {(i.kind, i.qualname) for i in new_items}
+        old_by_key = dict(_keyed(old_items))
+        new_keyed = _keyed(new_items)
+        new_keys = {key for key, _item in new_keyed}
         built.skipped["deleted"] += sum(1 for key in old_by_key if key not in new_keys)
         uses = source.uses(change.new_blob)
-        for item in new_items:
+        for key, item in new_keyed:
             own = _own_text(new_code, item, new_kids.get(item.qualname, []))
-            old = old_by_key.get((item.kind, item.qualname))
+            old = old_by_key.get(key)
             old_own = _own_text(old_code, old, old_kids.get(old.qualname, [])) if old else ""
             if old is not None:
                 if own == old_own:
@@ -232,7 +245,7 @@ def build_examples(source: Source, info: CommitInfo, changes: list[FileChange]) 
                     path=change.path,
                     kind=item.kind,
                     name=item.name,
-                    qualname=item.qualname,
+                    qualname=key[1],
                     change="modified" if old else "added",
                     segments=tuple(segments),
                     target=target,

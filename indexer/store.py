@@ -28,7 +28,7 @@ from sqlalchemy import (
     text,
     update,
 )
-from sqlalchemy.exc import DatabaseError, OperationalError
+from sqlalchemy.exc import DatabaseError, IntegrityError, OperationalError
 
 from indexer import models as m
 from indexer.errors import StoreError, StoreLocked
@@ -73,6 +73,8 @@ def translate_errors(url: str) -> Iterator[None]:
             f"cannot use the store {url}: {exc.orig}",
             hint="check the path and its permissions, or pass another --db URL",
         ) from exc
+    except IntegrityError:
+        raise  # a duplicate row is our bug, not the user's store: let it show as one
     except DatabaseError as exc:
         raise StoreError(
             f"{url} is not a usable commit-indexer store: {exc.orig}",

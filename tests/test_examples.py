@@ -180,3 +180,12 @@ def test_show_prints_a_commits_examples_and_says_why_there_are_none(repo: Repo) 
     stats = cli("stats", "--repo", repo.path)
     # the root commit's three items, added, and the changed method
     assert "examples     4 (not examples: none)" in stats.output
+
+
+def test_an_item_defined_twice_under_cfg_makes_two_examples(repo: Repo) -> None:
+    one = "#[cfg(unix)]\npub fn sep() -> char {\n    '/'\n}\n"
+    twice = one + one.replace("unix", "windows").replace("'/'", "'\\\\'")
+    repo.commit({"src/lib.rs": twice}, "start")
+    repo.commit({"src/lib.rs": twice.replace("char {", "u8 {")}, "bytes")
+    names = sorted(e.qualname for e in _examples(repo))
+    assert names == ["sep", "sep#2"]

@@ -57,12 +57,14 @@ class Definition:
     end_byte: int
 
 
+@lru_cache(maxsize=1024)
 def references(code: bytes) -> Counter[str]:
     """Names and paths the code mentions, with counts; macros end with `!`.
 
     Kept: paths (`a::B`), CamelCase names (types, traits, variants), macros, and
     snake_case names that are called (`load(`); other lower-case words are locals,
-    fields and methods, which no file-level definition could explain.
+    fields and methods, which no file-level definition could explain. Cached: an
+    item's old code is usually the new code of its previous change. Do not mutate.
     """
     blanked = _BLANKED.sub(b" ", code)
     found: Counter[str] = Counter()
@@ -95,10 +97,12 @@ class BlobIndex:
     uses: dict[tuple[tuple[str, ...], str], str]
 
 
-def index_blob(items: list[Definition], uses: list[Use]) -> BlobIndex:
+def index_blob(path: str, items: list[Definition], uses: list[Use]) -> BlobIndex:
+    """The index of the blob at `path`: its definitions, carrying that path."""
     definitions: dict[tuple[tuple[str, ...], str], list[Definition]] = {}
     for d in items:
         if d.kind in DEFINITION_KINDS:
+            d = replace(d, path=path)
             scope = tuple(d.qualname.split("::")[:-1])
             definitions.setdefault((scope, d.name), []).append(d)
     bound: dict[tuple[tuple[str, ...], str], str] = {}
@@ -119,30 +123,40 @@ class SymbolTable:
     """
 
     def __init__(self, files: dict[str, BlobIndex]) -> None:
-        self.files = files
-        self._names: dict[tuple[str, str], list[tuple[str, Definition]]] | None = None
+        self.files = files  # path -> the index of the blob there (its definitions carry the path)
+        self._named: dict[tuple[str, str], list[Definition]] = {}
+        self._in_module: dict[tuple[str, tuple[str, ...], str], list[Definition]] = {}
+        self.resolved: dict[tuple[str, str], list[Definition]] = {}  # (path, ref): resolve's memo
         self.modules: dict[tuple[str, tuple[str, ...]], list[str]] = {}
+        self.crates: dict[str, list[str]] = {}
         for path in sorted(files):
-            self.modules.setdefault((crate_root(path), module_path(path)), []).append(path)
+            crate = crate_root(path)
+            self.modules.setdefault((crate, module_path(path)), []).append(path)
+            self.crates.setdefault(crate, []).append(path)
 
     def _defined(self, crate: str, module: tuple[str, ...], name: str) -> list[Definition]:
-        found = []
+        found: list[Definition] = []
         for cut in range(len(module), 0, -1):  # a file's module, then inline mods inside it
             scope = module[cut:]
-            for path in self.modules.get((crate, module[:cut]), []):
-                for d in self.files[path].definitions.get((scope, name), []):
-                    found.append(replace(d, path=path))
+            for path in self.modules.get((crate, module[:cut]), ()):
+                found.extend(self.files[path].definitions.get((scope, name), ()))
         return found
 
     def _reexport(self, crate: str, module: tuple[str, ...], name: str) -> str | None:
         for cut in range(len(module), 0, -1):
-            for path in self.modules.get((crate, module[:cut]), []):
+            for path in self.modules.get((crate, module[:cut]), ()):
                 target = self.files[path].uses.get((module[cut:], name))
                 if target is not None:
                     return resolve_use(Use(target, None, False, "", 0), path)
         return None
 
     def in_module(self, crate: str, module: tuple[str, ...], name: str) -> list[Definition]:
+        key = (crate, module, name)
+        if key not in self._in_module:
+            self._in_module[key] = self._follow(crate, module, name)
+        return self._in_module[key]
+
+    def _follow(self, crate: str, module: tuple[str, ...], name: str) -> list[Definition]:
         for _hop in range(4):  # re-exports of re-exports, within reason
             found = self._defined(crate, module, name)
             target = self._reexport(crate, module, name) if not found else None
@@ -154,14 +168,13 @@ class SymbolTable:
 
     def named(self, crate: str, name: str) -> list[Definition]:
         """Every file-level definition called `name` in the crate (the last resort)."""
-        if self._names is None:
-            self._names = {}
-            for path, index in sorted(self.files.items()):
-                for (scope, each), defs in index.definitions.items():
-                    if not scope:
-                        key = (crate_root(path), each)
-                        self._names.setdefault(key, []).extend(replace(d, path=path) for d in defs)
-        return self._names.get((crate, name), [])
+        key = (crate, name)
+        if key not in self._named:
+            found: list[Definition] = []
+            for path in self.crates.get(crate, ()):
+                found.extend(self.files[path].definitions.get(((), name), ()))
+            self._named[key] = found
+        return self._named[key]
 
 
 def _absolute(path: str, module: tuple[str, ...]) -> tuple[str, ...] | None:
@@ -197,14 +210,11 @@ def resolve(
     resolved, unresolved = [], []
     for ref, count in sorted(refs.items(), key=lambda kv: (-kv[1], kv[0])):
         parts = ref.rstrip("!").split("::")
-        candidates: list[Definition] = []
-        # `Error::Invalid`, `User::new`: try the whole path, then its head (the type).
-        for length in range(len(parts), 0, -1):
-            candidates = _candidates(parts[:length], imported, globs, own_module, crate, table)
-            macro = ref.endswith("!")
-            candidates = [d for d in candidates if (d.kind == "macro") == macro]
-            if candidates:
-                break
+        # The items of one file in one commit share its imports: resolve each name once.
+        memo = (path, ref)
+        if memo not in table.resolved:
+            table.resolved[memo] = _lookup(ref, parts, imported, globs, own_module, crate, table)
+        candidates = table.resolved[memo]
         if any(d.path == path for d in candidates):
             unresolved.append(f"{ref} (defined in this file)")
             continue
@@ -221,6 +231,25 @@ def resolve(
         resolved.append(f"{ref} -> {definition.path}::{definition.qualname}")
     ordered = sorted(found.values(), key=lambda dc: (-dc[1], dc[0].path, dc[0].qualname))
     return ordered, resolved, unresolved
+
+
+def _lookup(
+    ref: str,
+    parts: list[str],
+    imported: dict[str, str],
+    globs: list[tuple[str, ...]],
+    own_module: tuple[str, ...],
+    crate: str,
+    table: SymbolTable,
+) -> list[Definition]:
+    # `Error::Invalid`, `User::new`: try the whole path, then its head (the type).
+    macro = ref.endswith("!")
+    for length in range(len(parts), 0, -1):
+        candidates = _candidates(parts[:length], imported, globs, own_module, crate, table)
+        candidates = [d for d in candidates if (d.kind == "macro") == macro]
+        if candidates:
+            return candidates
+    return []
 
 
 def _why_not(head: str, imported: dict[str, str]) -> str:

@@ -99,8 +99,9 @@ class Source(Protocol):
     def files_at(self, commit: str) -> dict[str, str]:
         """{path: blob} of every .rs file in the commit's tree."""
 
-    def index(self, blob: str) -> BlobIndex | None:
-        """The blob's definitions and uses, indexed (None when it was not parsed)."""
+    def index(self, path: str, blob: str) -> BlobIndex | None:
+        """The definitions and uses of the blob at `path`, indexed (None when it was not
+        parsed)."""
 
 
 @dataclass
@@ -205,10 +206,15 @@ def build_examples(source: Source, info: CommitInfo, changes: list[FileChange]) 
         built.skipped["deleted"] += sum(1 for key in old_by_key if key not in new_keys)
         uses = source.uses(change.new_blob)
         for key, item in new_keyed:
-            own = _own_text(new_code, item, new_kids.get(item.qualname, []))
             old = old_by_key.get(key)
-            old_own = _own_text(old_code, old, old_kids.get(old.qualname, [])) if old else ""
             if old is not None:
+                if item.kind not in CONTAINER_KINDS and (
+                    new_code[item.start_byte : item.end_byte]
+                    == old_code[old.start_byte : old.end_byte]
+                ):
+                    continue  # the common case, decided without decoding
+                own = _own_text(new_code, item, new_kids.get(item.qualname, []))
+                old_own = _own_text(old_code, old, old_kids.get(old.qualname, []))
                 if own == old_own:
                     continue
                 if own.split() == old_own.split():
@@ -224,7 +230,9 @@ def build_examples(source: Source, info: CommitInfo, changes: list[FileChange]) 
                 old_text = item_text(old_code, old) if old else ""
             if table is None:
                 table = _table_at(source, parent) if parent else SymbolTable({})
-            refs = references(target.encode() + b"\n" + old_text.encode())
+            refs = references(target.encode())
+            if old_text:
+                refs = refs + references(old_text.encode())
             found, resolved, unresolved = resolve(refs, change.path, uses, table)
             scope = "::".join(item.qualname.split("::")[:-1])
             segments = [
@@ -259,7 +267,7 @@ def build_examples(source: Source, info: CommitInfo, changes: list[FileChange]) 
 def _table_at(source: Source, commit: str) -> SymbolTable:
     files = {}
     for path, blob in source.files_at(commit).items():
-        index = source.index(blob)
+        index = source.index(path, blob)
         if index is not None:
             files[path] = index
     return SymbolTable(files)

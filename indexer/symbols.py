@@ -12,10 +12,11 @@ from sqlalchemy import Connection
 from indexer import git
 from indexer import store as st
 from indexer.context import BlobIndex, Definition, index_blob
-from indexer.rust import Use
+from indexer.rust import ParsedBlob, Use
 
-CACHE_BLOBS = 4096
+CACHE_BLOBS = 512
 CACHE_TREES = 8
+CACHE_CODE = 64  # blobs whose bytes are kept: a commit's files and their definitions
 
 
 class StoreSource:
@@ -26,13 +27,24 @@ class StoreSource:
         self._items: OrderedDict[str, list[Definition] | None] = OrderedDict()
         self._uses: OrderedDict[str, list[Use]] = OrderedDict()
         self._files: OrderedDict[str, dict[str, str]] = OrderedDict()
-        self._indexes: OrderedDict[str, BlobIndex | None] = OrderedDict()
+        self._indexes: OrderedDict[tuple[str, str], BlobIndex | None] = OrderedDict()
+        self._code: OrderedDict[str, bytes] = OrderedDict()
 
     @staticmethod
     def _keep(cache: OrderedDict, key: str, value: object, limit: int) -> None:
         cache[key] = value
         if len(cache) > limit:
             cache.popitem(last=False)
+
+    def remember(self, blob: str, parsed: ParsedBlob) -> None:
+        """Keep what the parser just found in `blob`, so building this commit's (and the
+        next ones') examples need not read it back from the store."""
+        if parsed.status == "skipped":
+            self._keep(self._items, blob, None, CACHE_BLOBS)
+            return
+        items = [Definition("", blob, *item[:7]) for item in parsed.items]
+        self._keep(self._items, blob, items, CACHE_BLOBS)
+        self._keep(self._uses, blob, [Use(*u) for u in parsed.uses], CACHE_BLOBS)
 
     def items(self, blob: str) -> list[Definition] | None:
         if blob not in self._items:
@@ -49,7 +61,9 @@ class StoreSource:
         return self._uses[blob]
 
     def code(self, blob: str) -> bytes:
-        return self.repo[blob].data
+        if blob not in self._code:
+            self._keep(self._code, blob, self.repo[blob].data, CACHE_CODE)
+        return self._code[blob]
 
     def files_at(self, commit: str) -> dict[str, str]:
         if commit not in self._files:
@@ -57,9 +71,10 @@ class StoreSource:
             self._keep(self._files, commit, files, CACHE_TREES)
         return self._files[commit]
 
-    def index(self, blob: str) -> BlobIndex | None:
-        if blob not in self._indexes:
+    def index(self, path: str, blob: str) -> BlobIndex | None:
+        key = (path, blob)
+        if key not in self._indexes:
             items = self.items(blob)
-            value = None if items is None else index_blob(items, self.uses(blob))
-            self._keep(self._indexes, blob, value, CACHE_BLOBS)
-        return self._indexes[blob]
+            value = None if items is None else index_blob(path, items, self.uses(blob))
+            self._keep(self._indexes, key, value, CACHE_BLOBS)
+        return self._indexes[key]

@@ -176,6 +176,8 @@ def _index(
             commit_id = st.write_commit(
                 conn, target.repo_id, item.info, item.changes, parsed, replace
             )
+            for oid, _size, blob in parsed:
+                source.remember(oid, blob)
             built = build_examples(source, item.info, item.changes)
             st.write_examples(conn, commit_id, built.examples, built.skipped)
         done += 1

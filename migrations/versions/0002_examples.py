@@ -43,7 +43,6 @@ def upgrade() -> None:
         sa.Column("count", sa.Integer(), nullable=False),
     )
 
-
     op.create_table(
         "tokenizers",
         sa.Column("id", sa.Integer(), primary_key=True),

@@ -1,0 +1,117 @@
+"""Time building examples and exporting them, against the backfill itself.
+
+Usage: python bench/export.py REPO [--max-tokens N] [--format jsonl|parquet|pt] [--keep]
+
+In one run, into a fresh store in a temp dir:
+  1. a backfill, in this process, with `build_examples` wrapped by a timer: the time
+     spent chunking items and resolving context (E) against the rest of the backfill
+     (B = parsing, diffing, writing). Goal: E <= B.
+  2. `commit-indexer export` (first run: trains the native tokenizer, tokenizes every
+     example, caches the ids, fits the budget, writes the files): examples/s.
+  3. the same export again (token ids from the store's cache).
+Then the share of examples whose whole context fits the budget, from the manifest.
+"""
+
+import argparse
+import json
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import indexer.sync as sync_module
+from indexer.sync import open_target, sync
+
+CLI = Path(sys.executable).parent / "commit-indexer"
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("repo", type=Path)
+    ap.add_argument("--max-tokens", type=int, default=2048)
+    ap.add_argument("--format", default="jsonl", choices=("jsonl", "parquet", "pt"))
+    ap.add_argument("--keep", action="store_true", help="keep the temp dir")
+    args = ap.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="commit-indexer-export-bench-"))
+    url = f"sqlite:///{work / 'index.db'}"
+    try:
+        spent = [0.0]
+        real_build = sync_module.build_examples
+
+        def timed_build(*a, **k):  # noqa: ANN002, ANN003, ANN202
+            start = time.perf_counter()
+            try:
+                return real_build(*a, **k)
+            finally:
+                spent[0] += time.perf_counter() - start
+
+        sync_module.build_examples = timed_build
+        target = open_target(str(args.repo), url)
+        start = time.perf_counter()
+        result = sync(target)
+        total = time.perf_counter() - start
+        target.close()
+        examples = spent[0]
+        rest = total - examples
+
+        timings = []
+        for n in (1, 2):
+            out = work / f"export-{n}"
+            cmd = [
+                str(CLI),
+                "export",
+                str(out),
+                "--repo",
+                str(args.repo),
+                "--db",
+                url,
+                "--format",
+                args.format,
+                "--max-tokens",
+                str(args.max_tokens),
+            ]
+            start = time.perf_counter()
+            proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+            timings.append(time.perf_counter() - start)
+            if proc.returncode != 0:
+                print(proc.stderr)
+                return 1
+        manifest = json.loads((work / "export-1" / "manifest.json").read_text())
+        records = sum(manifest["counts"].values())
+        context = manifest.get("context", {})
+        fits = context.get("whole", 0)
+
+        print(f"repo: {args.repo}  ({result.commits} commits, {result.blobs} blobs)")
+        print(f"backfill total                 {total:8.2f} s")
+        print(f"  building examples (E)        {examples:8.2f} s")
+        print(f"  everything else (B)          {rest:8.2f} s")
+        print(
+            f"  E/B                          {examples / rest:8.2f}   goal <= 1.0 "
+            f"{'PASS' if examples <= rest else 'FAIL'}"
+        )
+        print(
+            f"export, first (tokenize+fit)   {timings[0]:8.2f} s  "
+            f"{records / timings[0]:8.0f} examples/s"
+        )
+        print(
+            f"export, again (cached ids)     {timings[1]:8.2f} s  "
+            f"{records / timings[1]:8.0f} examples/s"
+        )
+        print(f"records {records} {manifest['counts']}, tokens {manifest['tokens']}")
+        print(
+            f"context fits the {args.max_tokens}-token budget whole: "
+            f"{fits}/{records} = {fits / max(records, 1):.1%}"
+        )
+        print(f"not exported: {manifest.get('skips')}")
+        return 0
+    finally:
+        if args.keep:
+            print(f"kept {work}")
+        else:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

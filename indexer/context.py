@@ -57,7 +57,7 @@ class Definition:
     end_byte: int
 
 
-@lru_cache(maxsize=1024)
+@lru_cache(maxsize=4096)
 def references(code: bytes) -> Counter[str]:
     """Names and paths the code mentions, with counts; macros end with `!`.
 

@@ -14,7 +14,7 @@ from indexer import store as st
 from indexer.context import BlobIndex, Definition, index_blob
 from indexer.rust import ParsedBlob, Use
 
-CACHE_BLOBS = 512
+CACHE_BLOBS = 1024
 CACHE_TREES = 8
 CACHE_CODE = 64  # blobs whose bytes are kept: a commit's files and their definitions
 

@@ -345,7 +345,8 @@ def demo(
     out.print()
     out.print("next:")
     out.print(f"  commit-indexer symbols Config --repo {built.path}")
-    out.print(f"  commit-indexer stats --repo {built.path}")
+    out.print(f"  commit-indexer show HEAD~1 --repo {built.path}")
+    out.print(f"  commit-indexer export {built.path.parent / 'demo-export'} --repo {built.path}")
 
 
 tokenizer_app = typer.Typer(help="Train or bring the tokenizer examples are tokenized with.")

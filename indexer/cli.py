@@ -9,9 +9,10 @@ from __future__ import annotations
 import functools
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, TypeVar
+from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
 from rich.console import Console
@@ -29,6 +30,9 @@ from rich.text import Text
 
 from indexer.errors import IndexerError
 from indexer.rust import DEFAULT_MAX_BLOB_BYTES
+
+if TYPE_CHECKING:
+    from indexer.sync import Target
 
 app = typer.Typer(
     help="Turn a Rust repository's git history into training data, incrementally.",
@@ -96,6 +100,18 @@ def _options(
     _debug = debug
 
 
+@contextmanager
+def _opened(repo: Path, db: str | None) -> Iterator[Target]:
+    """The repository and its store, closed however the command ends."""
+    from indexer.sync import open_target
+
+    target = open_target(str(repo), db)
+    try:
+        yield target
+    finally:
+        target.close()
+
+
 class _RateColumn(ProgressColumn):
     """Commits/s and blobs/s since the start."""
 
@@ -147,18 +163,17 @@ def _run_sync(
     max_bytes: int,
     show_progress: bool,
 ):  # noqa: ANN202
-    from indexer.sync import open_target, sync
+    from indexer.sync import sync
 
-    target = open_target(str(repo), db)
     bar = _LazyProgress() if show_progress else None
-    try:
-        result = sync(
-            target, rev, remotes, workers, max_bytes, on_progress=bar.update if bar else None
-        )
-    finally:
-        if bar:
-            bar.close()
-        target.close()
+    with _opened(repo, db) as target:
+        try:
+            result = sync(
+                target, rev, remotes, workers, max_bytes, on_progress=bar.update if bar else None
+            )
+        finally:
+            if bar:
+                bar.close()
     for tip in result.unreadable:
         err.print(
             f"warning: skipped the history of {tip[:12]}: libgit2 cannot read a commit in it"
@@ -208,14 +223,10 @@ def sync_command(
 def _print_stats(repo: Path, db: str | None) -> None:
     from indexer.store import stats as store_stats
     from indexer.store import translate_errors
-    from indexer.sync import open_target
 
-    target = open_target(str(repo), db)
-    try:
+    with _opened(repo, db) as target:
         with translate_errors(target.store.url), target.store.connect() as conn:
             s = store_stats(conn, target.repo_id)
-    finally:
-        target.close()
     out.print(f"store        {target.store.url}")
     if s.store_bytes is not None:
         out.print(f"store size   {s.store_bytes / 1e6:.1f} MB")
@@ -257,13 +268,9 @@ def symbols(
 ) -> None:
     """Where NAME is defined at a commit: path, kind, lines and code."""
     from indexer.lookup import find_symbols
-    from indexer.sync import open_target
 
-    target = open_target(str(repo), db)
-    try:
+    with _opened(repo, db) as target:
         found = find_symbols(target, name, at, kind)
-    finally:
-        target.close()
     if not found:
         raise IndexerError(
             f"no definition of '{name}' at {at}", hint="check the name, or try another --at REV"
@@ -285,13 +292,9 @@ def show(
 ) -> None:
     """The examples of one commit, segment by segment, as they are stored."""
     from indexer.lookup import commit_examples
-    from indexer.sync import open_target
 
-    target = open_target(str(repo), db)
-    try:
+    with _opened(repo, db) as target:
         shown = commit_examples(target, commit, path)
-    finally:
-        target.close()
     if not shown.examples:
         raise IndexerError(
             f"commit {shown.commit[:12]} has no examples"
@@ -374,13 +377,9 @@ def tokenizer_train(
 ) -> None:
     """Train the native SentencePiece model on the repo's Rust code at HEAD and use it."""
     from indexer.snapshot import train_tokenizer
-    from indexer.sync import open_target
 
-    target = open_target(str(repo), db)
-    try:
+    with _opened(repo, db) as target:
         _print_tokenizer(train_tokenizer(target, vocab_size, template=template))
-    finally:
-        target.close()
 
 
 @tokenizer_app.command("use")
@@ -393,13 +392,9 @@ def tokenizer_use(
 ) -> None:
     """Tokenize examples with your model's own tokenizer from now on."""
     from indexer.snapshot import use_tokenizer
-    from indexer.sync import open_target
 
-    target = open_target(str(repo), db)
-    try:
+    with _opened(repo, db) as target:
         _print_tokenizer(use_tokenizer(target, path, template))
-    finally:
-        target.close()
 
 
 @app.command("export")
@@ -418,10 +413,8 @@ def export_command(
 ) -> None:
     """Write the dataset as it stands: train/val/test files and manifest.json."""
     from indexer.snapshot import export_snapshot
-    from indexer.sync import open_target
 
-    target = open_target(str(repo), db)
-    try:
+    with _opened(repo, db) as target:
         with Progress(
             TextColumn("exporting"),
             BarColumn(),
@@ -438,8 +431,6 @@ def export_command(
             manifest = export_snapshot(
                 target, out_dir, fmt, at, template, max_tokens, split, on_progress=update
             )
-    finally:
-        target.close()
     counts = ", ".join(f"{n} {name}" for name, n in manifest.counts.items())
     out.print(f"wrote {sum(manifest.counts.values())} examples ({counts}) to {out_dir}")
     skips = manifest.extra.get("skips") or {}

@@ -438,5 +438,64 @@ def export_command(
         out.print("not exported: " + ", ".join(f"{n} {k}" for k, n in sorted(skips.items())))
 
 
+hook_app = typer.Typer(help="Capture every commit: git hooks that feed the indexer.")
+app.add_typer(hook_app, name="hook")
+
+
+def _print_hooks(states) -> None:  # noqa: ANN001 (a list of hooks.HookState)
+    for state in states:
+        if state.installed:
+            chained = f", runs {state.chained.name} first" if state.chained else ""
+            out.print(f"{state.hook_type:<14} installed{chained}  ({state.path})", markup=False)
+        elif state.foreign:
+            out.print(f"{state.hook_type:<14} not installed (another hook is there)", markup=False)
+        else:
+            out.print(f"{state.hook_type:<14} not installed", markup=False)
+
+
+@hook_app.command("install")
+@boundary
+def hook_install(repo: RepoOpt = Path(".")) -> None:
+    """Install the hooks (post-commit, post-merge, post-rewrite, post-checkout)."""
+    from indexer.hooks import install
+
+    _print_hooks(install(str(repo)))
+
+
+@hook_app.command("uninstall")
+@boundary
+def hook_uninstall(repo: RepoOpt = Path(".")) -> None:
+    """Remove the hooks and put back the ones they chained."""
+    from indexer.hooks import uninstall
+
+    _print_hooks(uninstall(str(repo)))
+
+
+@hook_app.command("status")
+@boundary
+def hook_status(repo: RepoOpt = Path("."), db: DbOpt = None) -> None:
+    """Which hooks are installed, what they chain, and what the last runs logged."""
+    from indexer.hooks import last_log_lines, status
+
+    _print_hooks(status(str(repo)))
+    for line in last_log_lines(str(repo)):
+        out.print(f"log: {line}", markup=False)
+
+
+@app.command("hook-run", hidden=True)
+def hook_run(
+    hook_type: Annotated[str, typer.Option("--type")] = "post-commit",
+    repo: RepoOpt = Path("."),
+    db: DbOpt = None,
+) -> None:
+    """What an installed hook runs in the background. Never fails: errors go to the log."""
+    from indexer.hooks import run_hook
+
+    try:
+        run_hook(str(repo), hook_type, db)
+    except Exception:  # noqa: BLE001 (not even opening the repo may break a commit)
+        pass
+
+
 def main() -> None:
     app()

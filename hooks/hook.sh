@@ -1,0 +1,25 @@
+#!/bin/sh
+# commit-indexer-hook: installed by `commit-indexer hook install`.
+# It feeds each new commit to the indexer in the background and returns at once;
+# `commit-indexer hook uninstall` removes it and puts back the hook that was here.
+hook_type=__HOOK_TYPE__
+python=__PYTHON__
+here=$(cd "$(dirname "$0")" && pwd)
+
+# The hook that was here before (pre-commit, husky, your own) runs first, as before.
+status=0
+if [ -x "$here/$hook_type.legacy" ]; then
+    "$here/$hook_type.legacy" "$@" || status=$?
+fi
+
+if [ -x "$python" ]; then
+    # Detached from git: no inherited stdin/stdout/stderr, so neither git nor a GUI
+    # client waits for the indexer; it logs to .git/commit-indexer/hook.log.
+    "$python" -m indexer hook-run --type "$hook_type" --repo "$PWD" </dev/null >/dev/null 2>&1 &
+else
+    log_dir=$(git rev-parse --git-common-dir 2>/dev/null)/commit-indexer
+    mkdir -p "$log_dir" 2>/dev/null &&
+        echo "commit-indexer: $python is gone; reinstall with \`commit-indexer hook install\`" \
+            >>"$log_dir/hook.log"
+fi
+exit $status

@@ -1,0 +1,131 @@
+"""Hooks end to end: install, real git commits feed the store in the background,
+existing hooks keep running and come back on uninstall, and nothing breaks a commit."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import sqlalchemy as sa
+from gitrepo import Repo, cli, count, db_url
+
+LIB = "pub struct Config {\n    pub port: u16,\n}\n"
+
+
+def _wait_for(url: str, sql: str, expected: int, seconds: float = 30.0) -> int:
+    """Poll the store (the hook's sync runs detached) until `sql` gives `expected`."""
+    deadline = time.monotonic() + seconds
+    value = -1
+    while time.monotonic() < deadline:
+        try:
+            value = count(url, sql)
+        except sa.exc.OperationalError:
+            value = -1  # not created yet
+        if value == expected:
+            return value
+        time.sleep(0.05)
+    return value
+
+
+def _wait_idle(repo: Repo, seconds: float = 30.0) -> None:
+    """Wait until no hook sync holds the lock (so the next assertion sees the end)."""
+    import fcntl
+
+    lock = repo.path / ".git" / "commit-indexer" / "sync.lock"
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if not lock.exists():
+            time.sleep(0.05)
+            continue
+        with open(lock) as handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                time.sleep(0.05)
+                continue
+            fcntl.flock(handle, fcntl.LOCK_UN)
+        if not (lock.parent / "sync.pending").exists():
+            return
+        time.sleep(0.05)
+
+
+def test_commits_merges_and_amends_are_captured(repo: Repo) -> None:
+    repo.commit({"src/lib.rs": LIB}, "start")
+    result = cli("hook", "install", "--repo", repo.path)
+    assert result.exit_code == 0, result.output
+    assert "post-commit    installed" in result.output
+    url = db_url(repo)
+    repo.commit({"src/lib.rs": LIB.replace("u16", "u32")}, "wider port")
+    assert _wait_for(url, "SELECT count(*) FROM commits", 2) == 2  # the hook synced HEAD
+    # the root commit added Config (one example), the next changed it (another)
+    assert _wait_for(url, "SELECT count(*) FROM examples", 2) == 2
+    repo.git("checkout", "-q", "-b", "side")
+    repo.commit({"src/side.rs": "pub fn side() {}\n"}, "side")
+    repo.git("checkout", "-q", "main")
+    repo.commit({"src/main.rs": "fn main() {}\n"}, "main")
+    repo.git("merge", "-q", "--no-ff", "-m", "merge side", "side")
+    assert _wait_for(url, "SELECT count(*) FROM commits", 5) == 5
+    repo.git("commit", "-q", "--amend", "-m", "merge side, amended")
+    assert _wait_for(url, "SELECT count(*) FROM commits", 6) == 6
+    _wait_idle(repo)
+    # what the hooks fed equals a fresh backfill of the same history
+    assert cli("backfill", "--repo", repo.path).output.startswith("up to date")
+
+
+def test_an_existing_hook_keeps_running_and_comes_back_byte_for_byte(repo: Repo) -> None:
+    hooks = repo.path / ".git" / "hooks"
+    hooks.mkdir(exist_ok=True)
+    mine = b'#!/bin/sh\necho ran >> "$(git rev-parse --git-dir)/mine.txt"\n'
+    (hooks / "post-commit").write_bytes(mine)
+    (hooks / "post-commit").chmod(0o755)
+    first = cli("hook", "install", "--repo", repo.path)
+    assert "post-commit    installed, runs post-commit.legacy first" in first.output
+    again = cli("hook", "install", "--repo", repo.path)  # installing twice changes nothing
+    assert again.exit_code == 0 and (hooks / "post-commit.legacy").read_bytes() == mine
+    repo.commit({"src/lib.rs": LIB}, "one")
+    assert (repo.path / ".git" / "mine.txt").read_text() == "ran\n"
+    assert _wait_for(db_url(repo), "SELECT count(*) FROM commits", 1) == 1
+    _wait_idle(repo)
+    result = cli("hook", "uninstall", "--repo", repo.path)
+    assert result.exit_code == 0, result.output
+    assert (hooks / "post-commit").read_bytes() == mine
+    assert os.access(hooks / "post-commit", os.X_OK)
+    assert not (hooks / "post-commit.legacy").exists()
+    assert not (hooks / "post-merge").exists()
+
+
+def test_core_hooks_path_is_where_hooks_go(repo: Repo) -> None:
+    repo.git("config", "core.hooksPath", "my-hooks")
+    assert cli("hook", "install", "--repo", repo.path).exit_code == 0
+    assert (repo.path / "my-hooks" / "post-commit").exists()
+    repo.commit({"src/lib.rs": LIB}, "one")
+    assert _wait_for(db_url(repo), "SELECT count(*) FROM commits", 1) == 1
+    _wait_idle(repo)
+
+
+def test_a_broken_store_never_fails_a_commit(repo: Repo) -> None:
+    store = repo.path / ".git" / "commit-indexer"
+    store.mkdir(parents=True)
+    (store / "index.db").write_bytes(b"not a database\n" * 100)
+    assert cli("hook", "install", "--repo", repo.path).exit_code == 0
+    start = time.monotonic()
+    repo.commit({"src/lib.rs": LIB}, "one")  # raises if git commit fails
+    assert time.monotonic() - start < 5
+    _wait_idle(repo)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        status = cli("hook", "status", "--repo", repo.path)
+        if "is not a usable commit-indexer store" in status.output:
+            break
+        time.sleep(0.1)
+    assert "error:" in status.output and "not a usable commit-indexer store" in status.output
+
+
+def test_a_vanished_interpreter_is_logged_not_fatal(repo: Repo, tmp_path: Path) -> None:
+    assert cli("hook", "install", "--repo", repo.path).exit_code == 0
+    hook = repo.path / ".git" / "hooks" / "post-commit"
+    hook.write_text(hook.read_text().replace("python=", "python=/gone/python #", 1))
+    repo.commit({"src/lib.rs": LIB}, "one")
+    log = (repo.path / ".git" / "commit-indexer" / "hook.log").read_text()
+    assert "/gone/python is gone" in log

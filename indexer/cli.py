@@ -476,10 +476,16 @@ def hook_uninstall(repo: RepoOpt = Path(".")) -> None:
 def hook_status(repo: RepoOpt = Path("."), db: DbOpt = None) -> None:
     """Which hooks are installed, what they chain, and what the last runs logged."""
     from indexer.hooks import last_log_lines, status
+    from indexer.sync import behind
 
     _print_hooks(status(str(repo)))
     for line in last_log_lines(str(repo)):
         out.print(f"log: {line}", markup=False)
+    try:
+        with _opened(repo, db) as target:
+            out.print(f"behind: {behind(target)} commits reachable from HEAD not indexed yet")
+    except IndexerError as exc:  # status still helps when the store is what is broken
+        out.print(f"behind: unknown ({exc.message})", markup=False)
 
 
 @app.command("hook-run", hidden=True)

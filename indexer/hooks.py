@@ -157,7 +157,7 @@ def _exclusive(path: Path) -> Iterator[bool]:
 
 
 def run_hook(repo_path: str, hook_type: str, db_url: str | None = None) -> None:
-    """What an installed hook runs, detached: sync HEAD, logging instead of raising.
+    """What an installed hook runs, detached: sync, logging instead of raising.
 
     Hooks fire in bursts (a rebase runs post-rewrite and post-checkout back to back):
     each run marks that work is pending, and whoever holds the lock syncs until nothing
@@ -188,7 +188,9 @@ def _sync_and_log(repo_path: str, hook_type: str, db_url: str | None, log: Path)
     try:
         target = open_target(repo_path, db_url)
         try:
-            result = sync(target, rev="HEAD")
+            # All refs, not just HEAD: runs coalesce, and by the time a burst is
+            # synced HEAD may be elsewhere (a rebase, then a checkout of another branch).
+            result = sync(target)
         finally:
             target.close()
         _log(log, f"{hook_type}: indexed {result.commits} commits")

@@ -145,6 +145,12 @@ def sync(
     return SyncResult(len(plan.todo), blobs, tuple(tips), tuple(plan.unreadable))
 
 
+def behind(target: Target, rev: str = "HEAD") -> int:
+    """How many commits reachable from `rev` the store does not hold yet."""
+    with st.translate_errors(target.store.url), target.store.connect() as conn:
+        return len(_plan(target, conn, _resolve_tips(target, rev, False)).todo)
+
+
 def _index(
     target: Target,
     conn: Connection,

@@ -129,3 +129,49 @@ def test_a_vanished_interpreter_is_logged_not_fatal(repo: Repo, tmp_path: Path) 
     repo.commit({"src/lib.rs": LIB}, "one")
     log = (repo.path / ".git" / "commit-indexer" / "hook.log").read_text()
     assert "/gone/python is gone" in log
+
+
+def test_rebase_cherry_pick_reset_pull_and_worktrees_are_captured(
+    repo: Repo, tmp_path: Path
+) -> None:
+    repo.commit({"src/lib.rs": LIB}, "start")
+    assert cli("hook", "install", "--repo", repo.path).exit_code == 0
+    url = db_url(repo)
+    repo.git("checkout", "-q", "-b", "topic")
+    for n in range(3):
+        repo.commit({f"src/t{n}.rs": f"pub fn t{n}() -> u8 {{\n    {n}\n}}\n"}, f"topic {n}")
+    repo.git("checkout", "-q", "main")
+    repo.commit({"src/m.rs": "pub fn m() {}\n"}, "main moves")
+    repo.git("checkout", "-q", "topic")
+    repo.git("rebase", "-q", "main")  # three rewritten commits, post-rewrite
+    repo.git("checkout", "-q", "main")
+    repo.git("cherry-pick", "topic~1")
+    repo.git("reset", "-q", "--hard", "HEAD~1")
+    _wait_idle(repo)
+    status = cli("hook", "status", "--repo", repo.path)
+    assert "behind: 0 commits" in status.output, status.output
+    # every commit reachable from the branches is in the store
+    reachable = set(repo.git("rev-list", "--all").split())
+    stored = count(url, "SELECT count(*) FROM commits")
+    assert reachable <= _stored_oids(url) and stored >= len(reachable)
+    # a pull from a second clone, and a commit in a worktree
+    other = tmp_path / "other"
+    Repo(tmp_path).git("clone", "-q", str(repo.path), str(other))
+    Repo(other).commit({"src/from_other.rs": "pub fn other() {}\n"}, "elsewhere")
+    repo.git("pull", "-q", "--no-rebase", str(other), "main")
+    repo.git("worktree", "add", "-q", str(tmp_path / "wt"), "-b", "wt")
+    Repo(tmp_path / "wt").commit({"src/wt.rs": "pub fn wt() {}\n"}, "in a worktree")
+    _wait_idle(repo)
+    reachable = set(repo.git("rev-list", "--all").split())
+    deadline = time.monotonic() + 30
+    while not reachable <= _stored_oids(url) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert reachable <= _stored_oids(url)
+
+
+def _stored_oids(url: str) -> set[str]:
+    engine = sa.create_engine(url)
+    with engine.connect() as conn:
+        oids = {row[0] for row in conn.exec_driver_sql("SELECT oid FROM commits")}
+    engine.dispose()
+    return oids

@@ -493,11 +493,28 @@ def hook_run(
     hook_type: Annotated[str, typer.Option("--type")] = "post-commit",
     repo: RepoOpt = Path("."),
     db: DbOpt = None,
+    detach: Annotated[
+        bool, typer.Option("--detach", help="Return at once; sync in a detached process.")
+    ] = False,
 ) -> None:
     """What an installed hook runs in the background. Never fails: errors go to the log."""
+    import subprocess
+    import sys
+
     from indexer.hooks import run_hook
 
     try:
+        if detach:  # for hook managers (pre-commit) that wait for their hooks
+            command = [sys.executable, "-m", "indexer", "hook-run", "--type", hook_type]
+            command += ["--repo", str(repo.resolve())] + (["--db", db] if db else [])
+            subprocess.Popen(
+                command,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+            return
         run_hook(str(repo), hook_type, db)
     except Exception:  # noqa: BLE001 (not even opening the repo may break a commit)
         pass

@@ -175,3 +175,13 @@ def _stored_oids(url: str) -> set[str]:
         oids = {row[0] for row in conn.exec_driver_sql("SELECT oid FROM commits")}
     engine.dispose()
     return oids
+
+
+def test_hook_run_detach_returns_at_once_and_syncs(repo: Repo) -> None:
+    """What a hook manager like pre-commit runs (.pre-commit-hooks.yaml)."""
+    repo.commit({"src/lib.rs": LIB}, "one")
+    start = time.monotonic()
+    result = cli("hook-run", "--detach", "--repo", repo.path)
+    assert result.exit_code == 0 and time.monotonic() - start < 2
+    assert _wait_for(db_url(repo), "SELECT count(*) FROM commits", 1) == 1
+    _wait_idle(repo)

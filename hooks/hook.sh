@@ -12,14 +12,22 @@ if [ -x "$here/$hook_type.legacy" ]; then
     "$here/$hook_type.legacy" "$@" || status=$?
 fi
 
+state=$(git rev-parse --git-common-dir 2>/dev/null)/commit-indexer
+mkdir -p "$state" 2>/dev/null || exit $status
+# Say there is work, then start a sync only if none is running: a running sync syncs
+# again while work is pending, so a burst (a rebase) costs one interpreter, not one a
+# commit. A marker older than 10 minutes is a sync that died: ignore it.
+: >"$state/sync.pending"
+if [ -n "$(find "$state/sync.running" -mmin -10 2>/dev/null)" ]; then
+    exit $status
+fi
+
 if [ -x "$python" ]; then
     # Detached from git: no inherited stdin/stdout/stderr, so neither git nor a GUI
     # client waits for the indexer; it logs to .git/commit-indexer/hook.log.
     "$python" -m indexer hook-run --type "$hook_type" --repo "$PWD" </dev/null >/dev/null 2>&1 &
 else
-    log_dir=$(git rev-parse --git-common-dir 2>/dev/null)/commit-indexer
-    mkdir -p "$log_dir" 2>/dev/null &&
-        echo "commit-indexer: $python is gone; reinstall with \`commit-indexer hook install\`" \
-            >>"$log_dir/hook.log"
+    echo "commit-indexer: $python is gone; reinstall with \`commit-indexer hook install\`" \
+        >>"$state/hook.log"
 fi
 exit $status

@@ -165,21 +165,30 @@ def run_hook(repo_path: str, hook_type: str, db_url: str | None = None) -> None:
     """
     for name in [n for n in os.environ if n.startswith("GIT_")]:
         del os.environ[name]  # git's hook environment is not ours: open the repo by path
+    try:
+        os.nice(10)  # background work: the user's next command comes first
+    except OSError:
+        pass
     repo = git.open_repo(repo_path)
     folder = git.common_dir(repo) / "commit-indexer"
     folder.mkdir(parents=True, exist_ok=True)
     pending = folder / "sync.pending"
     pending.touch()
     log = log_path(repo)
+    running = folder / "sync.running"  # tells the hook script not to start another
     while True:
         with _exclusive(folder / "sync.lock") as mine:
             if not mine:
                 return  # the holder will see `pending` and sync again
-            while pending.exists():
-                pending.unlink()
-                _sync_and_log(repo_path, hook_type, db_url, log)
+            running.touch()
+            try:
+                while pending.exists():
+                    pending.unlink()
+                    _sync_and_log(repo_path, hook_type, db_url, log)
+            finally:
+                running.unlink(missing_ok=True)
         if not pending.exists():
-            return  # else a hook came while we held the lock and found it taken
+            return  # else a hook came as we finished, saw `running` and left it to us
 
 
 def _sync_and_log(repo_path: str, hook_type: str, db_url: str | None, log: Path) -> None:
@@ -190,7 +199,7 @@ def _sync_and_log(repo_path: str, hook_type: str, db_url: str | None, log: Path)
         try:
             # All refs, not just HEAD: runs coalesce, and by the time a burst is
             # synced HEAD may be elsewhere (a rebase, then a checkout of another branch).
-            result = sync(target)
+            result = sync(target, workers=1)  # one core; the user's work has the rest
         finally:
             target.close()
         _log(log, f"{hook_type}: indexed {result.commits} commits")

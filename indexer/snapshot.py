@@ -16,20 +16,12 @@ from typing import Any
 
 from indexer import git
 from indexer import store as st
+from indexer.budget import EncodedExample, SkipReason, encode_example, fit, get_template
 from indexer.errors import IndexerError
 from indexer.examples import Example, Segment
 from indexer.export import DEFAULT_RATIOS, Manifest, split_of, time_splits, write_export
 from indexer.sync import Target
-from indexer.tokenizer import (
-    EncodedExample,
-    SkipReason,
-    Tokenizer,
-    encode_example,
-    fit,
-    get_template,
-    load_tokenizer,
-    train_native,
-)
+from indexer.tokenizer import Tokenizer, load_tokenizer, train_native
 
 COMMITS_PER_CHUNK = 256  # examples are read, tokenized and cached this many commits at a time
 

@@ -10,11 +10,12 @@ import torch
 from gitrepo import Repo, cli, make_repo
 
 from indexer import store as st
+from indexer.budget import IGNORE, encode_example, fit, render_text
 from indexer.dataset import ExportDataset, collate
 from indexer.demo import build_demo_repo
 from indexer.examples import Example, Segment
 from indexer.sync import open_target
-from indexer.tokenizer import IGNORE, Tokenizer, encode_example, fit, render_text
+from indexer.tokenizer import Tokenizer
 
 
 def _hashes(folder: Path) -> dict[str, str]:

@@ -11,23 +11,25 @@ from pathlib import Path
 
 import pytest
 
-from indexer.errors import IndexerError
-from indexer.examples import ITEM_KINDS, SEGMENT_KINDS, Example, Segment
-from indexer.tokenizer import (
-    END,
+from indexer.budget import (
     IGNORE,
-    SPECIAL_TOKENS,
-    STARCODER_TOKENS,
     TARGET_TOO_LONG,
     TEMPLATES,
     EncodedExample,
     Fitted,
     SkipReason,
-    Tokenizer,
     encode_example,
     fit,
-    load_tokenizer,
     render_text,
+)
+from indexer.errors import IndexerError
+from indexer.examples import ITEM_KINDS, SEGMENT_KINDS, Example, Segment
+from indexer.tokenizer import (
+    END,
+    SPECIAL_TOKENS,
+    STARCODER_TOKENS,
+    Tokenizer,
+    load_tokenizer,
     train_native,
 )
 

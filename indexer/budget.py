@@ -1,0 +1,372 @@
+"""Templates, and fitting an example into a token budget.
+
+A template says how an example's segments and target become text with marker
+tokens: `native` uses our `<|...|>` tokens, `starcoder` the model's own commit tokens
+(no new tokens, so no embedding resize). `encode_example` tokenizes every piece once
+(each segment, each of its shorter variants, the target, the markers); `fit` then
+fills a token budget by priority without tokenizing again, and `render_text` gives
+the exact text the fitted ids decode to.
+
+What it does not do: make tokenizers (`tokenizer.py`), build examples, store or
+export them, or make tensors.
+"""
+
+from __future__ import annotations
+
+import struct
+import sys
+from array import array
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+
+from indexer.errors import IndexerError
+from indexer.examples import (
+    CONTEXT_PREFIX,
+    IMPORTS,
+    MESSAGE,
+    OLD,
+    PATH,
+    SEGMENT_KINDS,
+    Example,
+)
+from indexer.tokenizer import (
+    CHANGE_TOKENS,
+    COMMIT_AFTER,
+    COMMIT_BEFORE,
+    COMMIT_MSG,
+    END,
+    ENDOFTEXT,
+    FILENAME,
+    ITEM_TOKENS,
+    NEW,
+    PAD,
+    SEGMENT_TOKENS,
+    SPECIAL_TOKENS,
+    STARCODER_TOKENS,
+    Tokenizer,
+)
+
+
+@dataclass(frozen=True)
+class Part:
+    """One span of a rendered example. `head` and `tail` are marker and separator
+    text (special tokens are looked up by id, other text is encoded); `forms` is the
+    body: a segment's text then its variants, longest first, or the target."""
+
+    kind: str  # a segment kind, "marker" or "target"
+    rank: int | None  # the segment's index in example.segments; None otherwise
+    head: tuple[str, ...] = ()
+    forms: tuple[str, ...] = ()
+    tail: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Template:
+    name: str
+    tokens: tuple[str, ...]  # special tokens it uses: each must be one token
+    pad_token: str  # what a collator pads with (records themselves have no padding)
+    parts: Callable[[Example], list[Part]]
+    hint: str  # what to do when a tokenizer lacks one of `tokens`
+
+
+def _segments_by_group(example: Example, groups: Sequence[str]) -> dict[str, list[Part]]:
+    """Each non-empty segment as a Part (head/tail to be filled), under its group:
+    its kind, or "ctx" for definitions from other files (kept in priority order)."""
+    out: dict[str, list[Part]] = {g: [] for g in groups}
+    for rank, seg in enumerate(example.segments):
+        if seg.kind not in SEGMENT_KINDS:
+            raise IndexerError(f"unknown segment kind {seg.kind!r}")
+        if seg.text:
+            group = "ctx" if seg.kind.startswith(CONTEXT_PREFIX) else seg.kind
+            out[group].append(Part(seg.kind, rank, forms=(seg.text, *seg.variants)))
+    return out
+
+
+def _native_parts(example: Example) -> list[Part]:
+    """`<|path|>p<|imports|>u<|ctx_struct|>d…<|old|>o<|msg|>m<|item_fn|><|modified|>
+    <|new|>TARGET<|end|>`: context first, the old code and message nearest the new
+    code (the order of StarCoder's commits), the target last."""
+    if example.kind not in ITEM_TOKENS or example.change not in CHANGE_TOKENS:
+        raise IndexerError(f"unknown item kind or change: {example.kind!r}, {example.change!r}")
+    groups = _segments_by_group(example, (PATH, IMPORTS, "ctx", OLD, MESSAGE))
+    parts = [
+        Part(p.kind, p.rank, (SEGMENT_TOKENS[p.kind],), p.forms)
+        for group in groups.values()
+        for p in group
+    ]
+    head = (ITEM_TOKENS[example.kind], CHANGE_TOKENS[example.change], NEW)
+    return [*parts, Part("target", None, head, (example.target,), (END,))]
+
+
+def _starcoder_parts(example: Example) -> list[Part]:
+    """`<filename>p<commit_before>u\\n\\nd\\n\\n…o<commit_msg>m<commit_after>TARGET<|endoftext|>`:
+    the old side of the commit holds what the new item is written against (imports,
+    definitions from other files, a blank line after each), then its old code; the
+    commit markers are always there, even around an empty side."""
+    g = _segments_by_group(example, (PATH, IMPORTS, "ctx", OLD, MESSAGE))
+    return [
+        *(Part(p.kind, p.rank, (FILENAME,), p.forms) for p in g[PATH]),
+        Part("marker", None, (COMMIT_BEFORE,)),
+        *(Part(p.kind, p.rank, (), p.forms, ("\n\n",)) for p in (*g[IMPORTS], *g["ctx"])),
+        *g[OLD],
+        Part("marker", None, (COMMIT_MSG,)),
+        *g[MESSAGE],
+        Part("target", None, (COMMIT_AFTER,), (example.target,), (ENDOFTEXT,)),
+    ]
+
+
+TEMPLATES = {
+    "native": Template(
+        "native",
+        SPECIAL_TOKENS,
+        PAD,
+        _native_parts,
+        "use the native tokenizer, or the template of the model whose tokenizer this is",
+    ),
+    "starcoder": Template(
+        "starcoder",
+        STARCODER_TOKENS,
+        ENDOFTEXT,
+        _starcoder_parts,
+        "the starcoder template needs the model's own tokenizer (StarCoder's "
+        "tokenizer.json); use the native template with other tokenizers",
+    ),
+}
+
+
+def get_template(name: str) -> Template:
+    if name not in TEMPLATES:
+        raise IndexerError(f"unknown template {name!r}", f"use one of: {', '.join(TEMPLATES)}")
+    return TEMPLATES[name]
+
+
+def _marker_ids(tokenizer: Tokenizer, text: str, template: Template) -> tuple[int, ...]:
+    """Ids of a marker or separator, cached on the tokenizer; a template's special
+    token must be one token of the tokenizer, never spelled out in pieces."""
+    key = f"{template.name}\0{text}"
+    if key not in tokenizer._markers:
+        if text in template.tokens:
+            i = tokenizer.token_id(text)
+            if i is None:
+                raise IndexerError(
+                    f"tokenizer {tokenizer.name} has no token {text}, which the "
+                    f"{template.name} template needs",
+                    template.hint,
+                )
+            tokenizer._markers[key] = (i,)
+        else:
+            tokenizer._markers[key] = tuple(tokenizer.encode(text))
+    return tokenizer._markers[key]
+
+
+def _typecode(vocab_size: int) -> str:
+    """The smallest unsigned array type that holds every id."""
+    if vocab_size <= 1 << 16:
+        return "H"
+    assert array("I").itemsize == 4 and vocab_size <= 1 << 32, vocab_size
+    return "I"
+
+
+@dataclass(frozen=True)
+class EncodedPart:
+    kind: str
+    rank: int | None
+    head: array
+    forms: tuple[array, ...]
+    tail: array
+
+
+@dataclass(frozen=True)
+class EncodedExample:
+    """Every piece of an example tokenized once, for one tokenizer and template: what
+    the store caches, and all `fit` needs for any budget."""
+
+    template: str
+    n_segments: int
+    parts: tuple[EncodedPart, ...]
+
+    def to_bytes(self) -> bytes:
+        """Compact and portable: a header, lengths as uint32, ids as uint16 or uint32,
+        all little-endian."""
+        typecode = self.parts[0].head.typecode if self.parts else "H"
+        meta = array("I", [self.n_segments, len(self.parts)])
+        ids = array(typecode)
+        for p in self.parts:
+            meta.extend([_PART_KINDS.index(p.kind), 0 if p.rank is None else p.rank + 1])
+            meta.extend([len(p.head), len(p.forms), *map(len, p.forms), len(p.tail)])
+            for piece in (p.head, *p.forms, p.tail):
+                ids.extend(piece)
+        name = self.template.encode()
+        if sys.byteorder == "big":
+            meta.byteswap()
+            ids.byteswap()
+        header = _HEADER.pack(_MAGIC, typecode.encode(), len(name), len(meta))
+        return header + name + meta.tobytes() + ids.tobytes()
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> EncodedExample:
+        magic, typecode, name_len, meta_len = _HEADER.unpack_from(data)
+        if magic != _MAGIC:
+            raise IndexerError("cached token ids are not in a format this version reads")
+        at = _HEADER.size
+        template = data[at : at + name_len].decode()
+        at += name_len
+        meta = array("I", data[at : at + 4 * meta_len])
+        ids = array(typecode.decode(), data[at + 4 * meta_len :])
+        if sys.byteorder == "big":
+            meta.byteswap()
+            ids.byteswap()
+        m = iter(meta)
+        i = 0
+
+        def take(n: int) -> array:
+            nonlocal i
+            i += n
+            return ids[i - n : i]
+
+        n_segments, n_parts = next(m), next(m)
+        parts = []
+        for _ in range(n_parts):
+            kind, rank = _PART_KINDS[next(m)], next(m)
+            head_len, n_forms = next(m), next(m)
+            form_lens = [next(m) for _ in range(n_forms)]
+            head = take(head_len)
+            forms = tuple(take(n) for n in form_lens)
+            tail = take(next(m))
+            parts.append(EncodedPart(kind, None if rank == 0 else rank - 1, head, forms, tail))
+        if i != len(ids):
+            raise IndexerError("cached token ids are damaged", "export again to re-encode them")
+        return cls(template, n_segments, tuple(parts))
+
+
+_MAGIC = b"CIX1"
+_HEADER = struct.Struct("<4scHI")
+_PART_KINDS = ("marker", "target", *SEGMENT_KINDS)
+
+
+def encode_example(
+    example: Example, tokenizer: Tokenizer, template: str = "native"
+) -> EncodedExample:
+    """Tokenize each piece of `example` once: markers, every segment form, the target."""
+    tpl = get_template(template)
+    for token in tpl.tokens:  # fail on a missing token whatever the example holds
+        _marker_ids(tokenizer, token, tpl)
+    typecode = _typecode(tokenizer.vocab_size)
+
+    def ids(values: Iterable[int]) -> array:
+        a = array(typecode, values)
+        assert not a or max(a) < tokenizer.vocab_size, "token id outside the vocabulary"
+        return a
+
+    def markers(texts: tuple[str, ...]) -> array:
+        return ids(i for text in texts for i in _marker_ids(tokenizer, text, tpl))
+
+    parts = tuple(
+        EncodedPart(
+            p.kind,
+            p.rank,
+            markers(p.head),
+            tuple(ids(tokenizer.encode(form)) for form in p.forms),
+            markers(p.tail),
+        )
+        for p in tpl.parts(example)
+    )
+    return EncodedExample(tpl.name, len(example.segments), parts)
+
+
+TARGET_TOO_LONG = "target_too_long"
+
+
+@dataclass(frozen=True)
+class SkipReason:
+    """Why an example makes no record: `reason`, and the tokens it would need at least."""
+
+    reason: str
+    n_tokens: int
+    max_tokens: int
+
+
+@dataclass(frozen=True)
+class Fitted:
+    """One record's ids. `choices[i]` says what became of segment i: 0 whole,
+    k > 0 its k-th variant, None dropped (an empty segment counts as whole)."""
+
+    input_ids: list[int]
+    labels: list[int]
+    attention_mask: list[int]
+    choices: tuple[int | None, ...]
+
+    @property
+    def n_tokens(self) -> int:
+        return len(self.input_ids)
+
+    @property
+    def kept(self) -> tuple[int, ...]:
+        return tuple(i for i, c in enumerate(self.choices) if c == 0)
+
+    @property
+    def shortened(self) -> tuple[int, ...]:
+        return tuple(i for i, c in enumerate(self.choices) if c)
+
+    @property
+    def dropped(self) -> tuple[int, ...]:
+        return tuple(i for i, c in enumerate(self.choices) if c is None)
+
+    @property
+    def fits_whole(self) -> bool:
+        """The whole context fits the budget: nothing shortened or dropped."""
+        return all(c == 0 for c in self.choices)
+
+
+IGNORE = -100  # the label of a position the loss skips
+
+
+def fit(encoded: EncodedExample, max_tokens: int = 2048) -> Fitted | SkipReason:
+    """Fill `max_tokens` by priority, never cutting a piece.
+
+    The target and the template's fixed markers always go in whole; if they alone are
+    too long, the example is skipped. Then each segment in priority order takes the
+    longest of its forms (text, then variants) that fits what is left, or is dropped:
+    so a lower-priority segment is shortened or dropped before it costs a higher one
+    anything, and a small one may still fill a gap.
+    """
+    if max_tokens < 1:
+        raise IndexerError(f"token budget must be positive, not {max_tokens}")
+    fixed = sum(
+        len(p.head) + len(p.tail) + (len(p.forms[0]) if p.forms else 0)
+        for p in encoded.parts
+        if p.rank is None
+    )
+    if fixed > max_tokens:
+        return SkipReason(TARGET_TOO_LONG, fixed, max_tokens)
+    left = max_tokens - fixed
+    choices: list[int | None] = [0] * encoded.n_segments
+    for p in sorted((p for p in encoded.parts if p.rank is not None), key=lambda p: p.rank):
+        frame = len(p.head) + len(p.tail)
+        fitting = (k for k, form in enumerate(p.forms) if frame + len(form) <= left)
+        choice = choices[p.rank] = next(fitting, None)
+        if choice is not None:
+            left -= frame + len(p.forms[choice])
+    input_ids: list[int] = []
+    labels: list[int] = []
+    for p in encoded.parts:
+        if p.rank is not None and choices[p.rank] is None:
+            continue
+        body = p.forms[choices[p.rank] if p.rank is not None else 0] if p.forms else ()
+        input_ids += [*p.head, *body, *p.tail]
+        if p.kind == "target":  # the marker before it is context; the end token is learnt
+            labels += [IGNORE] * len(p.head) + [*body, *p.tail]
+        else:
+            labels += [IGNORE] * (len(p.head) + len(body) + len(p.tail))
+    return Fitted(input_ids, labels, [1] * len(input_ids), tuple(choices))
+
+
+def render_text(example: Example, fitted: Fitted, template: str = "native") -> str:
+    """The text `fitted.input_ids` decode to, built from the example's own strings."""
+    out: list[str] = []
+    for p in get_template(template).parts(example):
+        choice = fitted.choices[p.rank] if p.rank is not None else 0
+        if choice is None:
+            continue
+        out += [*p.head, p.forms[choice] if p.forms else "", *p.tail]
+    return "".join(out)

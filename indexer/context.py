@@ -126,7 +126,9 @@ class SymbolTable:
         self.files = files  # path -> the index of the blob there (its definitions carry the path)
         self._named: dict[tuple[str, str], list[Definition]] = {}
         self._in_module: dict[tuple[str, tuple[str, ...], str], list[Definition]] = {}
-        self.resolved: dict[tuple[str, str], list[Definition]] = {}  # (path, ref): resolve's memo
+        # resolve's memos, valid for this commit: (path, ref) -> candidates, path -> imports
+        self.resolved: dict[tuple[str, str], list[Definition]] = {}
+        self.imports: dict[str, tuple[dict[str, str], list[tuple[str, ...]]]] = {}
         self.modules: dict[tuple[str, tuple[str, ...]], list[str]] = {}
         self.crates: dict[str, list[str]] = {}
         for path in sorted(files):
@@ -198,14 +200,9 @@ def resolve(
     """Definitions in other files for each referenced name, most referenced first."""
     crate = crate_root(path)
     own_module = module_path(path)
-    imported: dict[str, str] = {}  # local name -> absolute path
-    globs: list[tuple[str, ...]] = []
-    for use in uses:
-        absolute = resolve_use(use, path)
-        if use.is_glob:
-            globs.append(tuple(absolute.split("::")))
-        else:
-            imported[use.alias or absolute.split("::")[-1]] = absolute
+    if path not in table.imports:  # the same for every item of the file in this commit
+        table.imports[path] = _imports(uses, path)
+    imported, globs = table.imports[path]
     found: dict[tuple[str, str], tuple[Definition, int]] = {}
     resolved, unresolved = [], []
     for ref, count in sorted(refs.items(), key=lambda kv: (-kv[1], kv[0])):
@@ -231,6 +228,19 @@ def resolve(
         resolved.append(f"{ref} -> {definition.path}::{definition.qualname}")
     ordered = sorted(found.values(), key=lambda dc: (-dc[1], dc[0].path, dc[0].qualname))
     return ordered, resolved, unresolved
+
+
+def _imports(uses: list[Use], path: str) -> tuple[dict[str, str], list[tuple[str, ...]]]:
+    """What a file's uses bring in: local name -> absolute path, and glob modules."""
+    imported: dict[str, str] = {}
+    globs: list[tuple[str, ...]] = []
+    for use in uses:
+        absolute = resolve_use(use, path)
+        if use.is_glob:
+            globs.append(tuple(absolute.split("::")))
+        else:
+            imported[use.alias or absolute.split("::")[-1]] = absolute
+    return imported, globs
 
 
 def _lookup(

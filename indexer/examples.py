@@ -8,8 +8,9 @@ example into a token budget is `tokenizer.py`'s job; writing files is `export.py
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Protocol, TypeVar
 
 from indexer.context import (
     BlobIndex,
@@ -84,6 +85,7 @@ class Example:
 
 
 CONTAINER_KINDS = ("impl", "trait", "mod")
+T = TypeVar("T")
 
 
 class Source(Protocol):
@@ -102,6 +104,9 @@ class Source(Protocol):
     def index(self, path: str, blob: str) -> BlobIndex | None:
         """The definitions and uses of the blob at `path`, indexed (None when it was not
         parsed)."""
+
+    def memo(self, key: tuple, compute: Callable[[], T]) -> T:
+        """`compute()`, remembered under `key` for a while (derived data of a blob)."""
 
 
 @dataclass
@@ -162,6 +167,14 @@ def _keyed(items: list[Definition]) -> list[tuple[tuple[str, str], Definition]]:
     return keyed
 
 
+def _structure(
+    source: Source, blob: str, items: list[Definition]
+) -> tuple[dict[str, list[Definition]], list[tuple[tuple[str, str], Definition]]]:
+    """A blob's containers' children and its keyed items, computed once per blob: the
+    new version of a file in one commit is the old version in the next."""
+    return source.memo(("structure", blob), lambda: (_children(items), _keyed(items)))
+
+
 def _imports_text(uses: list[Use], scope: str) -> str:
     lines = []
     for use in uses:
@@ -199,9 +212,11 @@ def build_examples(source: Source, info: CommitInfo, changes: list[FileChange]) 
             old_items = source.items(change.old_blob) or []
         new_code = source.code(change.new_blob)
         old_code = source.code(change.old_blob) if old_items else b""
-        new_kids, old_kids = _children(new_items), _children(old_items)
-        old_by_key = dict(_keyed(old_items))
-        new_keyed = _keyed(new_items)
+        new_kids, new_keyed = _structure(source, change.new_blob, new_items)
+        old_kids, old_keyed = (
+            _structure(source, change.old_blob, old_items) if old_items else ({}, [])
+        )
+        old_by_key = dict(old_keyed)
         new_keys = {key for key, _item in new_keyed}
         built.skipped["deleted"] += sum(1 for key in old_by_key if key not in new_keys)
         uses = source.uses(change.new_blob)

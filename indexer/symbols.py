@@ -5,6 +5,8 @@ commits of a history share most of their files)."""
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Callable
+from typing import TypeVar
 
 import pygit2
 from sqlalchemy import Connection
@@ -13,6 +15,8 @@ from indexer import git
 from indexer import store as st
 from indexer.context import BlobIndex, Definition, index_blob
 from indexer.rust import ParsedBlob, Use
+
+T = TypeVar("T")
 
 CACHE_BLOBS = 1024
 CACHE_TREES = 8
@@ -29,6 +33,7 @@ class StoreSource:
         self._files: OrderedDict[str, dict[str, str]] = OrderedDict()
         self._indexes: OrderedDict[tuple[str, str], BlobIndex | None] = OrderedDict()
         self._code: OrderedDict[str, bytes] = OrderedDict()
+        self._memo: OrderedDict[tuple, object] = OrderedDict()
 
     @staticmethod
     def _keep(cache: OrderedDict, key: str, value: object, limit: int) -> None:
@@ -78,3 +83,10 @@ class StoreSource:
             value = None if items is None else index_blob(path, items, self.uses(blob))
             self._keep(self._indexes, key, value, CACHE_BLOBS)
         return self._indexes[key]
+
+    def memo(self, key: tuple, compute: Callable[[], T]) -> T:
+        if key not in self._memo:
+            self._keep(self._memo, key, compute(), CACHE_CODE)
+        else:
+            self._memo.move_to_end(key)
+        return self._memo[key]  # type: ignore[return-value]

@@ -438,6 +438,26 @@ def export_command(
         out.print("not exported: " + ", ".join(f"{n} {k}" for k, n in sorted(skips.items())))
 
 
+@app.command("gc")
+@boundary
+def gc_command(
+    remotes: Annotated[
+        bool, typer.Option("--remotes", help="Keep what remote-tracking branches reach too.")
+    ] = False,
+    repo: RepoOpt = Path("."),
+    db: DbOpt = None,
+) -> None:
+    """Remove commits no ref reaches any more, and the blobs and examples only they had."""
+    from indexer.sync import gc
+
+    with _opened(repo, db) as target:
+        collected = gc(target, remotes)
+    out.print(
+        f"removed {collected.commits} commits, {collected.examples} examples,"
+        f" {collected.blobs} blobs that nothing reachable uses"
+    )
+
+
 hook_app = typer.Typer(help="Capture every commit: git hooks that feed the indexer.")
 app.add_typer(hook_app, name="hook")
 

@@ -649,3 +649,36 @@ def save_tokens(
     if rows:
         with _tx(conn):
             conn.execute(insert(m.example_tokens), rows)
+
+
+@dataclass(frozen=True)
+class Collected:
+    commits: int
+    examples: int
+    blobs: int
+
+
+def collect_garbage(conn: Connection, repo: int, reachable: set[str]) -> Collected:
+    """Delete this repo's commits that are not in `reachable` (with their changes and
+    examples), then every blob that no stored change of any repo introduces."""
+    c, ch, e = m.commits.c, m.changes.c, m.examples.c
+    with _tx(conn):
+        stored = conn.execute(select(c.id, c.oid).where(c.repo_id == repo)).all()
+        dead = [cid for cid, oid in stored if oid not in reachable]
+        examples = 0
+        for start in range(0, len(dead), _IN_CHUNK):
+            ids = dead[start : start + _IN_CHUNK]
+            example_ids = select(e.id).where(e.commit_id.in_(ids))
+            conn.execute(
+                delete(m.example_tokens).where(m.example_tokens.c.example_id.in_(example_ids))
+            )
+            examples += conn.execute(delete(m.examples).where(e.commit_id.in_(ids))).rowcount
+            conn.execute(delete(m.example_skips).where(m.example_skips.c.commit_id.in_(ids)))
+            conn.execute(delete(m.changes).where(ch.commit_id.in_(ids)))
+            conn.execute(delete(m.commits).where(c.id.in_(ids)))
+        live = select(ch.new_blob).where(ch.new_blob.is_not(None))
+        dead_blobs = select(m.blobs.c.id).where(m.blobs.c.oid.not_in(live))
+        for table in (m.items, m.uses, m.mods):
+            conn.execute(delete(table).where(table.c.blob_id.in_(dead_blobs)))
+        blobs = conn.execute(delete(m.blobs).where(m.blobs.c.oid.not_in(live))).rowcount
+    return Collected(len(dead), examples, blobs)

@@ -145,6 +145,22 @@ def sync(
     return SyncResult(len(plan.todo), blobs, tuple(tips), tuple(plan.unreadable))
 
 
+def gc(target: Target, remotes: bool = False) -> st.Collected:
+    """Remove what no ref reaches any more (amended, rebased, reset-away commits, and
+    blobs only they held). Export already leaves them out; this frees the space."""
+    tips = git.ref_tips(target.repo, remotes=remotes)
+    reachable, unreadable = git.walk(target.repo, tips, ())
+    if unreadable:
+        raise IndexerError(
+            "libgit2 cannot read the history of some refs, so what is reachable is unknown",
+            hint="run `git fsck`; gc removes nothing until every ref can be read",
+        )
+    with st.translate_errors(target.store.url), target.store.connect() as conn:
+        collected = st.collect_garbage(conn, target.repo_id, set(reachable))
+        st.set_synced_tips(conn, target.repo_id, [t for t in tips if t in set(reachable)])
+    return collected
+
+
 def behind(target: Target, rev: str = "HEAD") -> int:
     """How many commits reachable from `rev` the store does not hold yet."""
     with st.translate_errors(target.store.url), target.store.connect() as conn:

@@ -198,3 +198,25 @@ def test_python_dash_m_runs_the_cli() -> None:
         [sys.executable, "-m", "indexer", "--help"], capture_output=True, text=True, check=False
     )
     assert proc.returncode == 0 and "backfill" in proc.stdout
+
+
+def test_gc_removes_what_no_ref_reaches_and_leaves_a_fresh_backfills_store(
+    tmp_path: Path,
+) -> None:
+    repo = make_repo(tmp_path)
+    repo.commit({"src/lib.rs": LIB_V1}, "one")
+    repo.commit({"src/lib.rs": LIB_V2}, "two")
+    assert cli("backfill", "--repo", repo.path).exit_code == 0
+    repo.commit({"src/lib.rs": LIB_V2 + "pub fn extra() {}\n"}, "three")
+    assert cli("sync", "--repo", repo.path).exit_code == 0
+    repo.git("commit", "-q", "--amend", "-m", "three, amended")  # the old three is orphaned
+    repo.git("reset", "-q", "--hard", "HEAD~1")  # and so is the amended one
+    assert cli("backfill", "--repo", repo.path).exit_code == 0
+    result = cli("gc", "--repo", repo.path)
+    assert result.exit_code == 0, result.output
+    assert "removed 1 commits" in result.output and "1 blobs" in result.output
+    fresh = f"sqlite:///{tmp_path / 'fresh.db'}"
+    assert cli("backfill", "--repo", repo.path, "--db", fresh).exit_code == 0
+    assert dump_store(db_url(repo)) == dump_store(fresh)
+    again = cli("gc", "--repo", repo.path)
+    assert "removed 0 commits, 0 examples, 0 blobs" in again.output

@@ -458,6 +458,21 @@ def gc_command(
     )
 
 
+@app.command("watch")
+@boundary
+def watch_command(repo: RepoOpt = Path("."), db: DbOpt = None) -> None:
+    """Sync whenever the refs move (for commits made where no hook runs). Ctrl-C stops."""
+    from indexer.git import open_repo
+    from indexer.watch import watch
+
+    open_repo(str(repo))  # a clear error before anything starts
+    err.print(f"watching {repo.resolve()} (Ctrl-C to stop); each sync is logged in hook.log")
+    try:
+        watch(str(repo), db, on_sync=lambda: err.print("synced"))
+    except KeyboardInterrupt:
+        err.print("stopped")
+
+
 hook_app = typer.Typer(help="Capture every commit: git hooks that feed the indexer.")
 app.add_typer(hook_app, name="hook")
 

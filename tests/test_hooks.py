@@ -185,3 +185,29 @@ def test_hook_run_detach_returns_at_once_and_syncs(repo: Repo) -> None:
     assert result.exit_code == 0 and time.monotonic() - start < 2
     assert _wait_for(db_url(repo), "SELECT count(*) FROM commits", 1) == 1
     _wait_idle(repo)
+
+
+def test_watch_syncs_commits_made_without_hooks(repo: Repo) -> None:
+    import signal
+    import subprocess
+    import sys
+
+    repo.commit({"src/lib.rs": LIB}, "one")
+    watcher = subprocess.Popen(
+        [sys.executable, "-m", "indexer", "watch", "--repo", str(repo.path)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        url = db_url(repo)
+        assert _wait_for(url, "SELECT count(*) FROM commits", 1) == 1  # it catches up first
+        # no hooks installed: only the watcher can see these
+        repo.commit({"src/lib.rs": LIB.replace("u16", "u32")}, "two")
+        repo.git("checkout", "-q", "-b", "side")
+        repo.commit({"src/side.rs": "pub fn side() {}\n"}, "three")
+        assert _wait_for(url, "SELECT count(*) FROM commits", 3) == 3
+    finally:
+        watcher.send_signal(signal.SIGINT)
+        _out, err = watcher.communicate(timeout=20)
+    assert watcher.returncode == 0, err.decode()
+    assert b"stopped" in err

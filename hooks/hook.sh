@@ -26,8 +26,9 @@ if [ -x "$python" ]; then
     # Detached from git: no inherited stdin/stdout/stderr, so neither git nor a GUI
     # client waits for the indexer; it logs to .git/commit-indexer/hook.log.
     "$python" -m indexer hook-run --type "$hook_type" --repo "$PWD" </dev/null >/dev/null 2>&1 &
-else
+elif [ ! -e "$state/interpreter-gone" ]; then  # say it once, not on every commit
     echo "commit-indexer: $python is gone; reinstall with \`commit-indexer hook install\`" \
         >>"$state/hook.log"
+    : >"$state/interpreter-gone"
 fi
 exit $status

@@ -223,14 +223,17 @@ def sync_command(
 def _print_stats(repo: Path, db: str | None) -> None:
     from indexer.store import stats as store_stats
     from indexer.store import translate_errors
+    from indexer.sync import behind
 
     with _opened(repo, db) as target:
         with translate_errors(target.store.url), target.store.connect() as conn:
             s = store_stats(conn, target.repo_id)
+        lag = behind(target) if not target.repo.head_is_unborn else 0
     out.print(f"store        {target.store.url}")
     if s.store_bytes is not None:
         out.print(f"store size   {s.store_bytes / 1e6:.1f} MB")
     out.print(f"commits      {s.commits} ({s.merges} merges, {s.boundaries} shallow boundaries)")
+    out.print(f"behind HEAD  {lag} commits not indexed yet")
     out.print(f"changes      {s.changes} .rs files changed")
     blobs = ", ".join(f"{n} {k}" for k, n in s.blobs_by_status.items()) or "none"
     out.print(f"blobs        {sum(s.blobs_by_status.values())} ({blobs})")
@@ -479,11 +482,14 @@ app.add_typer(hook_app, name="hook")
 
 def _print_hooks(states) -> None:  # noqa: ANN001 (a list of hooks.HookState)
     for state in states:
+        by = f" ({state.manager}'s)" if state.manager else ""
         if state.installed:
-            chained = f", runs {state.chained.name} first" if state.chained else ""
+            chained = f", runs {state.chained.name}{by} first" if state.chained else ""
             out.print(f"{state.hook_type:<14} installed{chained}  ({state.path})", markup=False)
         elif state.foreign:
-            out.print(f"{state.hook_type:<14} not installed (another hook is there)", markup=False)
+            out.print(
+                f"{state.hook_type:<14} not installed (another hook{by} is there)", markup=False
+            )
         else:
             out.print(f"{state.hook_type:<14} not installed", markup=False)
 

@@ -39,6 +39,7 @@ class HookState:
     installed: bool
     chained: Path | None  # the previous hook, now `<name>.legacy`, run first by ours
     foreign: bool  # a hook that is not ours sits there (only before install)
+    manager: str | None  # who wrote the chained or foreign hook, when we can tell
 
 
 def hooks_dir(repo: pygit2.Repository) -> Path:
@@ -67,16 +68,32 @@ def _script(hook_type: str) -> str:
     )
 
 
+# How the hook managers we know mark the scripts they install.
+MANAGERS = {"pre-commit": "pre-commit", "husky": "husky", "lefthook": "lefthook"}
+
+
+def _manager(path: Path) -> str | None:
+    try:
+        text = path.read_text(errors="replace")
+    except OSError:
+        return None
+    return next((name for name, mark in MANAGERS.items() if mark in text), None)
+
+
 def _state(folder: Path, hook_type: str) -> HookState:
     path = folder / hook_type
     legacy = folder / f"{hook_type}.legacy"
     ours = path.exists() and _is_ours(path)
+    chained = legacy if ours and legacy.exists() else None
+    foreign = path.exists() and not ours
+    other = chained or (path if foreign else None)
     return HookState(
         hook_type,
         path,
         installed=ours,
-        chained=legacy if ours and legacy.exists() else None,
-        foreign=path.exists() and not ours,
+        chained=chained,
+        foreign=foreign,
+        manager=_manager(other) if other else None,
     )
 
 
@@ -103,6 +120,7 @@ def install(repo_path: str, hook_types: tuple[str, ...] = HOOK_TYPES) -> list[Ho
             temp.chmod(0o755)
             os.replace(temp, path)
         states.append(_state(folder, hook_type))
+    (git.common_dir(repo) / "commit-indexer" / "interpreter-gone").unlink(missing_ok=True)
     return states
 
 

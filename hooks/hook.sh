@@ -12,20 +12,33 @@ if [ -x "$here/$hook_type.legacy" ]; then
     "$here/$hook_type.legacy" "$@" || status=$?
 fi
 
-state=$(git rev-parse --git-common-dir 2>/dev/null)/commit-indexer
-mkdir -p "$state" 2>/dev/null || exit $status
+# Every process started here costs the commit time, so the common case starts none:
+# hooks installed in the git dir know where it is without asking git.
+if [ -f "$here/../HEAD" ] && [ -d "$here/../objects" ]; then
+    state="$here/../commit-indexer"
+else
+    state=$(git rev-parse --git-common-dir 2>/dev/null)/commit-indexer
+fi
+[ -d "$state" ] || mkdir -p "$state" 2>/dev/null || exit $status
 # Say there is work, then start a sync only if none is running: a running sync syncs
 # again while work is pending, so a burst (a rebase) costs one interpreter, not one a
 # commit. A marker older than 10 minutes is a sync that died: ignore it.
 : >"$state/sync.pending"
-if [ -n "$(find "$state/sync.running" -mmin -10 2>/dev/null)" ]; then
+if [ -e "$state/sync.running" ] && [ -n "$(find "$state/sync.running" -mmin -10 2>/dev/null)" ]; then
     exit $status
 fi
 
 if [ -x "$python" ]; then
+    # Marked running now, not once Python is up: the commits of a burst that come
+    # while it starts must not start interpreters of their own.
+    : >"$state/sync.running"
     # Detached from git: no inherited stdin/stdout/stderr, so neither git nor a GUI
-    # client waits for the indexer; it logs to .git/commit-indexer/hook.log.
-    "$python" -m indexer hook-run --type "$hook_type" --repo "$PWD" </dev/null >/dev/null 2>&1 &
+    # client waits for the indexer (it logs to hook.log); its own session where
+    # setsid exists, so closing the terminal does not stop it.
+    detach=
+    command -v setsid >/dev/null 2>&1 && detach=setsid
+    $detach "$python" -m indexer hook-run --type "$hook_type" --repo "$PWD" \
+        </dev/null >/dev/null 2>&1 &
 elif [ ! -e "$state/interpreter-gone" ]; then  # say it once, not on every commit
     echo "commit-indexer: $python is gone; reinstall with \`commit-indexer hook install\`" \
         >>"$state/hook.log"

@@ -252,3 +252,14 @@ def test_status_names_the_hook_manager_it_chains(repo: Repo) -> None:
     (hooks / "post-merge").chmod(0o755)
     result = cli("hook", "install", "--repo", repo.path)
     assert "post-merge     installed, runs post-merge.legacy (pre-commit's) first" in result.output
+
+
+def test_a_deleted_store_is_rebuilt_by_the_next_commit(repo: Repo) -> None:
+    repo.commit({"src/lib.rs": LIB}, "one")
+    assert cli("backfill", "--repo", repo.path).exit_code == 0
+    assert cli("hook", "install", "--repo", repo.path).exit_code == 0
+    for path in (repo.path / ".git" / "commit-indexer").glob("index.db*"):
+        path.unlink()
+    repo.commit({"src/lib.rs": LIB.replace("u16", "u64")}, "two")
+    assert _wait_for(db_url(repo), "SELECT count(*) FROM commits", 2) == 2
+    _wait_idle(repo)

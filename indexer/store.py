@@ -7,6 +7,7 @@ because a backfill writes millions of item rows.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import re
 from collections.abc import Iterable, Iterator, Sequence
@@ -137,6 +138,23 @@ class Store:
 
     def connect(self) -> Connection:
         return self.engine.connect()
+
+    @contextmanager
+    def writer(self) -> Iterator[None]:
+        """One writer at a time per SQLite store: a backfill started while a hook's
+        sync runs waits for it, instead of both writing the same commits (the second
+        would then hit the unique keys). Other databases serialise on those keys."""
+        if not self.url.startswith("sqlite:///"):
+            yield
+            return
+        lock = Path(self.url.removeprefix("sqlite:///") + ".writer.lock")
+        lock.parent.mkdir(parents=True, exist_ok=True)
+        with open(lock, "a") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)  # blocks until the other writer is done
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
 
     def close(self) -> None:
         self.engine.dispose()

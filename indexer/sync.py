@@ -128,7 +128,11 @@ def sync(
     on_progress: Callable[[SyncProgress], None] | None = None,
 ) -> SyncResult:
     """Index what is new: reachable from `rev`, or from HEAD, branches and tags."""
-    with st.translate_errors(target.store.url), target.store.connect() as conn:
+    with (
+        st.translate_errors(target.store.url),
+        target.store.writer(),
+        target.store.connect() as conn,
+    ):
         tips = _resolve_tips(target, rev, remotes)
         plan = _plan(target, conn, tips)
         if plan.unreadable and len(plan.unreadable) == len(tips):
@@ -155,7 +159,11 @@ def gc(target: Target, remotes: bool = False) -> st.Collected:
             "libgit2 cannot read the history of some refs, so what is reachable is unknown",
             hint="run `git fsck`; gc removes nothing until every ref can be read",
         )
-    with st.translate_errors(target.store.url), target.store.connect() as conn:
+    with (
+        st.translate_errors(target.store.url),
+        target.store.writer(),
+        target.store.connect() as conn,
+    ):
         collected = st.collect_garbage(conn, target.repo_id, set(reachable))
         st.set_synced_tips(conn, target.repo_id, [t for t in tips if t in set(reachable)])
     return collected

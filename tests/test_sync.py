@@ -220,3 +220,14 @@ def test_gc_removes_what_no_ref_reaches_and_leaves_a_fresh_backfills_store(
     assert dump_store(db_url(repo)) == dump_store(fresh)
     again = cli("gc", "--repo", repo.path)
     assert "removed 0 commits, 0 examples, 0 blobs" in again.output
+
+
+def test_two_backfills_at_once_both_succeed_and_store_each_commit_once(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path)
+    fast_history(repo, 200, files=8, fns=20)
+    url = f"sqlite:///{tmp_path / 'shared.db'}"
+    first, second = _backfill_process(repo, url), _backfill_process(repo, url)
+    assert first.wait(timeout=120) == 0 and second.wait(timeout=120) == 0
+    clean = f"sqlite:///{tmp_path / 'clean.db'}"
+    assert cli("backfill", "--repo", repo.path, "--db", clean).exit_code == 0
+    assert dump_store(url) == dump_store(clean)

@@ -11,7 +11,7 @@ import fcntl
 import json
 import re
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -139,25 +139,29 @@ class Store:
     def connect(self) -> Connection:
         return self.engine.connect()
 
-    @contextmanager
-    def writer(self) -> Iterator[None]:
+    def writer(self) -> AbstractContextManager[None]:
         """One writer at a time per SQLite store: a backfill started while a hook's
         sync runs waits for it, instead of both writing the same commits (the second
         would then hit the unique keys). Other databases serialise on those keys."""
-        if not self.url.startswith("sqlite:///"):
-            yield
-            return
-        lock = Path(self.url.removeprefix("sqlite:///") + ".writer.lock")
-        lock.parent.mkdir(parents=True, exist_ok=True)
-        with open(lock, "a") as handle:
-            fcntl.flock(handle, fcntl.LOCK_EX)  # blocks until the other writer is done
-            try:
-                yield
-            finally:
-                fcntl.flock(handle, fcntl.LOCK_UN)
+        return _writer_lock(self.url)
 
     def close(self) -> None:
         self.engine.dispose()
+
+
+@contextmanager
+def _writer_lock(url: str) -> Iterator[None]:
+    if not url.startswith("sqlite:///"):
+        yield
+        return
+    lock = Path(url.removeprefix("sqlite:///") + ".writer.lock")
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    with open(lock, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)  # blocks until the other writer is done
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def open_store(url: str) -> Store:
@@ -168,7 +172,8 @@ def open_store(url: str) -> Store:
         engine = create_engine(url)
         if engine.dialect.name == "sqlite":
             event.listen(engine, "connect", _sqlite_pragmas)
-        _migrate(engine)
+        with _writer_lock(url):  # two processes opening a new store migrate it once
+            _migrate(engine)
     return Store(url, engine)
 
 

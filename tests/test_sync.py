@@ -226,8 +226,14 @@ def test_two_backfills_at_once_both_succeed_and_store_each_commit_once(tmp_path:
     repo = make_repo(tmp_path)
     fast_history(repo, 200, files=8, fns=20)
     url = f"sqlite:///{tmp_path / 'shared.db'}"
-    first, second = _backfill_process(repo, url), _backfill_process(repo, url)
-    assert first.wait(timeout=120) == 0 and second.wait(timeout=120) == 0
+    command = [sys.executable, "-m", "indexer", "backfill", "--repo", str(repo.path), "--db", url]
+    both = [
+        subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        for _ in range(2)
+    ]
+    for proc in both:
+        _out, err = proc.communicate(timeout=120)
+        assert proc.returncode == 0, err.decode()
     clean = f"sqlite:///{tmp_path / 'clean.db'}"
     assert cli("backfill", "--repo", repo.path, "--db", clean).exit_code == 0
     assert dump_store(url) == dump_store(clean)

@@ -126,9 +126,9 @@ class SymbolTable:
         self.files = files  # path -> the index of the blob there (its definitions carry the path)
         self._named: dict[tuple[str, str], list[Definition]] = {}
         self._in_module: dict[tuple[str, tuple[str, ...], str], list[Definition]] = {}
-        # resolve's memos, valid for this commit: (path, ref) -> candidates, path -> imports
+        # resolve's memos, valid for this commit: (path, ref) -> candidates, path -> scope
         self.resolved: dict[tuple[str, str], list[Definition]] = {}
-        self.imports: dict[str, tuple[dict[str, str], list[tuple[str, ...]]]] = {}
+        self.scopes: dict[str, FileScope] = {}
         self.modules: dict[tuple[str, tuple[str, ...]], list[str]] = {}
         self.crates: dict[str, list[str]] = {}
         for path in sorted(files):
@@ -198,11 +198,9 @@ def resolve(
     table: SymbolTable,
 ) -> tuple[list[tuple[Definition, int]], list[str], list[str]]:
     """Definitions in other files for each referenced name, most referenced first."""
-    crate = crate_root(path)
-    own_module = module_path(path)
-    if path not in table.imports:  # the same for every item of the file in this commit
-        table.imports[path] = _imports(uses, path)
-    imported, globs = table.imports[path]
+    if path not in table.scopes:  # the same for every item of the file in this commit
+        table.scopes[path] = _scope(uses, path)
+    scope = table.scopes[path]
     found: dict[tuple[str, str], tuple[Definition, int]] = {}
     resolved, unresolved = [], []
     for ref, count in sorted(refs.items(), key=lambda kv: (-kv[1], kv[0])):
@@ -210,13 +208,13 @@ def resolve(
         # The items of one file in one commit share its imports: resolve each name once.
         memo = (path, ref)
         if memo not in table.resolved:
-            table.resolved[memo] = _lookup(ref, parts, imported, globs, own_module, crate, table)
+            table.resolved[memo] = _lookup(ref, parts, scope, table)
         candidates = table.resolved[memo]
         if any(d.path == path for d in candidates):
             unresolved.append(f"{ref} (defined in this file)")
             continue
         if len(candidates) != 1:
-            reason = "ambiguous" if candidates else _why_not(parts[0], imported)
+            reason = "ambiguous" if candidates else _why_not(parts[0], scope.imported)
             unresolved.append(f"{ref} ({reason})")
             continue
         definition = candidates[0]
@@ -230,8 +228,19 @@ def resolve(
     return ordered, resolved, unresolved
 
 
-def _imports(uses: list[Use], path: str) -> tuple[dict[str, str], list[tuple[str, ...]]]:
-    """What a file's uses bring in: local name -> absolute path, and glob modules."""
+@dataclass(frozen=True)
+class FileScope:
+    """What names mean in one file: its crate and module, and what its uses bring in
+    (local name -> absolute path, and the modules of its glob imports)."""
+
+    path: str
+    crate: str
+    module: tuple[str, ...]
+    imported: dict[str, str]
+    globs: list[tuple[str, ...]]
+
+
+def _scope(uses: list[Use], path: str) -> FileScope:
     imported: dict[str, str] = {}
     globs: list[tuple[str, ...]] = []
     for use in uses:
@@ -240,22 +249,14 @@ def _imports(uses: list[Use], path: str) -> tuple[dict[str, str], list[tuple[str
             globs.append(tuple(absolute.split("::")))
         else:
             imported[use.alias or absolute.split("::")[-1]] = absolute
-    return imported, globs
+    return FileScope(path, crate_root(path), module_path(path), imported, globs)
 
 
-def _lookup(
-    ref: str,
-    parts: list[str],
-    imported: dict[str, str],
-    globs: list[tuple[str, ...]],
-    own_module: tuple[str, ...],
-    crate: str,
-    table: SymbolTable,
-) -> list[Definition]:
+def _lookup(ref: str, parts: list[str], scope: FileScope, table: SymbolTable) -> list[Definition]:
     # `Error::Invalid`, `User::new`: try the whole path, then its head (the type).
     macro = ref.endswith("!")
     for length in range(len(parts), 0, -1):
-        candidates = _candidates(parts[:length], imported, globs, own_module, crate, table)
+        candidates = _candidates(parts[:length], scope, table)
         candidates = [d for d in candidates if (d.kind == "macro") == macro]
         if candidates:
             return candidates
@@ -265,20 +266,14 @@ def _lookup(
 def _why_not(head: str, imported: dict[str, str]) -> str:
     if head in imported and not imported[head].startswith("crate::"):
         return f"external: {imported[head].split('::')[0]}"
-    if head in ("std", "core", "alloc"):
+    if head in EXTERNAL_ROOTS:
         return "external: std"
     return "not found"
 
 
-def _candidates(
-    parts: list[str],
-    imported: dict[str, str],
-    globs: list[tuple[str, ...]],
-    own_module: tuple[str, ...],
-    crate: str,
-    table: SymbolTable,
-) -> list[Definition]:
+def _candidates(parts: list[str], scope: FileScope, table: SymbolTable) -> list[Definition]:
     head, name = parts[0], parts[-1]
+    crate, own_module, imported = scope.crate, scope.module, scope.imported
     # 1. The imported path: `use crate::a::B` (or an alias), or `a::B` through `use crate::a`.
     if head in imported:
         base = _absolute(imported[head], own_module)
@@ -289,17 +284,13 @@ def _candidates(
     if head == "crate" and len(parts) > 1:
         return table.in_module(crate, tuple(parts[:-1]), name)
     if head in ("self", "super") and len(parts) > 1:
-        module = list(own_module)
-        for part in parts[:-1]:
-            if part == "super" and len(module) > 1:
-                module.pop()
-            elif part not in ("self", "super"):
-                module.append(part)
-        return table.in_module(crate, tuple(module), name)
+        use = Use("::".join(parts), None, False, "", 0)
+        absolute = tuple(resolve_use(use, scope.path).split("::"))
+        return table.in_module(crate, absolute[:-1], absolute[-1])
     if len(parts) > 1:
         return []  # `Foo::new`, `std::mem::take`: the head decides, and it is not ours
     # 2. A glob import that brings the name in, then the parent module.
-    for module in globs:
+    for module in scope.globs:
         if module[0] == "crate":
             found = table.in_module(crate, module, name)
             if found:

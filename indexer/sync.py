@@ -33,9 +33,8 @@ from indexer.symbols import StoreSource
 # (the hook's sync of one commit stays in-process).
 POOL_MIN_COMMITS = 64
 BATCH_COMMITS = 64  # commits read from git per store query for known blobs
-WINDOW_COMMITS = (
-    128  # how far the parsers may run ahead of the writer (memory: their results wait here)
-)
+# How far the parsers may run ahead of the writer; their results wait here in memory.
+WINDOW_COMMITS = 128
 CLAIMED_LIMIT = 200_000  # bound on the in-memory set of blob oids sent in this run
 
 

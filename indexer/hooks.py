@@ -10,13 +10,10 @@ the hook is written into it, so a virtualenv works from any shell or GUI client.
 
 from __future__ import annotations
 
-import fcntl
 import os
 import shlex
 import sys
 import traceback
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -25,6 +22,7 @@ import pygit2
 
 from indexer import git
 from indexer.errors import IndexerError
+from indexer.locks import file_lock
 from indexer.resources import resource_dir
 
 HOOK_TYPES = ("post-commit", "post-merge", "post-rewrite", "post-checkout")
@@ -158,22 +156,6 @@ def _log(path: Path, message: str) -> None:
     os.replace(temp, path)
 
 
-@contextmanager
-def _exclusive(path: Path) -> Iterator[bool]:
-    """A non-blocking exclusive lock on `path`: yields False if another process has it."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            yield False
-            return
-        try:
-            yield True
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-
-
 def run_hook(repo_path: str, hook_type: str, db_url: str | None = None) -> None:
     """What an installed hook runs, detached: sync, logging instead of raising.
 
@@ -195,7 +177,7 @@ def run_hook(repo_path: str, hook_type: str, db_url: str | None = None) -> None:
     log = log_path(repo)
     running = folder / "sync.running"  # tells the hook script not to start another
     while True:
-        with _exclusive(folder / "sync.lock") as mine:
+        with file_lock(folder / "sync.lock", wait=False) as mine:
             if not mine:
                 return  # the holder will see `pending` and sync again
             running.touch()

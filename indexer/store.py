@@ -7,7 +7,6 @@ because a backfill writes millions of item rows.
 
 from __future__ import annotations
 
-import fcntl
 import json
 import re
 from collections.abc import Iterable, Iterator, Sequence
@@ -35,6 +34,7 @@ from indexer import models as m
 from indexer.errors import StoreError, StoreLocked
 from indexer.examples import Example
 from indexer.git import CommitInfo, FileChange
+from indexer.locks import file_lock
 from indexer.resources import resource_dir
 from indexer.rust import PARSER_VERSION, Item, ParsedBlob, Use
 from indexer.rust import ModDecl as RustModDecl
@@ -154,14 +154,8 @@ def _writer_lock(url: str) -> Iterator[None]:
     if not url.startswith("sqlite:///"):
         yield
         return
-    lock = Path(url.removeprefix("sqlite:///") + ".writer.lock")
-    lock.parent.mkdir(parents=True, exist_ok=True)
-    with open(lock, "a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)  # blocks until the other writer is done
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+    with file_lock(Path(url.removeprefix("sqlite:///") + ".writer.lock")):
+        yield  # waits until the other writer is done
 
 
 def open_store(url: str) -> Store:

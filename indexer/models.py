@@ -60,6 +60,9 @@ commits = Table(
     Column("message_encoding", String(40), nullable=False),
     Column("is_merge", Boolean, nullable=False),
     Column("is_boundary", Boolean, nullable=False),  # shallow clone: parents missing
+    # False between the commit's two transactions (symbols, then examples): a sync
+    # finishes the examples of every reachable commit where it is still false.
+    Column("examples_built", Boolean, nullable=False),
     Index("ix_commits_repo_oid", "repo_id", "oid", unique=True),
 )
 

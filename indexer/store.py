@@ -284,6 +284,8 @@ def write_commit(
             **vars(info),
             "parents": " ".join(info.parents),
             "is_merge": len(info.parents) > 1,
+            # A merge or a shallow boundary has no examples to build (examples.py).
+            "examples_built": len(info.parents) > 1 or info.is_boundary,
         }
         commit_id = conn.execute(_INSERT_COMMIT, row).scalar_one()
         rows = [{"commit_id": commit_id, **vars(c)} for c in changes]
@@ -295,7 +297,7 @@ def write_commit(
 def write_examples(
     conn: Connection, commit_id: int, examples: Iterable[Example], skipped: dict[str, int]
 ) -> None:
-    """Store a commit's examples and its skip counts (inside the commit's transaction)."""
+    """Store a commit's examples and its skip counts, and mark them built."""
     rows = [
         {
             "commit_id": commit_id,
@@ -323,6 +325,19 @@ def write_examples(
         ]
         if skips:
             conn.execute(insert(m.example_skips), skips)
+        built = update(m.commits).where(m.commits.c.id == commit_id).values(examples_built=True)
+        conn.execute(built)
+
+
+def commits_without_examples(conn: Connection, repo: int) -> list[tuple[int, str]]:
+    """(id, oid) of the repo's stored commits whose examples are not built yet (a sync
+    stopped between a commit's two transactions), in the order they were written."""
+    c = m.commits.c
+    with _tx(conn):
+        query = (
+            select(c.id, c.oid).where(c.repo_id == repo, c.examples_built.is_(False)).order_by(c.id)
+        )
+        return [(row.id, row.oid) for row in conn.execute(query)]
 
 
 def _delete_commit(conn: Connection, repo: int, oid: str) -> None:

@@ -19,6 +19,9 @@ from indexer import git
 from indexer.hooks import run_hook
 
 DEBOUNCE_SECONDS = 0.5
+# Events that change a file. The others (opened, closed_no_write) are reads, and every
+# sync reads HEAD and the refs: reacting to them would sync forever.
+_WRITES = frozenset({"created", "modified", "moved", "deleted", "closed"})
 
 
 def _is_ref_change(path: str, git_dir: Path) -> bool:
@@ -36,6 +39,8 @@ class _Handler(FileSystemEventHandler):
         self.git_dir, self.changed = git_dir, changed
 
     def on_any_event(self, event: FileSystemEvent) -> None:
+        if event.event_type not in _WRITES:
+            return  # watchdog also reports reads (opened, closed_no_write): a sync's own
         for path in (event.src_path, getattr(event, "dest_path", "")):
             if path and _is_ref_change(str(path), self.git_dir):
                 self.changed.set()

@@ -10,6 +10,8 @@ from pathlib import Path
 import sqlalchemy as sa
 from gitrepo import Repo, cli, count, db_url
 
+from indexer.watch import DEBOUNCE_SECONDS
+
 LIB = "pub struct Config {\n    pub port: u16,\n}\n"
 
 
@@ -218,6 +220,13 @@ def test_watch_syncs_commits_made_without_hooks(repo: Repo) -> None:
         repo.git("checkout", "-q", "-b", "side")
         repo.commit({"src/side.rs": "pub fn side() {}\n"}, "three")
         assert _wait_for(url, "SELECT count(*) FROM commits", 3) == 3
+        # A sync reads HEAD and the refs; the watcher must not take that for a change
+        # and sync again forever (watchdog reports reads too).
+        log = repo.path / ".git" / "commit-indexer" / "hook.log"
+        time.sleep(3 * DEBOUNCE_SECONDS)
+        syncs = log.read_text().count("watch:")
+        time.sleep(3 * DEBOUNCE_SECONDS)
+        assert log.read_text().count("watch:") == syncs
     finally:
         watcher.send_signal(signal.SIGINT)
         _out, err = watcher.communicate(timeout=20)

@@ -17,8 +17,9 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from functools import lru_cache
+from typing import NamedTuple
 
 from indexer.rust import Use, module_path, resolve_use
 
@@ -42,9 +43,10 @@ _KEYWORDS = frozenset(
 )
 
 
-@dataclass(frozen=True)
-class Definition:
-    """An item of a blob at the parent commit, as the symbol table knows it."""
+class Definition(NamedTuple):
+    """An item of a blob at the parent commit, as the symbol table knows it. A named
+    tuple, not a dataclass: a backfill makes millions of them (every item of every
+    blob read), and a tuple is made in a fifth of the time."""
 
     path: str
     blob: str
@@ -102,7 +104,7 @@ def index_blob(path: str, items: list[Definition], uses: list[Use]) -> BlobIndex
     definitions: dict[tuple[tuple[str, ...], str], list[Definition]] = {}
     for d in items:
         if d.kind in DEFINITION_KINDS:
-            d = replace(d, path=path)
+            d = d._replace(path=path)
             scope = tuple(d.qualname.split("::")[:-1])
             definitions.setdefault((scope, d.name), []).append(d)
     bound: dict[tuple[tuple[str, ...], str], str] = {}

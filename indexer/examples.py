@@ -139,17 +139,18 @@ def _container_target(code: bytes, item: Definition, children: list[Definition])
     return "".join(parts)
 
 
-def _children(items: list[Definition]) -> dict[str, list[Definition]]:
+def _children(items: list[Definition]) -> dict[int, list[Definition]]:
     """The items directly inside each container (an impl's methods, a mod's items),
-    by the container's qualname, in file order. One sweep over the items sorted by
-    position, with a stack of the containers still open."""
-    inside: dict[str, list[Definition]] = {}
+    by the container's start byte (not its qualname: two `impl S` blocks share one),
+    in file order. One sweep over the items sorted by position, with a stack of the
+    containers still open."""
+    inside: dict[int, list[Definition]] = {}
     stack: list[Definition] = []
     for item in sorted(items, key=lambda i: (i.start_byte, -i.end_byte)):
         while stack and item.start_byte >= stack[-1].end_byte:
             stack.pop()
         if stack:
-            inside.setdefault(stack[-1].qualname, []).append(item)
+            inside.setdefault(stack[-1].start_byte, []).append(item)
         if item.kind in CONTAINER_KINDS:
             stack.append(item)
     return inside
@@ -158,21 +159,28 @@ def _children(items: list[Definition]) -> dict[str, list[Definition]]:
 def _keyed(items: list[Definition]) -> list[tuple[tuple[str, str], Definition]]:
     """Items keyed by kind and qualified name. A name defined twice in one file (under
     different `#[cfg]`s, say) gets its occurrence: the second `fn read` is `read#2`."""
-    seen: Counter[tuple[str, str]] = Counter()
+    seen: dict[tuple[str, str], int] = {}
     keyed = []
     for item in items:
-        seen[(item.kind, item.qualname)] += 1
-        n = seen[(item.kind, item.qualname)]
-        keyed.append(((item.kind, item.qualname if n == 1 else f"{item.qualname}#{n}"), item))
+        key = (item.kind, item.qualname)
+        n = seen.get(key, 0) + 1
+        seen[key] = n
+        keyed.append((key if n == 1 else (item.kind, f"{item.qualname}#{n}"), item))
     return keyed
 
 
 def _structure(
     source: Source, blob: str, items: list[Definition]
-) -> tuple[dict[str, list[Definition]], list[tuple[tuple[str, str], Definition]]]:
+) -> tuple[dict[int, list[Definition]], list[tuple[tuple[str, str], Definition]]]:
     """A blob's containers' children and its keyed items, computed once per blob: the
     new version of a file in one commit is the old version in the next."""
-    return source.memo(("structure", blob), lambda: (_children(items), _keyed(items)))
+    return _kids(source, blob, items), source.memo(("keyed", blob), lambda: _keyed(items))
+
+
+def _kids(source: Source, blob: str, items: list[Definition]) -> dict[int, list[Definition]]:
+    """`_children` of a blob, computed once per blob (a trait that is context for many
+    changes is looked up each time)."""
+    return source.memo(("children", blob), lambda: _children(items))
 
 
 def _imports_text(uses: list[Use], scope: str) -> str:
@@ -189,14 +197,20 @@ def _imports_text(uses: list[Use], scope: str) -> str:
     return "\n".join(dict.fromkeys(lines))
 
 
+def makes_examples(info: CommitInfo) -> bool:
+    """Merges and shallow boundaries make no examples: their diff is not one author's
+    change (a merge's is the other branch's work; a boundary's is the whole tree)."""
+    return len(info.parents) <= 1 and not info.is_boundary
+
+
 def build_examples(source: Source, info: CommitInfo, changes: list[FileChange]) -> Built:
     """The examples of one commit: one per added or changed item of each `.rs` file.
 
-    Merges and shallow boundaries make none (their diff is not one author's change);
-    a root commit's items are all added, with no context (there is no parent).
+    Merges and shallow boundaries make none (`makes_examples`); a root commit's items
+    are all added, with no context (there is no parent).
     """
     built = Built()
-    if len(info.parents) > 1 or info.is_boundary:
+    if not makes_examples(info):
         return built
     parent = info.parents[0] if info.parents else None
     table: SymbolTable | None = None
@@ -223,22 +237,24 @@ def build_examples(source: Source, info: CommitInfo, changes: list[FileChange]) 
         for key, item in new_keyed:
             old = old_by_key.get(key)
             if old is not None:
-                if item.kind not in CONTAINER_KINDS and (
+                if (
                     new_code[item.start_byte : item.end_byte]
                     == old_code[old.start_byte : old.end_byte]
                 ):
-                    continue  # the common case, decided without decoding
-                own = _own_text(new_code, item, new_kids.get(item.qualname, []))
-                old_own = _own_text(old_code, old, old_kids.get(old.qualname, []))
+                    continue  # the common case (a container too), decided without decoding
+                own = _own_text(new_code, item, new_kids.get(item.start_byte, []))
+                old_own = _own_text(old_code, old, old_kids.get(old.start_byte, []))
                 if own == old_own:
                     continue
                 if own.split() == old_own.split():
                     built.skipped["whitespace_only"] += 1
                     continue
             if item.kind in CONTAINER_KINDS:
-                target = _container_target(new_code, item, new_kids.get(item.qualname, []))
+                target = _container_target(new_code, item, new_kids.get(item.start_byte, []))
                 old_text = (
-                    _container_target(old_code, old, old_kids.get(old.qualname, [])) if old else ""
+                    _container_target(old_code, old, old_kids.get(old.start_byte, []))
+                    if old
+                    else ""
                 )
             else:
                 target = item_text(new_code, item)
@@ -258,7 +274,8 @@ def build_examples(source: Source, info: CommitInfo, changes: list[FileChange]) 
             ]
             for definition, _count in found:
                 code = source.code(definition.blob)
-                kids = _children(source.items(definition.blob) or []).get(definition.qualname, [])
+                items = source.items(definition.blob) or []
+                kids = _kids(source, definition.blob, items).get(definition.start_byte, [])
                 text, variants = definition_text(code, definition, kids)
                 segments.append(Segment(CONTEXT_PREFIX + definition.kind, text, variants))
             built.examples.append(

@@ -16,7 +16,9 @@ import gc
 import multiprocessing
 import signal
 from collections import OrderedDict
+from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor
+from typing import TypeVar
 
 import pygit2
 import tree_sitter
@@ -27,6 +29,7 @@ from indexer.rust import DEFAULT_MAX_BLOB_BYTES, ParsedBlob, parse_source
 # A pool shares this budget among its workers.
 CACHE_SOURCE_BYTES = 1_500_000
 
+T = TypeVar("T")
 Work = list[tuple[str, str | None]]  # (blob to parse, the blob it replaces or None)
 ParseResult = list[tuple[str, int, ParsedBlob]]  # (oid, size, what it holds)
 
@@ -140,7 +143,7 @@ class ParserPool:
     the worker that parsed the version it replaces (which holds its tree), unless
     that worker is far busier than another."""
 
-    IMBALANCE = 4  # tasks a worker may be ahead of the idlest before affinity yields
+    IMBALANCE = 16  # blobs a worker may be given beyond the least loaded before affinity yields
     OWNERS_LIMIT = 100_000
 
     def __init__(self, repo_path: str, workers: int, max_bytes: int) -> None:
@@ -163,31 +166,34 @@ class ParserPool:
                 started.result()
         finally:
             gc.unfreeze()
-        self._pending: list[list[Future[ParseResult]]] = [[] for _ in range(workers)]
         self._owner: dict[str, int] = {}
-
-    def _load(self, worker: int) -> int:
-        self._pending[worker] = [f for f in self._pending[worker] if not f.done()]
-        return len(self._pending[worker])
+        self._turn = 0
 
     def submit(self, work: Work) -> list[Future[ParseResult]]:
-        loads = [self._load(w) for w in range(len(self._executors))]
-        idlest = loads.index(min(loads))
-        groups: dict[int, Work] = {}
+        """Parse `work` (a batch of commits' new blobs, in commit order): one task per
+        worker, each blob with the worker that parsed its previous version unless
+        that worker already has far more of the batch than another."""
+        groups: list[Work] = [[] for _ in self._executors]
         for oid, previous in work:
-            worker = self._owner.get(previous, idlest) if previous else idlest
-            if loads[worker] > loads[idlest] + self.IMBALANCE:
-                worker = idlest
-            groups.setdefault(worker, []).append((oid, previous))
+            least = min(range(len(groups)), key=lambda w: len(groups[w]))
+            worker = self._owner.get(previous, least) if previous else least
+            if len(groups[worker]) > len(groups[least]) + self.IMBALANCE:
+                worker = least
+            groups[worker].append((oid, previous))
             self._owner[oid] = worker
         if len(self._owner) > self.OWNERS_LIMIT:
             self._owner.clear()
-        futures = []
-        for worker, group in sorted(groups.items()):
-            future = self._executors[worker].submit(_parse_in_worker, group)
-            self._pending[worker].append(future)
-            futures.append(future)
-        return futures
+        return [
+            self._executors[worker].submit(_parse_in_worker, group)
+            for worker, group in enumerate(groups)
+            if group
+        ]
+
+    def call(self, fn: Callable[..., T], *args: object) -> Future[T]:
+        """Run `fn(*args)` in the next worker in turn (work other than parsing: the
+        workers are the cores a sync may use)."""
+        self._turn = (self._turn + 1) % len(self._executors)
+        return self._executors[self._turn].submit(fn, *args)
 
     def close(self) -> None:
         for executor in self._executors:

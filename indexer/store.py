@@ -32,7 +32,7 @@ from sqlalchemy.exc import DatabaseError, IntegrityError, OperationalError
 
 from indexer import models as m
 from indexer.errors import StoreError, StoreLocked
-from indexer.examples import Example
+from indexer.examples import Example, makes_examples
 from indexer.git import CommitInfo, FileChange
 from indexer.locks import file_lock
 from indexer.resources import resource_dir
@@ -171,6 +171,16 @@ def open_store(url: str) -> Store:
     return Store(url, engine)
 
 
+def open_reader(url: str) -> Engine:
+    """An engine on a store that `open_store` has already opened and migrated, for a
+    worker process that only reads: no migration check and no writer lock (the
+    process that started the worker holds it)."""
+    engine = create_engine(url)
+    if engine.dialect.name == "sqlite":
+        event.listen(engine, "connect", _sqlite_pragmas)
+    return engine
+
+
 def repo_id(conn: Connection, path: str) -> int:
     """The id of the repo at `path` (its git common dir), added on first use."""
     with _tx(conn):
@@ -284,8 +294,7 @@ def write_commit(
             **vars(info),
             "parents": " ".join(info.parents),
             "is_merge": len(info.parents) > 1,
-            # A merge or a shallow boundary has no examples to build (examples.py).
-            "examples_built": len(info.parents) > 1 or info.is_boundary,
+            "examples_built": not makes_examples(info),  # none to build
         }
         commit_id = conn.execute(_INSERT_COMMIT, row).scalar_one()
         rows = [{"commit_id": commit_id, **vars(c)} for c in changes]
@@ -494,34 +503,32 @@ def find_items(
     return found
 
 
-def blob_items(conn: Connection, oid: str) -> list[tuple] | None:
-    """(kind, name, qualname, start_byte, item_byte, body_byte, end_byte) of each item
-    of a blob, in file order; None if the blob was skipped or is not in the store."""
-    i = m.items.c
-    with _tx(conn):
-        status = conn.execute(select(m.blobs.c.status).where(m.blobs.c.oid == oid)).scalar()
-        if status is None or status == "skipped":
-            return None
-        query = (
-            select(i.kind, i.name, i.qualname, i.start_byte, i.item_byte, i.body_byte, i.end_byte)
-            .join(m.blobs, m.blobs.c.id == i.blob_id)
-            .where(m.blobs.c.oid == oid)
-            .order_by(i.start_byte, i.end_byte, i.id)
-        )
-        return [tuple(row) for row in conn.execute(query)]
+def blob_symbols(conn: Connection, oid: str) -> tuple[list[tuple] | None, list[tuple]]:
+    """What was parsed from a blob: its items, (kind, name, qualname, start_byte,
+    item_byte, body_byte, end_byte) in file order, or None if the blob was skipped or
+    is not in the store; and its uses, (path, alias, is_glob, scope, line) in order.
 
-
-def blob_uses(conn: Connection, oid: str) -> list[tuple]:
-    """(path, alias, is_glob, scope, line) of each use of a blob, in file order."""
-    u = m.uses.c
+    Two statements straight to the driver: example building asks this of every blob
+    it meets, and SQLAlchemy's statement handling cost more than the database's answer."""
+    marker = _MARKERS[conn.dialect.paramstyle]
     with _tx(conn):
-        query = (
-            select(u.path, u.alias, u.is_glob, u.scope, u.line)
-            .join(m.blobs, m.blobs.c.id == u.blob_id)
-            .where(m.blobs.c.oid == oid)
-            .order_by(u.id)
-        )
-        return [tuple(row) for row in conn.execute(query)]
+        rows = conn.exec_driver_sql(
+            "SELECT b.status, i.kind, i.name, i.qualname, i.start_byte, i.item_byte,"
+            " i.body_byte, i.end_byte FROM blobs b LEFT JOIN items i ON i.blob_id = b.id"
+            f" WHERE b.oid = {marker} ORDER BY i.start_byte, i.end_byte, i.id",
+            (oid,),
+        ).fetchall()
+        uses = conn.exec_driver_sql(
+            "SELECT u.path, u.alias, u.is_glob, u.scope, u.line FROM uses u"
+            f" JOIN blobs b ON b.id = u.blob_id WHERE b.oid = {marker} ORDER BY u.id",
+            (oid,),
+        ).fetchall()
+    if not rows or rows[0][0] == "skipped":
+        return None, []
+    items = [tuple(row[1:]) for row in rows if row[1] is not None]
+    return items, [
+        (path, alias, bool(glob), scope, line) for path, alias, glob, scope, line in uses
+    ]
 
 
 @dataclass(frozen=True)

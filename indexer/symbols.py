@@ -14,6 +14,8 @@ from sqlalchemy import Connection
 from indexer import git
 from indexer import store as st
 from indexer.context import BlobIndex, Definition, index_blob
+from indexer.examples import Built, build_examples
+from indexer.git import CommitInfo, FileChange
 from indexer.rust import ParsedBlob, Use
 
 T = TypeVar("T")
@@ -21,6 +23,7 @@ T = TypeVar("T")
 CACHE_BLOBS = 1024
 CACHE_TREES = 8
 CACHE_CODE = 64  # blobs whose bytes are kept: a commit's files and their definitions
+CACHE_MEMO = 512  # derived data of blobs (two entries a blob: its children, its keys)
 
 
 class StoreSource:
@@ -53,17 +56,19 @@ class StoreSource:
 
     def items(self, blob: str) -> list[Definition] | None:
         if blob not in self._items:
-            rows = st.blob_items(self.conn, blob)
-            value = None if rows is None else [Definition("", blob, *row) for row in rows]
-            self._keep(self._items, blob, value, CACHE_BLOBS)
+            self._read(blob)
         return self._items[blob]
 
     def uses(self, blob: str) -> list[Use]:
         if blob not in self._uses:
-            self._keep(
-                self._uses, blob, [Use(*row) for row in st.blob_uses(self.conn, blob)], CACHE_BLOBS
-            )
+            self._read(blob)
         return self._uses[blob]
+
+    def _read(self, blob: str) -> None:
+        rows, uses = st.blob_symbols(self.conn, blob)
+        items = None if rows is None else [Definition("", blob, *row) for row in rows]
+        self._keep(self._items, blob, items, CACHE_BLOBS)
+        self._keep(self._uses, blob, [Use(*row) for row in uses], CACHE_BLOBS)
 
     def code(self, blob: str) -> bytes:
         if blob not in self._code:
@@ -86,7 +91,25 @@ class StoreSource:
 
     def memo(self, key: tuple, compute: Callable[[], T]) -> T:
         if key not in self._memo:
-            self._keep(self._memo, key, compute(), CACHE_CODE)
+            self._keep(self._memo, key, compute(), CACHE_MEMO)
         else:
             self._memo.move_to_end(key)
         return self._memo[key]  # type: ignore[return-value]
+
+
+# A worker process's source, made on its first task: its own engine (connections
+# never cross a fork) and its own caches, which its later tasks reuse.
+_worker_source: tuple[tuple[str, str], StoreSource] | None = None
+
+
+def build_in_worker(
+    url: str, repo_path: str, commits: list[tuple[CommitInfo, list[FileChange]]]
+) -> list[Built]:
+    """`build_examples` for a run of commits, in a worker process, reading the symbols
+    the writer has already committed (the commits' own, and every ancestor's)."""
+    global _worker_source
+    if _worker_source is None or _worker_source[0] != (url, repo_path):
+        engine = st.open_reader(url)
+        source = StoreSource(pygit2.Repository(repo_path), engine.connect())
+        _worker_source = ((url, repo_path), source)
+    return [build_examples(_worker_source[1], info, changes) for info, changes in commits]

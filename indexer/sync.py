@@ -24,10 +24,10 @@ from sqlalchemy import Connection
 from indexer import git
 from indexer import store as st
 from indexer.errors import IndexerError
-from indexer.examples import build_examples
+from indexer.examples import Built, build_examples, makes_examples
 from indexer.parsing import BlobParser, ParseResult, ParserPool, Work
-from indexer.rust import DEFAULT_MAX_BLOB_BYTES
-from indexer.symbols import StoreSource
+from indexer.rust import DEFAULT_MAX_BLOB_BYTES, ParsedBlob
+from indexer.symbols import StoreSource, build_in_worker
 
 # Below this many commits to index, forking workers costs more than it saves
 # (the hook's sync of one commit stays in-process).
@@ -35,6 +35,7 @@ POOL_MIN_COMMITS = 64
 BATCH_COMMITS = 64  # commits read from git per store query for known blobs
 # How far the parsers may run ahead of the writer; their results wait here in memory.
 WINDOW_COMMITS = 128
+EXAMPLE_BATCH_COMMITS = 16  # consecutive commits per example-building task
 CLAIMED_LIMIT = 200_000  # bound on the in-memory set of blob oids sent in this run
 
 
@@ -115,7 +116,8 @@ def _resolve_tips(target: Target, rev: str | None, remotes: bool) -> list[str]:
 class _Pending:
     info: git.CommitInfo
     changes: list[git.FileChange]
-    parsed: list[Future[ParseResult] | ParseResult]
+    new_blobs: list[str]  # the blobs this commit is the first to bring
+    parsed: _Parsed  # its batch's parse
 
 
 def sync(
@@ -127,24 +129,30 @@ def sync(
     on_progress: Callable[[SyncProgress], None] | None = None,
 ) -> SyncResult:
     """Index what is new: reachable from `rev`, or from HEAD, branches and tags."""
-    with (
-        st.translate_errors(target.store.url),
-        target.store.writer(),
-        target.store.connect() as conn,
-    ):
-        tips = _resolve_tips(target, rev, remotes)
-        plan = _plan(target, conn, tips)
-        if plan.unreadable and len(plan.unreadable) == len(tips):
-            raise IndexerError(
-                f"libgit2 cannot read the history of {', '.join(t[:12] for t in tips)}",
-                hint="run `git fsck` to find the damaged commit",
-            )
+    store = target.store
+    with st.translate_errors(store.url), store.writer():
+        with store.connect() as conn:
+            tips = _resolve_tips(target, rev, remotes)
+            plan = _plan(target, conn, tips)
+            if plan.unreadable and len(plan.unreadable) == len(tips):
+                raise IndexerError(
+                    f"libgit2 cannot read the history of {', '.join(t[:12] for t in tips)}",
+                    hint="run `git fsck` to find the damaged commit",
+                )
+            # Commits whose examples a stopped sync did not write (rewritten-away
+            # ones that git no longer has are gc's business).
+            unbuilt = [
+                (cid, oid)
+                for cid, oid in st.commits_without_examples(conn, target.repo_id)
+                if oid in target.repo
+            ]
         blobs = 0
-        if plan.todo:
-            blobs = _index(target, conn, plan, workers, max_blob_bytes, on_progress)
+        if plan.todo or unbuilt:
+            blobs = _index(target, plan, unbuilt, workers, max_blob_bytes, on_progress)
         if rev is None:
-            readable = [t for t in tips if t not in plan.unreadable]
-            st.set_synced_tips(conn, target.repo_id, readable)
+            with store.connect() as conn:
+                readable = [t for t in tips if t not in plan.unreadable]
+                st.set_synced_tips(conn, target.repo_id, readable)
     return SyncResult(len(plan.todo), blobs, tuple(tips), tuple(plan.unreadable))
 
 
@@ -174,77 +182,181 @@ def behind(target: Target, rev: str = "HEAD") -> int:
         return len(_plan(target, conn, _resolve_tips(target, rev, False)).todo)
 
 
+class _Examples:
+    """The second transaction of each commit: its examples, built from the symbols
+    the first one committed. With a pool they are built in its workers, a run of
+    consecutive commits per task (they share most files, so the worker's caches
+    serve them), each worker reading the store through its own connection; without
+    one they are built here. Written in the order the commits were."""
+
+    def __init__(self, target: Target, conn: Connection, pool: ParserPool | None) -> None:
+        self.target, self.conn, self.pool = target, conn, pool
+        self.local = StoreSource(target.repo, conn) if pool is None else None
+        self.batch: list[tuple[int, git.CommitInfo, list[git.FileChange]]] = []
+        self.waiting: deque[tuple[list[int], Future[list[Built]]]] = deque()
+        self.written = 0
+
+    def remember(self, parsed: ParseResult) -> None:
+        """Blobs just parsed here: the local source need not read them back."""
+        if self.local is not None:
+            for oid, _size, blob in parsed:
+                self.local.remember(oid, blob)
+
+    def add(self, commit_id: int, info: git.CommitInfo, changes: list[git.FileChange]) -> None:
+        if self.local is not None:
+            self._write([commit_id], [build_examples(self.local, info, changes)])
+            return
+        self.batch.append((commit_id, info, changes))
+        if len(self.batch) >= EXAMPLE_BATCH_COMMITS:
+            self._send()
+        while self.waiting and (
+            self.waiting[0][1].done() or len(self.waiting) > WINDOW_COMMITS // EXAMPLE_BATCH_COMMITS
+        ):
+            self._write_oldest()
+
+    def finish(self) -> None:
+        if self.batch:
+            self._send()
+        while self.waiting:
+            self._write_oldest()
+
+    def _send(self) -> None:
+        url, path = self.target.store.url, self.target.repo.path
+        commits = [(info, changes) for _id, info, changes in self.batch]
+        future = self.pool.call(build_in_worker, url, path, commits)
+        self.waiting.append(([commit_id for commit_id, _i, _c in self.batch], future))
+        self.batch = []
+
+    def _write_oldest(self) -> None:
+        commit_ids, future = self.waiting.popleft()
+        self._write(commit_ids, future.result())
+
+    def _write(self, commit_ids: list[int], built: list[Built]) -> None:
+        with self.conn.begin():  # a run of commits at once: their examples are all or none
+            for commit_id, one in zip(commit_ids, built, strict=True):
+                st.write_examples(self.conn, commit_id, one.examples, one.skipped)
+        self.written += len(commit_ids)
+
+
+class _Parsed:
+    """The parse of one batch of commits' new blobs, taken commit by commit."""
+
+    def __init__(self, parts: list[Future[ParseResult]] | ParseResult) -> None:
+        self.parts = parts
+        self.by_oid: dict[str, tuple[str, int, ParsedBlob]] | None = None
+
+    def take(self, oids: list[str]) -> ParseResult:
+        if not oids:
+            return []
+        if self.by_oid is None:
+            self.by_oid = {}
+            for part in self.parts:
+                for parsed in part.result() if isinstance(part, Future) else [part]:
+                    self.by_oid[parsed[0]] = parsed
+            self.parts = []
+        return [self.by_oid.pop(oid) for oid in oids]
+
+
 def _index(
     target: Target,
-    conn: Connection,
     plan: _Plan,
+    unbuilt: list[tuple[int, str]],
     workers: int | None,
     max_bytes: int,
     on_progress: Callable[[SyncProgress], None] | None,
 ) -> int:
     repo, todo = target.repo, plan.todo
     workers = workers or os.cpu_count() or 1
-    bulk = len(todo) >= POOL_MIN_COMMITS
-    pool = ParserPool(repo.path, workers, max_bytes) if bulk and workers > 1 else None
-    local = BlobParser(repo, max_bytes) if pool is None else None
-    if bulk:
-        st.bulk_writes(conn)
-    source = StoreSource(repo, conn)
-    pending: deque[_Pending] = deque()
-    claimed: set[str] = set()
-    done = blobs = 0
-
-    def write_oldest() -> None:
-        nonlocal done, blobs
-        item = pending.popleft()
-        parsed: ParseResult = []
-        for part in item.parsed:
-            parsed.extend(part.result() if isinstance(part, Future) else part)
-        replace = item.info.oid in plan.rewrite
-        with conn.begin():  # the commit, its blobs and its examples: all or nothing
-            commit_id = st.write_commit(
-                conn, target.repo_id, item.info, item.changes, parsed, replace
-            )
-            for oid, _size, blob in parsed:
-                source.remember(oid, blob)
-            built = build_examples(source, item.info, item.changes)
-            st.write_examples(conn, commit_id, built.examples, built.skipped)
-        done += 1
-        blobs += len(parsed)
-        if on_progress:
-            on_progress(SyncProgress(done, len(todo), blobs))
-
+    bulk = len(todo) + len(unbuilt) >= POOL_MIN_COMMITS
+    pool = None
+    if bulk and workers > 1:
+        # No database connection may cross the fork (SQLite's and psycopg's state
+        # would be shared with the workers): close them all, and reconnect after.
+        target.store.engine.dispose()
+        pool = ParserPool(repo.path, workers, max_bytes)
     try:
-        for start in range(0, len(todo), BATCH_COMMITS):
-            # One store query for the blobs of a batch of commits, not one per commit.
-            batch = [_read_commit(repo, oid) for oid in todo[start : start + BATCH_COMMITS]]
-            wanted = {c.new_blob for _info, changes in batch for c in changes if c.new_blob}
-            wanted -= claimed
-            known = st.known_blobs(conn, sorted(wanted)) if wanted else set()
-            for info, changes in batch:
-                work: Work = []
-                for change in changes:
-                    if change.new_blob and change.new_blob not in known | claimed:
-                        claimed.add(change.new_blob)
-                        work.append((change.new_blob, change.old_blob))
-                if not work:
-                    parsed = []
-                elif pool is not None:
-                    parsed = pool.submit(work)
-                else:
-                    parsed = [local.parse_many(work)]
-                pending.append(_Pending(info, changes, parsed))
-            while len(pending) > WINDOW_COMMITS:
-                write_oldest()
-            if len(claimed) > CLAIMED_LIMIT:
-                while pending:
-                    write_oldest()
-                claimed.clear()
-        while pending:
-            write_oldest()
+        with target.store.connect() as conn:
+            if bulk:
+                st.bulk_writes(conn)
+            return _write_all(target, conn, plan, unbuilt, pool, max_bytes, on_progress)
     finally:
         if pool is not None:
             pool.close()
+
+
+def _write_all(
+    target: Target,
+    conn: Connection,
+    plan: _Plan,
+    unbuilt: list[tuple[int, str]],
+    pool: ParserPool | None,
+    max_bytes: int,
+    on_progress: Callable[[SyncProgress], None] | None,
+) -> int:
+    repo, todo = target.repo, plan.todo
+    local = BlobParser(repo, max_bytes) if pool is None else None
+    examples = _Examples(target, conn, pool)
+    pending: deque[_Pending] = deque()
+    claimed: set[str] = set()
+    total = len(todo) + len(unbuilt)
+    blobs = 0
+
+    def report() -> None:
+        if on_progress:
+            on_progress(SyncProgress(examples.written, total, blobs))
+
+    def write_oldest() -> None:
+        nonlocal blobs
+        item = pending.popleft()
+        parsed = item.parsed.take(item.new_blobs)
+        replace = item.info.oid in plan.rewrite
+        commit_id = st.write_commit(
+            conn, target.repo_id, item.info, item.changes, parsed, replace
+        )  # its own transaction: the commit, its changes and its new blobs
+        blobs += len(parsed)
+        examples.remember(parsed)
+        if makes_examples(item.info):
+            examples.add(commit_id, item.info, item.changes)
+        report()
+
+    for commit_id, oid in unbuilt:
+        examples.add(commit_id, *_read_commit(repo, oid))
+    for start in range(0, len(todo), BATCH_COMMITS):
+        # One store query for the blobs of a batch of commits, not one per commit, and
+        # one parse task per worker.
+        batch = [_read_commit(repo, oid) for oid in todo[start : start + BATCH_COMMITS]]
+        wanted = {c.new_blob for _info, changes in batch for c in changes if c.new_blob}
+        known = st.known_blobs(conn, sorted(wanted - claimed)) if wanted - claimed else set()
+        work: Work = []
+        new_blobs: list[list[str]] = []
+        for _info, changes in batch:
+            mine = []
+            for change in changes:
+                if (
+                    change.new_blob
+                    and change.new_blob not in known
+                    and change.new_blob not in claimed
+                ):
+                    claimed.add(change.new_blob)
+                    work.append((change.new_blob, change.old_blob))
+                    mine.append(change.new_blob)
+            new_blobs.append(mine)
+        if pool is not None:
+            parsed = _Parsed(pool.submit(work) if work else [])
+        else:
+            parsed = _Parsed(local.parse_many(work))
+        for (info, changes), mine in zip(batch, new_blobs, strict=True):
+            pending.append(_Pending(info, changes, mine, parsed))
+        while len(pending) > WINDOW_COMMITS:
+            write_oldest()
+        if len(claimed) > CLAIMED_LIMIT:
+            while pending:
+                write_oldest()
+            claimed.clear()
+    while pending:
+        write_oldest()
+    examples.finish()
+    report()
     return blobs
 
 

@@ -189,3 +189,17 @@ def test_an_item_defined_twice_under_cfg_makes_two_examples(repo: Repo) -> None:
     repo.commit({"src/lib.rs": twice.replace("char {", "u8 {")}, "bytes")
     names = sorted(e.qualname for e in _examples(repo))
     assert names == ["sep", "sep#2"]
+
+
+def test_two_impl_blocks_of_one_type_are_two_containers(repo: Repo) -> None:
+    # Both blocks are `impl S`: a change between the methods of the second is the
+    # second's example alone, and its target holds its own methods' headers only.
+    first = "pub struct S;\nimpl S {\n    pub fn one(&self) -> u8 {\n        1\n    }\n}\n"
+    second = "impl S {\n    pub fn two(&self) -> u8 {\n        2\n    }\n}\n"
+    repo.commit({"src/lib.rs": first + second}, "start")
+    changed = second.replace("impl S {\n", "impl S {\n    // Two of them.\n")
+    repo.commit({"src/lib.rs": first + changed}, "comment in the second block")
+    [example] = _examples(repo)
+    assert (example.kind, example.qualname) == ("impl", "impl S#2")
+    assert "// Two of them." in example.target
+    assert "fn two" in example.target and "fn one" not in example.target

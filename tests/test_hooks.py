@@ -211,6 +211,9 @@ def test_watch_syncs_commits_made_without_hooks(repo: Repo) -> None:
         [sys.executable, "-m", "indexer", "watch", "--repo", str(repo.path)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
+        # Ctrl-C as in a terminal, even when pytest itself runs as a background job
+        # (which starts with SIGINT ignored, and children inherit that).
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     try:
         url = db_url(repo)

@@ -9,6 +9,7 @@ import sys
 import time
 from pathlib import Path
 
+import sqlalchemy as sa
 from gitrepo import Repo, cli, count, db_url, dump_store, fast_history, make_repo
 
 from indexer.demo import DELETED_STRUCT, TAG, build_demo_repo
@@ -134,6 +135,33 @@ def test_kill_9_mid_backfill_then_rerun_equals_uninterrupted(tmp_path: Path) -> 
     clean = f"sqlite:///{tmp_path / 'clean.db'}"
     assert cli("backfill", "--repo", repo.path, "--db", clean).exit_code == 0
     assert dump_store(url) == dump_store(clean)
+
+
+def _unbuild_examples(url: str, after_id: int) -> None:
+    """The state a crash between a commit's two transactions leaves: its symbols are
+    stored, its examples are not."""
+    late = f"SELECT id FROM commits WHERE id > {after_id}"
+    with sa.create_engine(url).begin() as conn:
+        conn.execute(sa.text(f"DELETE FROM examples WHERE commit_id IN ({late})"))
+        conn.execute(sa.text(f"DELETE FROM example_skips WHERE commit_id IN ({late})"))
+        conn.execute(sa.text(f"UPDATE commits SET examples_built = 0 WHERE id IN ({late})"))
+
+
+def test_a_sync_stopped_between_a_commits_two_transactions_is_finished(tmp_path: Path) -> None:
+    # The kill test above reaches this state only by chance: make it directly.
+    repo = make_repo(tmp_path)
+    fast_history(repo, 90, files=4, fns=12)  # enough commits for the worker pool
+    url, clean = (f"sqlite:///{tmp_path / name}" for name in ("crashed.db", "clean.db"))
+    for store in (url, clean):
+        assert cli("backfill", "--repo", repo.path, "--db", store).exit_code == 0
+    examples = "SELECT count(*) FROM examples"
+    for workers, after_id in (("1", 20), ("2", 50)):  # built in this process, then in workers
+        _unbuild_examples(url, after_id)
+        assert count(url, examples) < count(clean, examples)
+        result = cli("sync", "--repo", repo.path, "--db", url, "--workers", workers)
+        assert result.exit_code == 0, result.output
+        assert "indexed 0 commits" in result.output
+        assert dump_store(url) == dump_store(clean)
 
 
 def test_symbols_answer_from_the_tree_at_a_rev(tmp_path: Path) -> None:

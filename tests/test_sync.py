@@ -9,24 +9,12 @@ import sys
 import time
 from pathlib import Path
 
-from gitrepo import Repo, cli, count, db_url, dump_store, fast_history, make_repo
+from gitrepo import Repo, cli, count, db_url, dump_store, fast_history, history_blobs, make_repo
 
 from indexer.demo import DELETED_STRUCT, TAG, build_demo_repo
 
 LIB_V1 = "pub struct Config { pub name: String }\npub fn load() -> Config { todo!() }\n"
 LIB_V2 = "pub struct Config { pub name: String, pub port: u16 }\n"
-
-
-def _history_blobs(repo: Repo) -> set[str]:
-    """Every distinct blob that any commit's tree holds at a `.rs` path, per git."""
-    blobs = set()
-    for commit in repo.git("rev-list", "--all").split():
-        for line in repo.git("ls-tree", "-r", commit).splitlines():
-            meta, path = line.split("\t", 1)
-            mode, kind, oid = meta.split()
-            if kind == "blob" and mode != "120000" and path.endswith(".rs"):
-                blobs.add(oid)
-    return blobs
 
 
 def test_demo_backfill_then_rerun_adds_nothing(tmp_path: Path) -> None:
@@ -39,7 +27,7 @@ def test_demo_backfill_then_rerun_adds_nothing(tmp_path: Path) -> None:
     ).stdout
     assert count(url, "SELECT count(*) FROM commits") == int(reachable) == demo.commits
     # each distinct .rs blob of the history is parsed exactly once
-    assert count(url, "SELECT count(*) FROM blobs") == len(_history_blobs(Repo(demo.path)))
+    assert count(url, "SELECT count(*) FROM blobs") == len(history_blobs(Repo(demo.path)))
     assert count(url, "SELECT count(*) FROM commits WHERE is_merge") == 1
     before = dump_store(url)
 

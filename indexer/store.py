@@ -8,7 +8,6 @@ because a backfill writes millions of item rows.
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
@@ -23,19 +22,17 @@ from sqlalchemy import (
     event,
     func,
     insert,
-    inspect,
     select,
-    text,
     update,
 )
 from sqlalchemy.exc import DatabaseError, IntegrityError, OperationalError
 
 from indexer import models as m
+from indexer import schema
 from indexer.errors import StoreError, StoreLocked
 from indexer.examples import Example
 from indexer.git import CommitInfo, FileChange
 from indexer.locks import file_lock
-from indexer.resources import resource_dir
 from indexer.rust import PARSER_VERSION, Item, ParsedBlob, Use
 from indexer.rust import ModDecl as RustModDecl
 
@@ -79,8 +76,8 @@ def translate_errors(url: str) -> Iterator[None]:
     except DatabaseError as exc:
         raise StoreError(
             f"{url} is not a usable commit-indexer store: {exc.orig}",
-            hint="move the file away (the store can be rebuilt with `commit-indexer backfill`)"
-            " or pass another --db URL",
+            hint="`commit-indexer doctor --repair` moves it aside and starts a new store"
+            " (the next backfill rebuilds it from git), or pass another --db URL",
         ) from exc
 
 
@@ -93,30 +90,6 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:  # noqa: ANN001 (DBAPI o
     )  # WAL keeps it consistent; a crash loses no commit
     cursor.execute("PRAGMA foreign_keys = ON")
     cursor.close()
-
-
-def _script_head() -> str:
-    """The newest revision, read from file names (`0002_x.py` is revision "0002")."""
-    names = [p.name for p in (resource_dir("migrations") / "versions").glob("[0-9]*_*.py")]
-    return max(re.match(r"\d+", n).group() for n in names)
-
-
-def _migrate(engine: Engine) -> None:
-    with engine.connect() as conn:
-        current = None
-        if inspect(conn).has_table("alembic_version"):
-            current = conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
-    if current == _script_head():
-        return
-    # Only now pay for importing alembic.
-    from alembic import command
-    from alembic.config import Config
-
-    config = Config()
-    config.set_main_option("script_location", str(resource_dir("migrations")))
-    with engine.begin() as conn:
-        config.attributes["connection"] = conn
-        command.upgrade(config, "head")
 
 
 def bulk_writes(conn: Connection) -> None:
@@ -158,16 +131,32 @@ def _writer_lock(url: str) -> Iterator[None]:
         yield  # waits until the other writer is done
 
 
+def sqlite_path(url: str) -> Path | None:
+    """The file of a SQLite store, None for another database."""
+    return Path(url.removeprefix("sqlite:///")) if url.startswith("sqlite:///") else None
+
+
+def connect_engine(url: str) -> Engine:
+    """An engine for the store at `url`, with our SQLite settings; nothing is migrated."""
+    engine = create_engine(url)
+    if engine.dialect.name == "sqlite":
+        event.listen(engine, "connect", _sqlite_pragmas)
+    return engine
+
+
 def open_store(url: str) -> Store:
     """Open the store at a SQLAlchemy URL, creating and migrating it as needed."""
-    if url.startswith("sqlite:///"):
-        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    path = sqlite_path(url)
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
     with translate_errors(url):
-        engine = create_engine(url)
-        if engine.dialect.name == "sqlite":
-            event.listen(engine, "connect", _sqlite_pragmas)
-        with _writer_lock(url):  # two processes opening a new store migrate it once
-            _migrate(engine)
+        engine = connect_engine(url)
+        try:
+            with _writer_lock(url):  # two processes opening a new store migrate it once
+                schema.migrate(engine, url, BUSY_TIMEOUT_MS)
+        except BaseException:
+            engine.dispose()
+            raise
     return Store(url, engine)
 
 

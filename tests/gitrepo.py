@@ -105,7 +105,7 @@ def dump_store(url: str) -> dict[str, list[tuple]]:
             "commits": q(
                 "SELECT r.path, c.oid, c.parents, c.author_name, c.author_email, c.author_time,"
                 " c.author_offset, c.committer_time, c.committer_offset, c.message,"
-                " c.message_encoding, c.is_merge, c.is_boundary"
+                " c.message_encoding, c.is_merge, c.is_boundary, c.examples_built"
                 " FROM commits c JOIN repos r ON r.id = c.repo_id"
             ).all(),
             "changes": q(

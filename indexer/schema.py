@@ -92,9 +92,13 @@ def migrate(engine: Engine, url: str, busy_timeout_ms: int) -> None:
     """Bring the database at `url` to our head revision (create it if it is blank)."""
     with engine.connect() as conn:
         schema = read_schema(conn)
+        refuse_foreign(schema, url)
+        if conn.dialect.name == "sqlite":
+            # Readers never block the writer, nor it them. Persistent: the file
+            # remembers it, so it is set only now that the file is known to be ours.
+            conn.exec_driver_sql("PRAGMA journal_mode = WAL")
     if schema.state == "current":
         return
-    refuse_foreign(schema, url)
     # Only now pay for importing alembic.
     from alembic import command
     from alembic.config import Config

@@ -84,7 +84,9 @@ def translate_errors(url: str) -> Iterator[None]:
 def _sqlite_pragmas(dbapi_connection, _record) -> None:  # noqa: ANN001 (DBAPI objects)
     cursor = dbapi_connection.cursor()
     cursor.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-    cursor.execute("PRAGMA journal_mode = WAL")
+    # journal_mode = WAL is not set here but once the file is known to be a store
+    # (schema.migrate): it is written into the file, which must stay as it was if it
+    # is another program's database.
     cursor.execute(
         "PRAGMA synchronous = NORMAL"
     )  # WAL keeps it consistent; a crash loses no commit
@@ -116,14 +118,15 @@ class Store:
         """One writer at a time per SQLite store: a backfill started while a hook's
         sync runs waits for it, instead of both writing the same commits (the second
         would then hit the unique keys). Other databases serialise on those keys."""
-        return _writer_lock(self.url)
+        return writer_lock(self.url)
 
     def close(self) -> None:
         self.engine.dispose()
 
 
 @contextmanager
-def _writer_lock(url: str) -> Iterator[None]:
+def writer_lock(url: str) -> Iterator[None]:
+    """Hold the SQLite store's writer lock (a file beside it); nothing for other databases."""
     if not url.startswith("sqlite:///"):
         yield
         return
@@ -152,7 +155,7 @@ def open_store(url: str) -> Store:
     with translate_errors(url):
         engine = connect_engine(url)
         try:
-            with _writer_lock(url):  # two processes opening a new store migrate it once
+            with writer_lock(url):  # two processes opening a new store migrate it once
                 schema.migrate(engine, url, BUSY_TIMEOUT_MS)
         except BaseException:
             engine.dispose()
@@ -229,26 +232,12 @@ def _bulk_insert(conn: Connection, table: str, columns: Sequence[str], rows: lis
     conn.exec_driver_sql(sql, rows)
 
 
-def write_commit(
-    conn: Connection,
-    repo: int,
-    info: CommitInfo,
-    changes: Iterable[FileChange],
-    blobs: Iterable[tuple[str, int, ParsedBlob]],
-    replace: bool = False,
-) -> int:
-    """Write one commit with its changed files and newly parsed blobs, in one transaction.
-
-    Parents are written before children, so a stored commit implies stored ancestors;
-    a crash loses at most the commit in flight. `replace` first removes the stored
-    commit of that oid (a shallow boundary written again with its real parents).
-    """
+def write_blobs(conn: Connection, blobs: Iterable[tuple[str, int, ParsedBlob]]) -> None:
+    """Write parsed blobs (oid, size, what it holds) with their items, uses and mods."""
     items: list[tuple] = []
     uses: list[tuple] = []
     mods: list[tuple] = []
     with _tx(conn):
-        if replace:
-            _delete_commit(conn, repo, info.oid)
         for oid, size, parsed in blobs:
             row = {
                 "oid": oid,
@@ -268,6 +257,26 @@ def write_commit(
         ):
             if rows:
                 _bulk_insert(conn, table.name, ("blob_id", *fields), rows)
+
+
+def write_commit(
+    conn: Connection,
+    repo: int,
+    info: CommitInfo,
+    changes: Iterable[FileChange],
+    blobs: Iterable[tuple[str, int, ParsedBlob]],
+    replace: bool = False,
+) -> int:
+    """Write one commit with its changed files and newly parsed blobs, in one transaction.
+
+    Parents are written before children, so a stored commit implies stored ancestors;
+    a crash loses at most the commit in flight. `replace` first removes the stored
+    commit of that oid (a shallow boundary written again with its real parents).
+    """
+    with _tx(conn):
+        if replace:
+            _delete_commit(conn, repo, info.oid)
+        write_blobs(conn, blobs)
         row = {
             "repo_id": repo,
             **vars(info),

@@ -11,9 +11,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import sqlalchemy as sa
-from typer.testing import CliRunner
+from alembic import command
+from alembic.config import Config
+from typer.testing import CliRunner, Result
 
+from indexer import store
 from indexer.cli import app
+from indexer.resources import resource_dir
 
 EPOCH = 1_700_000_000
 
@@ -256,3 +260,32 @@ def fast_history(repo: Repo, commits: int, files: int = 10, fns: int = 40) -> No
     subprocess.run(["git", "fast-import", "--quiet"], cwd=repo.path, input=stream, check=True)
     repo.git("reset", "-q", "--hard", "main")
     repo.clock += commits
+
+
+def assert_clean_error(result: Result, message: str) -> None:
+    """Exit 2, one `error:` saying `message`, then one `hint:`, and no traceback.
+
+    The text is compared without whitespace, to check the words, not the layout
+    (test_error_lines_are_not_wrapped checks the layout).
+    """
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in result.output
+    lines = result.stderr.splitlines()
+    errors = [i for i, line in enumerate(lines) if line.startswith("error:")]
+    hints = [i for i, line in enumerate(lines) if line.startswith("hint:")]
+    assert len(errors) == 1 and len(hints) == 1 and errors[0] < hints[0], result.stderr
+    error = "".join(lines[errors[0] : hints[0]])
+    assert "".join(message.split()) in "".join(error.split()), result.stderr
+
+
+def store_at_revision(path: Path, revision: str) -> str:
+    """A store migrated only up to `revision`, as an older commit-indexer left it."""
+    url = f"sqlite:///{path}"
+    engine = store.connect_engine(url)
+    config = Config()
+    config.set_main_option("script_location", str(resource_dir("migrations")))
+    with engine.begin() as conn:
+        config.attributes["connection"] = conn
+        command.upgrade(config, revision)
+    engine.dispose()
+    return url

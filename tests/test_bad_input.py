@@ -9,6 +9,7 @@ Every test builds a real repository and runs the real CLI.
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 from collections.abc import Callable
 from pathlib import Path
@@ -29,8 +30,18 @@ from adversarial import (
     raw_commit,
     shallow_clone,
 )
-from gitrepo import Repo, backfill, cli, count, db_url, make_repo, rows, skipped, stats
-from typer.testing import Result
+from gitrepo import (
+    Repo,
+    assert_clean_error,
+    backfill,
+    cli,
+    count,
+    db_url,
+    make_repo,
+    rows,
+    skipped,
+    stats,
+)
 
 from indexer import store
 
@@ -58,22 +69,6 @@ def symbols(repo: Repo, name: str) -> str:
     result = cli("symbols", name, "--repo", repo.path)
     assert result.exit_code == 0, result.output
     return result.output
-
-
-def assert_clean_error(result: Result, message: str) -> None:
-    """Exit 2, one `error:` saying `message`, then one `hint:`, and no traceback.
-
-    The text is compared without whitespace, to check the words, not the layout
-    (test_error_lines_are_not_wrapped checks the layout).
-    """
-    assert result.exit_code == 2, result.output
-    assert "Traceback" not in result.output
-    lines = result.stderr.splitlines()
-    errors = [i for i, line in enumerate(lines) if line.startswith("error:")]
-    hints = [i for i, line in enumerate(lines) if line.startswith("hint:")]
-    assert len(errors) == 1 and len(hints) == 1 and errors[0] < hints[0], result.stderr
-    error = "".join(lines[errors[0] : hints[0]])
-    assert "".join(message.split()) in "".join(error.split()), result.stderr
 
 
 @pytest.mark.parametrize(
@@ -323,13 +318,67 @@ def test_not_a_repository(tmp_path: Path) -> None:
     assert_clean_error(result, "is not inside a git repository")
 
 
-def test_store_that_is_not_sqlite(repo: Repo, tmp_path: Path) -> None:
+def garbage_file(path: Path) -> None:
+    path.write_bytes(b"this is not a database\n" * 200)
+
+
+def foreign_database(path: Path) -> None:
+    """Another program's SQLite database (a browser's history, say)."""
+    with contextlib.closing(sqlite3.connect(path)) as raw:
+        raw.execute("CREATE TABLE moz_places (id INTEGER PRIMARY KEY, url TEXT)")
+        raw.execute("INSERT INTO moz_places (url) VALUES ('https://example.com')")
+        raw.commit()
+
+
+def foreign_alembic_database(path: Path) -> None:
+    """Another program's database that alembic migrates too."""
+    with contextlib.closing(sqlite3.connect(path)) as raw:
+        raw.execute("CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL)")
+        raw.execute("INSERT INTO alembic_version VALUES ('ae1027a6acf')")
+        raw.execute("CREATE TABLE users (id INTEGER PRIMARY KEY)")
+        raw.commit()
+
+
+def future_store(path: Path) -> None:
+    """A store a newer commit-indexer wrote (schema 0099)."""
+    store.open_store(f"sqlite:///{path}").close()
+    with contextlib.closing(sqlite3.connect(path)) as raw:
+        raw.execute("UPDATE alembic_version SET version_num = '0099'")
+        raw.commit()
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (garbage_file, "is not a usable commit-indexer store: file is not a database"),
+        (foreign_database, "is another program's database (tables moz_places)"),
+        (foreign_alembic_database, "is another program's database (revision ae1027a6acf)"),
+        (future_store, "was written by a newer commit-indexer (schema 0099; this one knows up"),
+    ],
+    ids=["garbage", "foreign", "foreign-alembic", "future"],
+)
+def test_a_file_that_is_not_our_store_is_refused_untouched(
+    repo: Repo, tmp_path: Path, make: Callable[[Path], None], message: str
+) -> None:
     repo.commit(NORMAL)
-    garbage = tmp_path / "garbage.db"
-    garbage.write_bytes(b"this is not a database\n" * 200)
-    result = cli("backfill", "--repo", repo.path, "--db", f"sqlite:///{garbage}")
-    assert_clean_error(result, "is not a usable commit-indexer store")
-    assert garbage.read_bytes() == b"this is not a database\n" * 200
+    path = tmp_path / "other.db"
+    make(path)
+    before = path.read_bytes()
+    for command in ("backfill", "stats", "export"):
+        args = [tmp_path / "out"] if command == "export" else []
+        result = cli(command, *args, "--repo", repo.path, "--db", f"sqlite:///{path}")
+        assert_clean_error(result, message)
+        assert len(result.stderr.splitlines()) == 2  # one error line, one hint line
+    assert path.read_bytes() == before
+
+
+def test_an_empty_file_is_a_new_store(repo: Repo, tmp_path: Path) -> None:
+    """SQLite makes the file before it writes the first page, so a process killed in
+    between leaves an empty file: it must work as the new store it is."""
+    repo.commit(NORMAL)
+    path = tmp_path / "empty.db"
+    path.touch()
+    assert "indexed 1 commits" in backfill(repo, "--db", f"sqlite:///{path}")
 
 
 def test_locked_store(repo: Repo, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -5,11 +5,11 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from gitrepo import store_at_revision
 
 from indexer import schema, store
 from indexer.models import metadata
@@ -55,21 +55,8 @@ def test_reopening_keeps_rows_and_does_not_migrate_again(tmp_path: Path) -> None
     again.close()
 
 
-def _store_at(path: Path, revision: str) -> str:
-    """A store migrated only up to `revision`, as an older commit-indexer left it."""
-    url = f"sqlite:///{path}"
-    engine = store.connect_engine(url)
-    config = Config()
-    config.set_main_option("script_location", str(resource_dir("migrations")))
-    with engine.begin() as conn:
-        config.attributes["connection"] = conn
-        command.upgrade(config, revision)
-    engine.dispose()
-    return url
-
-
 def test_a_store_behind_head_is_upgraded_keeping_its_rows(tmp_path: Path) -> None:
-    url = _store_at(tmp_path / "index.db", "0002")
+    url = store_at_revision(tmp_path / "index.db", "0002")
     with sqlite3.connect(tmp_path / "index.db") as raw:
         raw.execute("PRAGMA foreign_keys = ON")
         raw.execute("INSERT INTO repos (path, synced_tips) VALUES ('/r/.git', 'a')")

@@ -17,6 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pygit2
 from sqlalchemy import Connection, create_engine, delete, func, select
@@ -26,6 +27,10 @@ from sqlalchemy.pool import NullPool
 from indexer import git, schema
 from indexer import models as m
 from indexer import store as st
+from indexer.errors import StoreError
+
+if TYPE_CHECKING:
+    from indexer.parsing import ParseResult
 
 SQLITE_HEADER = b"SQLite format 3\x00"
 SHOWN = 5  # oids named in a finding; the rest are counted
@@ -384,7 +389,7 @@ def _forget_descendants(repo: pygit2.Repository, url: str, facts: _Facts) -> Non
         opened.close()
 
 
-def _parse(repo: pygit2.Repository, oids: list[str]) -> list:
+def _parse(repo: pygit2.Repository, oids: list[str]) -> ParseResult:
     from indexer.parsing import BlobParser
 
     return BlobParser(repo).parse_many([(oid, None) for oid in oids])
@@ -398,5 +403,11 @@ def _move_aside(path: Path) -> Path:
     for suffix in ("", "-wal", "-shm"):
         part = path.with_name(path.name + suffix)
         if part.exists():
-            part.rename(moved.with_name(moved.name + suffix))
+            try:
+                part.rename(moved.with_name(moved.name + suffix))
+            except OSError as exc:
+                raise StoreError(
+                    f"cannot move {part} aside: {exc.strerror}",
+                    hint="check the permissions of its folder, or move it yourself",
+                ) from exc
     return moved

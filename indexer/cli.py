@@ -461,6 +461,35 @@ def gc_command(
     )
 
 
+@app.command("doctor")
+@boundary
+def doctor_command(
+    repair: Annotated[
+        bool, typer.Option("--repair", help="Fix what can be fixed; the store is rebuilt from git.")
+    ] = False,
+    repo: RepoOpt = Path("."),
+    db: DbOpt = None,
+) -> None:
+    """Check the store against git: integrity, schema, orphan rows, missing blobs and
+    examples, stale tips, unreachable commits. Exits 1 if a problem remains."""
+    from indexer.doctor import doctor
+
+    report = doctor(str(repo), db, repair)
+    out.print(f"store      {report.url}", markup=False)
+    for action in report.repaired:
+        out.print(f"repaired   {action}", markup=False)
+    for finding in report.findings:
+        out.print(f"{finding.level:<10} {finding.check}: {finding.message}", markup=False)
+        if finding.hint and finding.level != "ok":
+            out.print(f"{'':<10} hint: {finding.hint}", markup=False)
+    problems = len(report.problems)
+    if problems:
+        fix = "" if repair else " (`commit-indexer doctor --repair` fixes what it can)"
+        out.print(f"{problems} problem{'s' if problems > 1 else ''}{fix}")
+        raise typer.Exit(1)
+    out.print("no problems")
+
+
 @app.command("watch")
 @boundary
 def watch_command(repo: RepoOpt = Path("."), db: DbOpt = None) -> None:

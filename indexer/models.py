@@ -1,4 +1,5 @@
-"""The store's schema as SQLAlchemy Core tables. Only `store.py` and migrations use them.
+"""The store's schema as SQLAlchemy Core tables. Only `store.py`, `doctor.py`'s checks,
+`schema.py` and migrations use them.
 
 Blobs and what was parsed from them are keyed by content (the blob oid) and
 shared by every repo in the store; commits and their changed files belong to a

@@ -8,7 +8,6 @@ because a backfill writes millions of item rows.
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
@@ -23,19 +22,17 @@ from sqlalchemy import (
     event,
     func,
     insert,
-    inspect,
     select,
-    text,
     update,
 )
 from sqlalchemy.exc import DatabaseError, IntegrityError, OperationalError
 
 from indexer import models as m
+from indexer import schema
 from indexer.errors import StoreError, StoreLocked
 from indexer.examples import Example, makes_examples
 from indexer.git import CommitInfo, FileChange
 from indexer.locks import file_lock
-from indexer.resources import resource_dir
 from indexer.rust import PARSER_VERSION, Item, ParsedBlob, Use
 from indexer.rust import ModDecl as RustModDecl
 
@@ -79,44 +76,22 @@ def translate_errors(url: str) -> Iterator[None]:
     except DatabaseError as exc:
         raise StoreError(
             f"{url} is not a usable commit-indexer store: {exc.orig}",
-            hint="move the file away (the store can be rebuilt with `commit-indexer backfill`)"
-            " or pass another --db URL",
+            hint="`commit-indexer doctor --repair` moves it aside and starts a new store"
+            " (the next backfill rebuilds it from git), or pass another --db URL",
         ) from exc
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:  # noqa: ANN001 (DBAPI objects)
     cursor = dbapi_connection.cursor()
     cursor.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-    cursor.execute("PRAGMA journal_mode = WAL")
+    # journal_mode = WAL is not set here but once the file is known to be a store
+    # (schema.migrate): it is written into the file, which must stay as it was if it
+    # is another program's database.
     cursor.execute(
         "PRAGMA synchronous = NORMAL"
     )  # WAL keeps it consistent; a crash loses no commit
     cursor.execute("PRAGMA foreign_keys = ON")
     cursor.close()
-
-
-def _script_head() -> str:
-    """The newest revision, read from file names (`0002_x.py` is revision "0002")."""
-    names = [p.name for p in (resource_dir("migrations") / "versions").glob("[0-9]*_*.py")]
-    return max(re.match(r"\d+", n).group() for n in names)
-
-
-def _migrate(engine: Engine) -> None:
-    with engine.connect() as conn:
-        current = None
-        if inspect(conn).has_table("alembic_version"):
-            current = conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
-    if current == _script_head():
-        return
-    # Only now pay for importing alembic.
-    from alembic import command
-    from alembic.config import Config
-
-    config = Config()
-    config.set_main_option("script_location", str(resource_dir("migrations")))
-    with engine.begin() as conn:
-        config.attributes["connection"] = conn
-        command.upgrade(config, "head")
 
 
 def bulk_writes(conn: Connection) -> None:
@@ -143,14 +118,15 @@ class Store:
         """One writer at a time per SQLite store: a backfill started while a hook's
         sync runs waits for it, instead of both writing the same commits (the second
         would then hit the unique keys). Other databases serialise on those keys."""
-        return _writer_lock(self.url)
+        return writer_lock(self.url)
 
     def close(self) -> None:
         self.engine.dispose()
 
 
 @contextmanager
-def _writer_lock(url: str) -> Iterator[None]:
+def writer_lock(url: str) -> Iterator[None]:
+    """Hold the SQLite store's writer lock (a file beside it); nothing for other databases."""
     if not url.startswith("sqlite:///"):
         yield
         return
@@ -158,27 +134,35 @@ def _writer_lock(url: str) -> Iterator[None]:
         yield  # waits until the other writer is done
 
 
-def open_store(url: str) -> Store:
-    """Open the store at a SQLAlchemy URL, creating and migrating it as needed."""
-    if url.startswith("sqlite:///"):
-        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-    with translate_errors(url):
-        engine = create_engine(url)
-        if engine.dialect.name == "sqlite":
-            event.listen(engine, "connect", _sqlite_pragmas)
-        with _writer_lock(url):  # two processes opening a new store migrate it once
-            _migrate(engine)
-    return Store(url, engine)
+def sqlite_path(url: str) -> Path | None:
+    """The file of a SQLite store, None for another database."""
+    return Path(url.removeprefix("sqlite:///")) if url.startswith("sqlite:///") else None
 
 
-def open_reader(url: str) -> Engine:
-    """An engine on a store that `open_store` has already opened and migrated, for a
-    worker process that only reads: no migration check and no writer lock (the
-    process that started the worker holds it)."""
+def connect_engine(url: str) -> Engine:
+    """An engine for the store at `url`, with our SQLite settings; nothing is migrated
+    and no lock is taken (a worker process reads a store its parent opened with
+    `open_store` and holds the writer lock of)."""
     engine = create_engine(url)
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
     return engine
+
+
+def open_store(url: str) -> Store:
+    """Open the store at a SQLAlchemy URL, creating and migrating it as needed."""
+    path = sqlite_path(url)
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    with translate_errors(url):
+        engine = connect_engine(url)
+        try:
+            with writer_lock(url):  # two processes opening a new store migrate it once
+                schema.migrate(engine, url, BUSY_TIMEOUT_MS)
+        except BaseException:
+            engine.dispose()
+            raise
+    return Store(url, engine)
 
 
 def repo_id(conn: Connection, path: str) -> int:
@@ -250,26 +234,12 @@ def _bulk_insert(conn: Connection, table: str, columns: Sequence[str], rows: lis
     conn.exec_driver_sql(sql, rows)
 
 
-def write_commit(
-    conn: Connection,
-    repo: int,
-    info: CommitInfo,
-    changes: Iterable[FileChange],
-    blobs: Iterable[tuple[str, int, ParsedBlob]],
-    replace: bool = False,
-) -> int:
-    """Write one commit with its changed files and newly parsed blobs, in one transaction.
-
-    Parents are written before children, so a stored commit implies stored ancestors;
-    a crash loses at most the commit in flight. `replace` first removes the stored
-    commit of that oid (a shallow boundary written again with its real parents).
-    """
+def write_blobs(conn: Connection, blobs: Iterable[tuple[str, int, ParsedBlob]]) -> None:
+    """Write parsed blobs (oid, size, what it holds) with their items, uses and mods."""
     items: list[tuple] = []
     uses: list[tuple] = []
     mods: list[tuple] = []
     with _tx(conn):
-        if replace:
-            _delete_commit(conn, repo, info.oid)
         for oid, size, parsed in blobs:
             row = {
                 "oid": oid,
@@ -289,6 +259,26 @@ def write_commit(
         ):
             if rows:
                 _bulk_insert(conn, table.name, ("blob_id", *fields), rows)
+
+
+def write_commit(
+    conn: Connection,
+    repo: int,
+    info: CommitInfo,
+    changes: Iterable[FileChange],
+    blobs: Iterable[tuple[str, int, ParsedBlob]],
+    replace: bool = False,
+) -> int:
+    """Write one commit with its changed files and newly parsed blobs, in one transaction.
+
+    Parents are written before children, so a stored commit implies stored ancestors;
+    a crash loses at most the commit in flight. `replace` first removes the stored
+    commit of that oid (a shallow boundary written again with its real parents).
+    """
+    with _tx(conn):
+        if replace:
+            _delete_commit(conn, repo, info.oid)
+        write_blobs(conn, blobs)
         row = {
             "repo_id": repo,
             **vars(info),

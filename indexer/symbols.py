@@ -109,7 +109,7 @@ def build_in_worker(
     the writer has already committed (the commits' own, and every ancestor's)."""
     global _worker_source
     if _worker_source is None or _worker_source[0] != (url, repo_path):
-        engine = st.open_reader(url)
+        engine = st.connect_engine(url)
         source = StoreSource(pygit2.Repository(repo_path), engine.connect())
         _worker_source = ((url, repo_path), source)
     return [build_examples(_worker_source[1], info, changes) for info, changes in commits]

@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+import fcntl
+import hashlib
 import os
 import subprocess
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import sqlalchemy as sa
-from typer.testing import CliRunner
+from alembic import command
+from alembic.config import Config
+from typer.testing import CliRunner, Result
 
+from indexer import store
 from indexer.cli import app
+from indexer.resources import resource_dir
 
 EPOCH = 1_700_000_000
 
@@ -73,6 +80,20 @@ def cli(*args: str | Path):  # noqa: ANN201 (click's Result)
     return CliRunner().invoke(app, [str(a) for a in args])
 
 
+def history_blobs(repo: Repo) -> set[str]:
+    """Every distinct blob that any commit's tree holds at a `.rs` path, per git."""
+    blobs = set()
+    for commit in repo.git("rev-list", "--all").split():
+        for entry in repo.git("ls-tree", "-r", "-z", commit).split("\0"):
+            if not entry:
+                continue
+            meta, path = entry.split("\t", 1)
+            mode, kind, oid = meta.split()
+            if kind == "blob" and mode != "120000" and path.endswith(".rs"):
+                blobs.add(oid)
+    return blobs
+
+
 def db_url(repo: Repo) -> str:
     return f"sqlite:///{repo.path / '.git' / 'commit-indexer' / 'index.db'}"
 
@@ -88,7 +109,7 @@ def dump_store(url: str) -> dict[str, list[tuple]]:
             "commits": q(
                 "SELECT r.path, c.oid, c.parents, c.author_name, c.author_email, c.author_time,"
                 " c.author_offset, c.committer_time, c.committer_offset, c.message,"
-                " c.message_encoding, c.is_merge, c.is_boundary"
+                " c.message_encoding, c.is_merge, c.is_boundary, c.examples_built"
                 " FROM commits c JOIN repos r ON r.id = c.repo_id"
             ).all(),
             "changes": q(
@@ -131,6 +152,80 @@ def count(url: str, sql: str) -> int:
     return value
 
 
+def rows(repo: Repo, sql: str, *params: object) -> list[tuple]:
+    """The rows of a query on the repo's default store."""
+    engine = sa.create_engine(db_url(repo))
+    with engine.connect() as conn:
+        found = [tuple(row) for row in conn.exec_driver_sql(sql, params).all()]
+    engine.dispose()
+    return found
+
+
+def backfill(repo: Repo, *flags: str | Path) -> str:
+    """Run `backfill`, which must succeed; its output."""
+    result = cli("backfill", "--repo", repo.path, *flags)
+    assert result.exit_code == 0, result.output
+    assert "Traceback" not in result.output
+    return result.output
+
+
+def stats(repo: Repo, *flags: str | Path) -> dict[str, str]:
+    """The `stats` output as {label: value}; labels fill the first 13 columns."""
+    result = cli("stats", "--repo", repo.path, *flags)
+    assert result.exit_code == 0, result.output
+    lines = [line for line in result.output.splitlines() if line[:1].isalpha()]
+    return {line[:13].strip(): line[13:] for line in lines}
+
+
+def skipped(repo: Repo, line: str = "skipped", *flags: str | Path) -> dict[str, int]:
+    """The `skipped` (or `partial`) line of `stats` as {reason: count}."""
+    text = stats(repo, *flags)[line]
+    if text == "none":
+        return {}
+    return {reason: int(n) for n, reason in (part.split() for part in text.split(", "))}
+
+
+def file_hashes(folder: Path) -> dict[str, str]:
+    """{name: sha256} of every file in `folder`."""
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.iterdir())}
+
+
+def wait_for(url: str, sql: str, expected: int, seconds: float = 30.0) -> int:
+    """Poll the store (a hook's sync runs detached) until `sql` gives `expected`."""
+    deadline = time.monotonic() + seconds
+    value = -1
+    while time.monotonic() < deadline:
+        try:
+            value = count(url, sql)
+        except sa.exc.OperationalError:
+            value = -1  # not created yet
+        if value == expected:
+            return value
+        time.sleep(0.05)
+    return value
+
+
+def wait_idle(repo: Repo, seconds: float = 30.0) -> None:
+    """Wait until no hook sync holds the lock or is pending (so the next assertion sees
+    the end of the hooks' work)."""
+    lock = repo.path / ".git" / "commit-indexer" / "sync.lock"
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if not lock.exists():
+            time.sleep(0.05)
+            continue
+        with open(lock) as handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                time.sleep(0.05)
+                continue
+            fcntl.flock(handle, fcntl.LOCK_UN)
+        if not (lock.parent / "sync.pending").exists():
+            return
+        time.sleep(0.05)
+
+
 def rust_module(index: int, version: int, fns: int = 40) -> str:
     """A plausible Rust file whose content depends on (index, version)."""
     head = f"use crate::shared::Config{index % 3};\n\n/// Module {index}.\n"
@@ -165,3 +260,32 @@ def fast_history(repo: Repo, commits: int, files: int = 10, fns: int = 40) -> No
     subprocess.run(["git", "fast-import", "--quiet"], cwd=repo.path, input=stream, check=True)
     repo.git("reset", "-q", "--hard", "main")
     repo.clock += commits
+
+
+def assert_clean_error(result: Result, message: str) -> None:
+    """Exit 2, one `error:` saying `message`, then one `hint:`, and no traceback.
+
+    The text is compared without whitespace, to check the words, not the layout
+    (test_error_lines_are_not_wrapped checks the layout).
+    """
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in result.output
+    lines = result.stderr.splitlines()
+    errors = [i for i, line in enumerate(lines) if line.startswith("error:")]
+    hints = [i for i, line in enumerate(lines) if line.startswith("hint:")]
+    assert len(errors) == 1 and len(hints) == 1 and errors[0] < hints[0], result.stderr
+    error = "".join(lines[errors[0] : hints[0]])
+    assert "".join(message.split()) in "".join(error.split()), result.stderr
+
+
+def store_at_revision(path: Path, revision: str) -> str:
+    """A store migrated only up to `revision`, as an older commit-indexer left it."""
+    url = f"sqlite:///{path}"
+    engine = store.connect_engine(url)
+    config = Config()
+    config.set_main_option("script_location", str(resource_dir("migrations")))
+    with engine.begin() as conn:
+        config.attributes["connection"] = conn
+        command.upgrade(config, revision)
+    engine.dispose()
+    return url

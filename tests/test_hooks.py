@@ -8,52 +8,11 @@ import time
 from pathlib import Path
 
 import sqlalchemy as sa
-from gitrepo import Repo, cli, count, db_url
+from gitrepo import Repo, cli, count, db_url, file_hashes, wait_for, wait_idle
 
 from indexer.watch import DEBOUNCE_SECONDS
 
 LIB = "pub struct Config {\n    pub port: u16,\n}\n"
-
-
-def _wait_for(url: str, sql: str, expected: int, seconds: float = 30.0) -> int:
-    """Poll the store (the hook's sync runs detached) until `sql` gives `expected`."""
-    deadline = time.monotonic() + seconds
-    value = -1
-    while time.monotonic() < deadline:
-        try:
-            value = count(url, sql)
-        except sa.exc.OperationalError:
-            value = -1  # not created yet
-        if value == expected:
-            return value
-        time.sleep(0.05)
-    return value
-
-
-def _files(folder: Path) -> dict[str, bytes]:
-    return {p.name: p.read_bytes() for p in sorted(folder.iterdir())}
-
-
-def _wait_idle(repo: Repo, seconds: float = 30.0) -> None:
-    """Wait until no hook sync holds the lock (so the next assertion sees the end)."""
-    import fcntl
-
-    lock = repo.path / ".git" / "commit-indexer" / "sync.lock"
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if not lock.exists():
-            time.sleep(0.05)
-            continue
-        with open(lock) as handle:
-            try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                time.sleep(0.05)
-                continue
-            fcntl.flock(handle, fcntl.LOCK_UN)
-        if not (lock.parent / "sync.pending").exists():
-            return
-        time.sleep(0.05)
 
 
 def test_commits_merges_and_amends_are_captured(repo: Repo) -> None:
@@ -63,18 +22,18 @@ def test_commits_merges_and_amends_are_captured(repo: Repo) -> None:
     assert "post-commit    installed" in result.output
     url = db_url(repo)
     repo.commit({"src/lib.rs": LIB.replace("u16", "u32")}, "wider port")
-    assert _wait_for(url, "SELECT count(*) FROM commits", 2) == 2  # the hook synced HEAD
+    assert wait_for(url, "SELECT count(*) FROM commits", 2) == 2  # the hook synced HEAD
     # the root commit added Config (one example), the next changed it (another)
-    assert _wait_for(url, "SELECT count(*) FROM examples", 2) == 2
+    assert wait_for(url, "SELECT count(*) FROM examples", 2) == 2
     repo.git("checkout", "-q", "-b", "side")
     repo.commit({"src/side.rs": "pub fn side() {}\n"}, "side")
     repo.git("checkout", "-q", "main")
     repo.commit({"src/main.rs": "fn main() {}\n"}, "main")
     repo.git("merge", "-q", "--no-ff", "-m", "merge side", "side")
-    assert _wait_for(url, "SELECT count(*) FROM commits", 5) == 5
+    assert wait_for(url, "SELECT count(*) FROM commits", 5) == 5
     repo.git("commit", "-q", "--amend", "-m", "merge side, amended")
-    assert _wait_for(url, "SELECT count(*) FROM commits", 6) == 6
-    _wait_idle(repo)
+    assert wait_for(url, "SELECT count(*) FROM commits", 6) == 6
+    wait_idle(repo)
     # what the hooks fed holds every reachable commit ...
     assert cli("backfill", "--repo", repo.path).output.startswith("up to date")
     # ... and exports what a fresh backfill of the same history exports, byte for byte
@@ -83,7 +42,7 @@ def test_commits_merges_and_amends_are_captured(repo: Repo) -> None:
     for store, out in ((url, repo.path.parent / "hooked"), (fresh, repo.path.parent / "fresh")):
         result = cli("export", out, "--repo", repo.path, "--db", store)
         assert result.exit_code == 0, result.output
-    assert _files(repo.path.parent / "hooked") == _files(repo.path.parent / "fresh")
+    assert file_hashes(repo.path.parent / "hooked") == file_hashes(repo.path.parent / "fresh")
 
 
 def test_an_existing_hook_keeps_running_and_comes_back_byte_for_byte(repo: Repo) -> None:
@@ -98,8 +57,8 @@ def test_an_existing_hook_keeps_running_and_comes_back_byte_for_byte(repo: Repo)
     assert again.exit_code == 0 and (hooks / "post-commit.legacy").read_bytes() == mine
     repo.commit({"src/lib.rs": LIB}, "one")
     assert (repo.path / ".git" / "mine.txt").read_text() == "ran\n"
-    assert _wait_for(db_url(repo), "SELECT count(*) FROM commits", 1) == 1
-    _wait_idle(repo)
+    assert wait_for(db_url(repo), "SELECT count(*) FROM commits", 1) == 1
+    wait_idle(repo)
     result = cli("hook", "uninstall", "--repo", repo.path)
     assert result.exit_code == 0, result.output
     assert (hooks / "post-commit").read_bytes() == mine
@@ -113,8 +72,8 @@ def test_core_hooks_path_is_where_hooks_go(repo: Repo) -> None:
     assert cli("hook", "install", "--repo", repo.path).exit_code == 0
     assert (repo.path / "my-hooks" / "post-commit").exists()
     repo.commit({"src/lib.rs": LIB}, "one")
-    assert _wait_for(db_url(repo), "SELECT count(*) FROM commits", 1) == 1
-    _wait_idle(repo)
+    assert wait_for(db_url(repo), "SELECT count(*) FROM commits", 1) == 1
+    wait_idle(repo)
 
 
 def test_a_broken_store_never_fails_a_commit(repo: Repo) -> None:
@@ -125,7 +84,7 @@ def test_a_broken_store_never_fails_a_commit(repo: Repo) -> None:
     start = time.monotonic()
     repo.commit({"src/lib.rs": LIB}, "one")  # raises if git commit fails
     assert time.monotonic() - start < 5
-    _wait_idle(repo)
+    wait_idle(repo)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         status = cli("hook", "status", "--repo", repo.path)
@@ -161,7 +120,7 @@ def test_rebase_cherry_pick_reset_pull_and_worktrees_are_captured(
     repo.git("checkout", "-q", "main")
     repo.git("cherry-pick", "topic~1")
     repo.git("reset", "-q", "--hard", "HEAD~1")
-    _wait_idle(repo)
+    wait_idle(repo)
     status = cli("hook", "status", "--repo", repo.path)
     assert "behind: 0 commits" in status.output, status.output
     # every commit reachable from the branches is in the store
@@ -175,7 +134,7 @@ def test_rebase_cherry_pick_reset_pull_and_worktrees_are_captured(
     repo.git("pull", "-q", "--no-rebase", str(other), "main")
     repo.git("worktree", "add", "-q", str(tmp_path / "wt"), "-b", "wt")
     Repo(tmp_path / "wt").commit({"src/wt.rs": "pub fn wt() {}\n"}, "in a worktree")
-    _wait_idle(repo)
+    wait_idle(repo)
     reachable = set(repo.git("rev-list", "--all").split())
     deadline = time.monotonic() + 30
     while not reachable <= _stored_oids(url) and time.monotonic() < deadline:
@@ -197,8 +156,8 @@ def test_hook_run_detach_returns_at_once_and_syncs(repo: Repo) -> None:
     start = time.monotonic()
     result = cli("hook-run", "--detach", "--repo", repo.path)
     assert result.exit_code == 0 and time.monotonic() - start < 2
-    assert _wait_for(db_url(repo), "SELECT count(*) FROM commits", 1) == 1
-    _wait_idle(repo)
+    assert wait_for(db_url(repo), "SELECT count(*) FROM commits", 1) == 1
+    wait_idle(repo)
 
 
 def test_watch_syncs_commits_made_without_hooks(repo: Repo) -> None:
@@ -217,12 +176,12 @@ def test_watch_syncs_commits_made_without_hooks(repo: Repo) -> None:
     )
     try:
         url = db_url(repo)
-        assert _wait_for(url, "SELECT count(*) FROM commits", 1) == 1  # it catches up first
+        assert wait_for(url, "SELECT count(*) FROM commits", 1) == 1  # it catches up first
         # no hooks installed: only the watcher can see these
         repo.commit({"src/lib.rs": LIB.replace("u16", "u32")}, "two")
         repo.git("checkout", "-q", "-b", "side")
         repo.commit({"src/side.rs": "pub fn side() {}\n"}, "three")
-        assert _wait_for(url, "SELECT count(*) FROM commits", 3) == 3
+        assert wait_for(url, "SELECT count(*) FROM commits", 3) == 3
         # A sync reads HEAD and the refs; the watcher must not take that for a change
         # and sync again forever (watchdog reports reads too).
         log = repo.path / ".git" / "commit-indexer" / "hook.log"
@@ -253,8 +212,8 @@ def test_a_locked_store_never_fails_or_delays_a_commit(repo: Repo) -> None:
         holder.rollback()
         holder.close()
     # once the lock is gone the background sync (waiting on the busy timeout) finishes
-    assert _wait_for(db_url(repo), "SELECT count(*) FROM commits", 2) == 2
-    _wait_idle(repo)
+    assert wait_for(db_url(repo), "SELECT count(*) FROM commits", 2) == 2
+    wait_idle(repo)
 
 
 def test_status_names_the_hook_manager_it_chains(repo: Repo) -> None:
@@ -273,5 +232,5 @@ def test_a_deleted_store_is_rebuilt_by_the_next_commit(repo: Repo) -> None:
     for path in (repo.path / ".git" / "commit-indexer").glob("index.db*"):
         path.unlink()
     repo.commit({"src/lib.rs": LIB.replace("u16", "u64")}, "two")
-    assert _wait_for(db_url(repo), "SELECT count(*) FROM commits", 2) == 2
-    _wait_idle(repo)
+    assert wait_for(db_url(repo), "SELECT count(*) FROM commits", 2) == 2
+    wait_idle(repo)

@@ -5,13 +5,13 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from gitrepo import store_at_revision
 
-from indexer import store
+from indexer import schema, store
 from indexer.models import metadata
 from indexer.resources import resource_dir
 
@@ -25,7 +25,8 @@ def _script() -> ScriptDirectory:
 def test_one_head_and_the_fast_path_agrees_with_alembic() -> None:
     heads = _script().get_heads()
     assert len(heads) == 1
-    assert store._script_head() == heads[0]
+    assert schema.script_head() == heads[0]
+    assert schema.script_revisions() == sorted(r.revision for r in _script().walk_revisions())
 
 
 def test_blank_store_migrates_to_the_models(tmp_path: Path) -> None:
@@ -55,20 +56,46 @@ def test_reopening_keeps_rows_and_does_not_migrate_again(tmp_path: Path) -> None
 
 
 def test_a_store_behind_head_is_upgraded_keeping_its_rows(tmp_path: Path) -> None:
-    """An old store (here: one whose version table says it predates 0001) is migrated on open.
+    url = store_at_revision(tmp_path / "index.db", "0002")
+    with sqlite3.connect(tmp_path / "index.db") as raw:
+        raw.execute("PRAGMA foreign_keys = ON")
+        raw.execute("INSERT INTO repos (path, synced_tips) VALUES ('/r/.git', 'a')")
+        raw.execute(
+            "INSERT INTO commits (repo_id, oid, parents, author_name, author_email,"
+            " author_time, author_offset, committer_time, committer_offset, message,"
+            " message_encoding, is_merge, is_boundary)"
+            " VALUES (1, 'a', '', 'n', 'e', 1, 0, 1, 0, 'm', 'utf-8', 0, 0)"
+        )
+        # rows that reference the commit: the migration rebuilds the commits table
+        raw.execute(
+            "INSERT INTO changes (commit_id, status, path, entry) VALUES (1, 'A', 'x.rs', 'file')"
+        )
+    opened = store.open_store(url)
+    with opened.connect() as conn:
+        commits = conn.exec_driver_sql("SELECT oid, examples_built FROM commits").all()
+        changes = conn.exec_driver_sql("SELECT commit_id, path FROM changes").all()
+        version = conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar()
+        foreign_keys = conn.exec_driver_sql("PRAGMA foreign_keys").scalar()
+        violations = conn.exec_driver_sql("PRAGMA foreign_key_check").all()
+    opened.close()
+    assert commits == [("a", 1)]  # stored before 0003: its examples were written with it
+    assert changes == [(1, "x.rs")]
+    assert version == schema.script_head()
+    assert foreign_keys == 1 and violations == []
 
-    With one revision so far the oldest schema is the blank one; this test grows a
-    real old-schema fixture when the second revision lands.
-    """
+
+def test_a_first_migration_killed_half_way_is_done_again(tmp_path: Path) -> None:
+    """What a version whose migrations were not one transaction left when killed: the
+    version table, some tables, no version row and no data."""
     path = tmp_path / "index.db"
     with sqlite3.connect(path) as raw:
-        raw.execute("CREATE TABLE unrelated (x INTEGER)")
-        raw.execute("INSERT INTO unrelated VALUES (7)")
+        raw.execute("CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL)")
+        raw.execute("CREATE TABLE repos (id INTEGER PRIMARY KEY, path TEXT, synced_tips TEXT)")
     opened = store.open_store(f"sqlite:///{path}")
     with opened.engine.connect() as conn:
-        assert conn.exec_driver_sql("SELECT x FROM unrelated").scalar() == 7
-        assert sa.inspect(conn).has_table("commits")
+        diff = compare_metadata(MigrationContext.configure(conn), metadata)
     opened.close()
+    assert diff == []
 
 
 def test_migrations_run_from_any_directory(tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001

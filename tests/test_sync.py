@@ -2,32 +2,32 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 import sqlalchemy as sa
-from gitrepo import Repo, cli, count, db_url, dump_store, fast_history, make_repo
+from gitrepo import (
+    Repo,
+    cli,
+    count,
+    db_url,
+    dump_store,
+    fast_history,
+    file_hashes,
+    history_blobs,
+    make_repo,
+)
 
 from indexer.demo import DELETED_STRUCT, TAG, build_demo_repo
 
 LIB_V1 = "pub struct Config { pub name: String }\npub fn load() -> Config { todo!() }\n"
 LIB_V2 = "pub struct Config { pub name: String, pub port: u16 }\n"
-
-
-def _history_blobs(repo: Repo) -> set[str]:
-    """Every distinct blob that any commit's tree holds at a `.rs` path, per git."""
-    blobs = set()
-    for commit in repo.git("rev-list", "--all").split():
-        for line in repo.git("ls-tree", "-r", commit).splitlines():
-            meta, path = line.split("\t", 1)
-            mode, kind, oid = meta.split()
-            if kind == "blob" and mode != "120000" and path.endswith(".rs"):
-                blobs.add(oid)
-    return blobs
 
 
 def test_demo_backfill_then_rerun_adds_nothing(tmp_path: Path) -> None:
@@ -40,7 +40,7 @@ def test_demo_backfill_then_rerun_adds_nothing(tmp_path: Path) -> None:
     ).stdout
     assert count(url, "SELECT count(*) FROM commits") == int(reachable) == demo.commits
     # each distinct .rs blob of the history is parsed exactly once
-    assert count(url, "SELECT count(*) FROM blobs") == len(_history_blobs(Repo(demo.path)))
+    assert count(url, "SELECT count(*) FROM blobs") == len(history_blobs(Repo(demo.path)))
     assert count(url, "SELECT count(*) FROM commits WHERE is_merge") == 1
     before = dump_store(url)
 
@@ -103,31 +103,51 @@ def _backfill_process(repo: Repo, url: str) -> subprocess.Popen:
     )
 
 
-def _kill_when(url: str, proc: subprocess.Popen, commits: int, deadline: float) -> int:
+def _poll(db: Path, sql: str) -> int:
+    """`sql`'s count on the store as it is being written, 0 while it cannot be read."""
+    try:
+        with contextlib.closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=0.1)) as c:
+            return c.execute(sql).fetchone()[0]
+    except sqlite3.Error:  # not created yet, or the table not yet
+        return 0
+
+
+def _kill_when(url: str, proc: subprocess.Popen, sql: str | None, at_least: int) -> None:
+    """SIGKILL the backfill (and its parser pool) once `sql` counts `at_least` in the
+    store, or (no `sql`) once the store's file exists."""
     db = Path(url.removeprefix("sqlite:///"))
+    deadline = time.monotonic() + 120
     while time.monotonic() < deadline and proc.poll() is None:
-        if db.exists():
-            try:
-                done = count(url, "SELECT count(*) FROM commits")
-            except Exception:  # the store may still be being created
-                done = 0
-            if done >= commits:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
-                return done
-        time.sleep(0.005)
-    raise AssertionError("the backfill ended before it could be killed")
+        if db.exists() and (sql is None or _poll(db, sql) >= at_least):
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+            return
+        time.sleep(0.002)
+    raise AssertionError(f"the backfill ended before `{sql}` reached {at_least}")
 
 
-def test_kill_9_mid_backfill_then_rerun_equals_uninterrupted(tmp_path: Path) -> None:
+COMMITS = "SELECT count(*) FROM commits"
+
+
+def test_kill_9_at_any_point_then_rerun_equals_uninterrupted(tmp_path: Path) -> None:
+    """SIGKILL a backfill as it creates the store, once it is created, after its first
+    commit, midway and near the end (each time the rerun of the one before); the last
+    rerun finishes, and the store and its export equal an uninterrupted run's."""
     repo = make_repo(tmp_path)
-    total = 900
-    fast_history(repo, total, files=12, fns=60)
+    total = 400
+    fast_history(repo, total, files=12, fns=40)
     url = f"sqlite:///{tmp_path / 'killed.db'}"
-    for at in (50, 300):
-        seen = _kill_when(url, _backfill_process(repo, url), at, time.monotonic() + 60)
-        done = count(url, "SELECT count(*) FROM commits")  # a commit may land before the kill
-        assert at <= seen <= done < total
+    points = [
+        (None, 0),  # SQLite has made the file: it is migrating or about to
+        ("SELECT count(*) FROM sqlite_master", 1),
+        (COMMITS, 1),
+        (COMMITS, total // 3),
+        (COMMITS, total - 30),
+    ]
+    for sql, at_least in points:
+        _kill_when(url, _backfill_process(repo, url), sql, at_least)
+        assert _poll(Path(url.removeprefix("sqlite:///")), COMMITS) < total
+    done = count(url, COMMITS)
     result = cli("backfill", "--repo", repo.path, "--db", url)
     assert result.exit_code == 0, result.output
     assert f"indexed {total - done} commits" in result.output
@@ -135,6 +155,10 @@ def test_kill_9_mid_backfill_then_rerun_equals_uninterrupted(tmp_path: Path) -> 
     clean = f"sqlite:///{tmp_path / 'clean.db'}"
     assert cli("backfill", "--repo", repo.path, "--db", clean).exit_code == 0
     assert dump_store(url) == dump_store(clean)
+    for store, out in ((url, tmp_path / "killed"), (clean, tmp_path / "clean")):
+        result = cli("export", out, "--repo", repo.path, "--db", store)
+        assert result.exit_code == 0, result.output
+    assert file_hashes(tmp_path / "killed") == file_hashes(tmp_path / "clean")
 
 
 def _unbuild_examples(url: str, after_id: int) -> None:

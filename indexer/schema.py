@@ -1,0 +1,141 @@
+"""What a database at the store URL holds, and migrating it to this version's schema.
+
+`store.open_store` calls `migrate` every time it opens a store; `doctor` calls
+`read_schema` to report without changing anything. A database that is not ours
+(another program's, or a store written by a newer commit-indexer) is refused with
+a message that says so, never migrated: writing our tables into it would damage it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from sqlalchemy import Connection, Engine, create_engine, inspect, text
+from sqlalchemy.pool import NullPool
+
+from indexer import models
+from indexer.errors import StoreError
+from indexer.resources import resource_dir
+
+VERSION_TABLE = "alembic_version"
+OUR_TABLES = frozenset(models.metadata.tables) | {VERSION_TABLE}
+
+
+def script_revisions() -> list[str]:
+    """Our revisions, oldest first, read from file names (`0002_x.py` is "0002")."""
+    names = [p.name for p in (resource_dir("migrations") / "versions").glob("[0-9]*_*.py")]
+    return sorted(re.match(r"\d+", n).group() for n in names)
+
+
+def script_head() -> str:
+    """The revision this commit-indexer writes."""
+    return script_revisions()[-1]
+
+
+@dataclass(frozen=True)
+class Schema:
+    version: str | None  # the revision the database says it has, None if none
+    head: str  # the revision this commit-indexer writes
+    tables: tuple[str, ...]  # every table, sorted
+
+    @property
+    def state(self) -> str:
+        """new (no tables: created on open), unfinished (a first migration was killed
+        half way, by a version before migrations were one transaction: no rows yet, so
+        it is created again on open), current, behind (migrated on open), future (a
+        newer commit-indexer's store) or foreign (another program's)."""
+        if self.version is None:
+            if not self.tables:
+                return "new"
+            if VERSION_TABLE in self.tables and set(self.tables) <= OUR_TABLES:
+                return "unfinished"
+            return "foreign"
+        if self.version == self.head:
+            return "current"
+        if re.fullmatch(r"\d{4}", self.version):
+            return "future" if self.version > self.head else "behind"
+        return "foreign"  # alembic's revision ids of another program: hex, not ours
+
+
+def read_schema(conn: Connection) -> Schema:
+    tables = tuple(sorted(inspect(conn).get_table_names()))
+    version = None
+    if VERSION_TABLE in tables:
+        version = conn.execute(text(f"SELECT version_num FROM {VERSION_TABLE}")).scalar()
+    return Schema(version, script_head(), tables)
+
+
+def refuse_foreign(schema: Schema, url: str) -> None:
+    """Raise if the database at `url` is not one this commit-indexer may write."""
+    if schema.state == "future":
+        raise StoreError(
+            f"the store {url} was written by a newer commit-indexer"
+            f" (schema {schema.version}; this one knows up to {schema.head})",
+            hint="upgrade commit-indexer (`pip install -U commit-indexer`), or pass another --db",
+        )
+    if schema.state == "foreign":
+        what = (
+            f"revision {schema.version}"
+            if schema.version
+            else "tables " + ", ".join(t for t in schema.tables if t not in OUR_TABLES)
+        )
+        raise StoreError(
+            f"{url} is another program's database ({what}), not a commit-indexer store",
+            hint="pass the right --db URL; commit-indexer writes nothing into this one",
+        )
+
+
+def migrate(engine: Engine, url: str, busy_timeout_ms: int) -> None:
+    """Bring the database at `url` to our head revision (create it if it is blank)."""
+    with engine.connect() as conn:
+        schema = read_schema(conn)
+        refuse_foreign(schema, url)
+        if conn.dialect.name == "sqlite":
+            # Readers never block the writer, nor it them. Persistent: the file
+            # remembers it, so it is set only now that the file is known to be ours.
+            conn.exec_driver_sql("PRAGMA journal_mode = WAL")
+    if schema.state == "current":
+        return
+    # Only now pay for importing alembic.
+    from alembic import command
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(resource_dir("migrations")))
+    with _transaction(engine, busy_timeout_ms) as conn:
+        if schema.state == "unfinished":
+            models.metadata.drop_all(conn)
+            conn.execute(text(f"DROP TABLE {VERSION_TABLE}"))
+        config.attributes["connection"] = conn
+        command.upgrade(config, "head")
+
+
+@contextmanager
+def _transaction(engine: Engine, busy_timeout_ms: int) -> Iterator[Connection]:
+    """A connection whose work is one transaction, DDL included: a process killed
+    while migrating leaves the database as it was, never half migrated."""
+    if engine.dialect.name != "sqlite":
+        with engine.begin() as conn:  # PostgreSQL's DDL is transactional as it is
+            yield conn
+        return
+    # pysqlite runs DDL outside any transaction (it BEGINs only before DML), so a kill
+    # mid-migration would leave some tables and no version. A connection of its own
+    # (its settings must not go back to the pool) with the driver's transaction
+    # handling off, and BEGIN said here, as SQLAlchemy's pysqlite docs advise.
+    own = create_engine(engine.url, poolclass=NullPool)
+    try:
+        with own.connect() as conn:
+            conn.connection.driver_connection.isolation_level = None
+            conn.exec_driver_sql(f"PRAGMA busy_timeout = {busy_timeout_ms}")
+            # Batch migrations copy a table, drop it and rename the copy; with foreign
+            # keys enforced, dropping a table that other rows reference fails. This
+            # pragma only takes effect outside a transaction, so before BEGIN.
+            conn.exec_driver_sql("PRAGMA foreign_keys = OFF")
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            yield conn
+            conn.exec_driver_sql("COMMIT")
+    finally:
+        own.dispose()

@@ -27,6 +27,7 @@ from indexer.errors import IndexerError
 from indexer.examples import build_examples
 from indexer.parsing import BlobParser, ParseResult, ParserPool, Work
 from indexer.rust import DEFAULT_MAX_BLOB_BYTES
+from indexer.secrets import check_mode, mode_of
 from indexer.symbols import StoreSource
 
 # Below this many commits to index, forking workers costs more than it saves
@@ -125,8 +126,12 @@ def sync(
     workers: int | None = None,
     max_blob_bytes: int = DEFAULT_MAX_BLOB_BYTES,
     on_progress: Callable[[SyncProgress], None] | None = None,
+    secrets: str | None = None,
 ) -> SyncResult:
-    """Index what is new: reachable from `rev`, or from HEAD, branches and tags."""
+    """Index what is new: reachable from `rev`, or from HEAD, branches and tags.
+
+    `secrets` (redact or drop) defaults to `git config commit-indexer.secrets`."""
+    mode = check_mode(secrets) if secrets else mode_of(target.repo)
     with (
         st.translate_errors(target.store.url),
         target.store.writer(),
@@ -141,7 +146,7 @@ def sync(
             )
         blobs = 0
         if plan.todo:
-            blobs = _index(target, conn, plan, workers, max_blob_bytes, on_progress)
+            blobs = _index(target, conn, plan, workers, max_blob_bytes, on_progress, mode)
         if rev is None:
             readable = [t for t in tips if t not in plan.unreadable]
             st.set_synced_tips(conn, target.repo_id, readable)
@@ -181,6 +186,7 @@ def _index(
     workers: int | None,
     max_bytes: int,
     on_progress: Callable[[SyncProgress], None] | None,
+    secrets: str,
 ) -> int:
     repo, todo = target.repo, plan.todo
     workers = workers or os.cpu_count() or 1
@@ -207,7 +213,7 @@ def _index(
             )
             for oid, _size, blob in parsed:
                 source.remember(oid, blob)
-            built = build_examples(source, item.info, item.changes)
+            built = build_examples(source, item.info, item.changes, secrets)
             st.write_examples(conn, commit_id, built.examples, built.skipped)
         done += 1
         blobs += len(parsed)

@@ -488,7 +488,7 @@ def export_command(
     if skips:
         out.print("not exported: " + ", ".join(f"{n} {k}" for k, n in sorted(skips.items())))
     dup = manifest.extra["dedup"]
-    if dup["exact_duplicates"] or dup.get("near_duplicates"):
+    if dup.get("exact_duplicates") or dup.get("near_duplicates"):
         out.print(
             f"duplicates left out: {dup['exact_duplicates']} exact"
             + (f", {dup['near_duplicates']} near" if "near_duplicates" in dup else "")

@@ -5,7 +5,12 @@ word shingles have a MinHash Jaccard estimate at or above a threshold).
 The first example in export order is kept and every later one like it is left out,
 whatever its split, so no content (nor, with `near`, near-copy of a target) is in
 two splits. Only exported examples enter the index: one skipped for its length does
-not shadow a shorter copy.
+not shadow a shorter copy. The repeats of a content left out as a near duplicate count
+as exact duplicates.
+
+`near` takes MinHashLSH's candidates as they come (as BigCode's near-dedup does),
+without computing their Jaccard estimate: that would keep 128 hash values an example.
+A pair just above the threshold can be missed, and one just below it left out.
 
 Memory, the index and nothing else: `exact` keeps one bit per content id of the store
 (a bytearray; 125 KB for a million contents). `near` keeps datasketch's MinHashLSH:
@@ -25,6 +30,7 @@ from indexer.errors import IndexerError
 MODES = ("none", "exact", "near")
 DEFAULT_MODE = "exact"
 DEFAULT_THRESHOLD = 0.85
+MAX_THRESHOLD = 0.98
 NUM_PERM = 128
 SEED = 1  # MinHash permutations: fixed, so the same examples are found alike every time
 SHINGLE_WORDS = 3  # a target's shingles: runs of this many whitespace-separated words
@@ -73,10 +79,11 @@ class Dedup:
     def __post_init__(self) -> None:
         if self.mode not in MODES:
             raise IndexerError(f"unknown dedup mode {self.mode!r}", hint="use none, exact or near")
-        if not 0.0 < self.threshold <= 1.0:
+        if not 0.0 < self.threshold <= MAX_THRESHOLD:
             raise IndexerError(
-                f"the near-duplicate threshold {self.threshold} is not in (0, 1]",
-                hint="use a Jaccard similarity such as 0.85",
+                f"the near-duplicate threshold {self.threshold} is not in (0, {MAX_THRESHOLD}]",
+                hint="use a Jaccard similarity such as 0.85 (above 0.98, MinHashLSH with"
+                f" {NUM_PERM} permutations has fewer than 2 bands; use --dedup exact)",
             )
         self.info["mode"] = self.mode
         if self.mode != "none":
@@ -113,16 +120,20 @@ class Dedup:
             minhash.update_batch(sorted(shingles(target)))
             if self._lsh.query(minhash):
                 self.info["near_duplicates"] += 1
-                return Candidate("near", self, content_id, minhash)
+                self._set(content_id)  # its exact repeats are exact duplicates, found cheaply
+                return Candidate("near", self, content_id)
         return Candidate(None, self, content_id, minhash)
+
+    def _set(self, content_id: int) -> None:
+        byte = content_id >> 3
+        if byte >= len(self._bits):
+            self._bits.extend(bytes(max(byte + 1 - len(self._bits), len(self._bits))))
+        self._bits[byte] |= 1 << (content_id & 7)
 
     def _keep(self, candidate: Candidate) -> None:
         if self.mode == "none":
             return
-        byte = candidate._content_id >> 3
-        if byte >= len(self._bits):
-            self._bits.extend(bytes(max(byte + 1 - len(self._bits), len(self._bits))))
-        self._bits[byte] |= 1 << (candidate._content_id & 7)
+        self._set(candidate._content_id)
         if candidate._minhash is not None:
             self._lsh.insert(self._kept, candidate._minhash, check_duplication=False)
         self._kept += 1

@@ -15,7 +15,7 @@ A pair just above the threshold can be missed, and one just below it left out.
 Memory, the index and nothing else: `exact` keeps one bit per content id of the store
 (a bytearray; 125 KB for a million contents). `near` keeps datasketch's MinHashLSH:
 for each kept example, one key and one bucket entry per band (8 bands at 0.85), about
-1.5 KB an example (measured with tracemalloc; `near_index_bytes` below). datasketch is
+2.5 KB an example (tracemalloc, 5,000 short targets; tests/test_dedup.py). datasketch is
 an optional dependency (`pip install 'commit-indexer[dedup]'`), imported only for `near`.
 """
 

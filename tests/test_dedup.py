@@ -152,7 +152,7 @@ def test_gc_removes_contents_no_example_uses(repo: Repo) -> None:
 
 @pytest.mark.parametrize("n", [2_000])
 def test_the_near_index_is_small_per_example(n: int) -> None:
-    """The memory that grows with the dataset is the index alone: about 1.5 KB an
+    """The memory that grows with the dataset is the index alone: about 2.5 KB an
     example for `near` (MinHashLSH's keys and 8 band buckets), a bit for `exact`."""
     targets = [
         f"pub fn f{i}(x: u64) -> u64 {{ let y = x.rotate_left({i}); y ^ {i * 7919} }}"

@@ -31,6 +31,9 @@ def upgrade() -> None:
     from indexer.secrets import scan_example
     from indexer.store import content_key, segments_json
 
+    conn = op.get_bind()
+    # First: SQLite rebuilds `examples` below, and a row pointing at it would stop that.
+    conn.execute(sa.text("DELETE FROM example_tokens"))
     op.create_table(
         "example_contents",
         sa.Column("id", sa.Integer(), primary_key=True),
@@ -43,8 +46,6 @@ def upgrade() -> None:
         batch.add_column(
             sa.Column("secrets", sa.Text(), nullable=False, server_default=sa.text("''"))
         )
-    conn = op.get_bind()
-    conn.execute(sa.text("DELETE FROM example_tokens"))
     last = 0
     while True:
         rows = conn.execute(

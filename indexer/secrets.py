@@ -73,65 +73,83 @@ PLUGINS = (
 # test is not a credential worth a redaction, "x8Fq2LzP0vW9rT4m" is.
 KEYWORD_MIN_ENTROPY = 3.0
 
-# The prefilter: a superset of what the enabled plugins match, made of substring
-# tests and regexes that start with a literal (Python's `re` tries every alternative at
-# every position, so one big alternation of character classes costs 10 times more).
-# Each entry names the plugins it stands in for.
-_LITERALS = (
-    "PRIVATE KEY",  # PrivateKeyDetector
-    "PuTTY-User-Key",
-    "://",  # BasicAuth, Slack webhooks, SoftLayer and Cloudant URLs
-    "_authToken",  # Npm
-    "A3T",  # AWS
-    "ABIA",
-    "ACCA",
-    "AKIA",
-    "ASIA",
-    "AccountKey=",  # Azure
-    "AKC",  # Artifactory
-    "GR1348941",  # GitLab
-    "eyJ",  # Jwt
-    "T3BlbkFJ",  # OpenAI
-    "pypi-",  # Pypi
-    "SG.",  # SendGrid
-    "sq0csp-",  # SquareOAuth
-    "k_live_",  # Stripe
-)
-# KeywordDetector's names (lowercase, "_" removed), which need a quote on the line.
-_NAMES = (
-    "apikey authkey servicekey accountkey dbkey databasekey privkey privatekey clientkey"
-    " dbpass databasepass keypass password passwd pwd secret contraseña contrasena"
-).split()
-_QUOTES = ("'", '"', "`")
-_LOWER = re.compile(  # AWS, Cloudant and SoftLayer names, on lowercased text
-    r"aws|cloudant|softlayer|cl(?:ou)?[_-]?(?:api)?(?:key|pw|pass|token)"
-    r"|sl[_-]?(?:api)?[_-]?(?:key|pwd|pass|token)"
-)
-_SHAPES = tuple(  # searched one by one: an alternation would lose the literal prefixes
+# The prefilter: a superset of what the enabled plugins match, each test naming the
+# plugins it stands in for. It is made of passes that are fast in CPython: substring
+# tests, regexes that start with one literal character or string (an alternation whose
+# branches start differently is tried branch by branch at every position, ten times
+# slower), and one translation to find long runs of token characters.
+_LED = tuple(
     re.compile(pattern)
     for pattern in (
-        r"AP[\dA-F][a-zA-Z0-9]{8}",  # Artifactory
+        # AWS, Azure, Artifactory, TwilioKey
+        r"A(?:3T|BIA|CCA|KIA|SIA|ccountKey=|KC[a-zA-Z0-9]{10}|P[\dA-F][a-zA-Z0-9]{8}"
+        r"|C[a-z0-9]{32})",
+        r"SK[a-z0-9]{32}",  # TwilioKey
+        r"P(?:RIVATE KEY|uTTY-User-Key)",  # PrivateKey
         r"gh[pousr]_",  # GitHubToken
         r"gl[a-z]{2,6}-",  # GitLabToken
         r"xox[abposr]-",  # Slack
         r"-us\d",  # Mailchimp
-        r"(?:AC|SK)[a-z0-9]{32}",  # TwilioKey
-        r":[0-9A-Za-z_-]{35}",  # TelegramBotToken
-        r"\.[a-zA-Z\d_-]{6}\.[a-zA-Z\d_-]{27}",  # DiscordBotToken
-        r"[=:>\"' ][a-zA-Z0-9_\-]{44}",  # IbmCloudIam, IbmCosHmac: a long assigned value
     )
+)
+_LITERALS = (
+    "://",  # BasicAuth, Slack webhooks, SoftLayer and Cloudant URLs
+    "_authToken",  # Npm
+    "GR1348941",  # GitLabToken
+    "eyJ",  # JwtToken
+    "T3BlbkFJ",  # OpenAI
+    "pypi-",  # PypiToken
+    "SG.",  # SendGrid
+    "sq0csp-",  # SquareOAuth
+    "k_live_",  # Stripe
+)
+# Lowercased: AWS's, Cloudant's and SoftLayer's names; KeywordDetector's (with a quote
+# on the line: its rules for code need one) are "pass", "pwd", "secret", "contrase"
+# and the *key names of _KEY_NAME.
+_LOWER_LITERALS = ("aws", "cloudant", "softlayer")
+_LOWER_LED = tuple(
+    re.compile(pattern)
+    for pattern in (
+        r"cl(?:ou)?[_-]?(?:api)?(?:key|pw|pass|token)",  # Cloudant
+        r"sl[_-]?(?:api)?[_-]?(?:key|pwd|pass|token)",  # Softlayer
+    )
+)
+_NAMES = ("pass", "pwd", "secret", "contrase")
+_KEY_NAME = re.compile(r"(?:api|auth|service|account|db|database|priv|private|client)_?key")
+_QUOTES = ("'", '"', "`")
+# Long values, found on a translation of the text: token characters [A-Za-z0-9_-]
+# become "a"; "." and ":" stay; what may stand before an assigned value (= > quotes
+# space) becomes a space; anything else "#". A commit id (40) or a long test name
+# preceded by "fn " (under 44) does not match.
+_RUN_CLASSES = bytes(
+    ord("a")
+    if chr(i).isascii() and (chr(i).isalnum() or chr(i) in "_-")
+    else i
+    if chr(i) in ".:"
+    else ord(" ")
+    if chr(i) in "=>\"' \t"
+    else ord("#")
+    for i in range(256)
+)
+_RUNS = (
+    b"." + b"a" * 27,  # DiscordBotToken's last part
+    b":" + b"a" * 35,  # TelegramBotToken
+    b" " + b"a" * 44,  # IbmCloudIam (44), IbmCosHmac (48): an assigned value
 )
 
 
 def _maybe(text: str) -> bool:
     """Whether an enabled plugin could match anything in `text`: False for most code."""
-    if any(literal in text for literal in _LITERALS):
+    if any(literal in text for literal in _LITERALS) or any(r.search(text) for r in _LED):
+        return True
+    classes = text.encode("utf-8", "surrogatepass").translate(_RUN_CLASSES)
+    if any(run in classes for run in _RUNS):
         return True
     lower = text.lower()
-    if _LOWER.search(lower) or any(shape.search(text) for shape in _SHAPES):
+    if any(name in lower for name in _LOWER_LITERALS) or any(r.search(lower) for r in _LOWER_LED):
         return True
-    names = lower.replace("_", "")
-    return any(name in names for name in _NAMES) and any(q in text for q in _QUOTES)
+    named = any(name in lower for name in _NAMES) or ("key" in lower and _KEY_NAME.search(lower))
+    return bool(named) and any(quote in text for quote in _QUOTES)
 
 
 _TOKEN = re.compile(r"[\w\-.+/=]+")
@@ -209,6 +227,12 @@ class _Scanner:
         self._stack.close()
 
     def example(self, example: Example) -> tuple[Example, tuple[Finding, ...]]:
+        texts = [example.target]
+        for segment in example.segments:
+            texts.append(segment.text)
+            texts.extend(segment.variants)
+        if not _maybe("\n".join(texts)):
+            return example, ()  # the common case, in one pass over the example's text
         findings: list[Finding] = []
         in_variants: list[Finding] = []  # a variant's lines are its text's: counted once
         segments = []

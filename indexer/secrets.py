@@ -90,10 +90,12 @@ _LED = tuple(
         r"gl[a-z]{2,6}-",  # GitLabToken
         r"xox[abposr]-",  # Slack
         r"-us\d",  # Mailchimp
+        # BasicAuth's own regex (a URL with user:password@), not every URL in the docs
+        r"://[^:/?#\[\]@!$&'()*+,;=\s]+:[^:/?#\[\]@!$&'()*+,;=\s]+@",
     )
 )
 _LITERALS = (
-    "://",  # BasicAuth, Slack webhooks, SoftLayer and Cloudant URLs
+    "hooks.slack.com",  # Slack webhooks (SoftLayer's and Cloudant's URLs: by name)
     "_authToken",  # Npm
     "GR1348941",  # GitLabToken
     "eyJ",  # JwtToken
@@ -104,8 +106,8 @@ _LITERALS = (
     "k_live_",  # Stripe
 )
 # Lowercased: AWS's, Cloudant's and SoftLayer's names; KeywordDetector's (with a quote
-# on the line: its rules for code need one) are "pass", "pwd", "secret", "contrase"
-# and the *key names of _KEY_NAME.
+# on the line: its rules for code need one) are "passw", "pwd", "secret", "contrase"
+# and the *key and *pass names of _KEY_NAMES_REVERSED ("passed" in the docs is not one).
 _LOWER_LITERALS = ("aws", "cloudant", "softlayer")
 _LOWER_LED = tuple(
     re.compile(pattern)
@@ -114,8 +116,12 @@ _LOWER_LED = tuple(
         r"sl[_-]?(?:api)?[_-]?(?:key|pwd|pass|token)",  # Softlayer
     )
 )
-_NAMES = ("pass", "pwd", "secret", "contrase")
-_KEY_NAME = re.compile(r"(?:api|auth|service|account|db|database|priv|private|client)_?key")
+_NAMES = ("passw", "pwd", "secret", "contrase")
+# Searched in the reversed text, so that each regex starts with a literal ("yek", "ssap").
+_KEY_NAMES_REVERSED = (
+    re.compile(r"yek_?(?:ipa|htua|ecivres|tnuocca|bd|esabatad|virp|etavirp|tneilc)"),
+    re.compile(r"ssap_?(?:bd|esabatad|yek)"),
+)
 _QUOTES = ("'", '"', "`")
 # Long values, found on a translation of the text: token characters [A-Za-z0-9_-]
 # become "a"; "." and ":" stay; what may stand before an assigned value (= > quotes
@@ -148,8 +154,12 @@ def _maybe(text: str) -> bool:
     lower = text.lower()
     if any(name in lower for name in _LOWER_LITERALS) or any(r.search(lower) for r in _LOWER_LED):
         return True
-    named = any(name in lower for name in _NAMES) or ("key" in lower and _KEY_NAME.search(lower))
-    return bool(named) and any(quote in text for quote in _QUOTES)
+    if not any(quote in text for quote in _QUOTES):
+        return False
+    if any(name in lower for name in _NAMES):
+        return True
+    backwards = lower[::-1]
+    return any(r.search(backwards) for r in _KEY_NAMES_REVERSED)
 
 
 _TOKEN = re.compile(r"[\w\-.+/=]+")

@@ -7,11 +7,12 @@ replaced by `<secret:DetectorName>` and the rest of the line is kept; a private 
 block is replaced from its BEGIN line to its END line. In `drop` mode an example
 holding a secret is not stored and counts as skipped for the reason `secret`.
 
-Cost: detect-secrets runs its plugins and filters per line (~100 µs a line) and its
-import pulls in `requests` (~120 ms). So a cheap regex, `_CANDIDATE`, first picks the
-lines that could hold anything an enabled plugin matches (a superset: each
-alternative below is named after the plugins it stands in for); only those lines go
-to detect-secrets, which is imported on first use. Ordinary code rarely has one.
+Cost: detect-secrets runs its plugins and filters per line (~100 µs a line), setting
+them up costs ~1 ms and its import pulls in `requests` (~120 ms). So a prefilter,
+`_maybe`, first asks whether anything an enabled plugin matches could be in an example
+(a superset: each test below names the plugins it stands in for), then which lines;
+only those go to detect-secrets, imported on first use. Measured: 17 µs an example on
+the demo, 37 µs on rust-lang/log (2.2 KB an example; 8 of its 261k lines pass).
 
 What it does not do: scan files on disk, verify secrets online, or scan commit
 messages outside examples (the message reaches the dataset only as a segment).

@@ -59,6 +59,14 @@ WorkersOpt = Annotated[
 MaxBytesOpt = Annotated[
     int, typer.Option("--max-blob-bytes", min=1, help="Larger .rs files are skipped, counted.")
 ]
+SecretsOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--secrets",
+        help="redact or drop examples holding credentials"
+        " [default: git config commit-indexer.secrets, else redact].",
+    ),
+]
 
 
 def boundary(fn: F) -> F:
@@ -162,6 +170,7 @@ def _run_sync(
     workers: int | None,
     max_bytes: int,
     show_progress: bool,
+    secrets: str | None = None,
 ):  # noqa: ANN202
     from indexer.sync import sync
 
@@ -169,7 +178,13 @@ def _run_sync(
     with _opened(repo, db) as target:
         try:
             result = sync(
-                target, rev, remotes, workers, max_bytes, on_progress=bar.update if bar else None
+                target,
+                rev,
+                remotes,
+                workers,
+                max_bytes,
+                on_progress=bar.update if bar else None,
+                secrets=secrets,
             )
         finally:
             if bar:
@@ -193,10 +208,13 @@ def backfill(
     ] = False,
     workers: WorkersOpt = None,
     max_blob_bytes: MaxBytesOpt = DEFAULT_MAX_BLOB_BYTES,
+    secrets: SecretsOpt = None,
 ) -> None:
     """Index every commit reachable from HEAD, branches and tags. Resumable: rerun after Ctrl-C."""
     start = time.perf_counter()
-    result = _run_sync(repo, db, None, remotes, workers, max_blob_bytes, show_progress=True)
+    result = _run_sync(
+        repo, db, None, remotes, workers, max_blob_bytes, show_progress=True, secrets=secrets
+    )
     seconds = time.perf_counter() - start
     if result.commits == 0:
         out.print("up to date: nothing new to index")
@@ -214,9 +232,12 @@ def sync_command(
     rev: Annotated[str, typer.Option("--rev", help="Index what is reachable from REV.")] = "HEAD",
     workers: WorkersOpt = None,
     max_blob_bytes: MaxBytesOpt = DEFAULT_MAX_BLOB_BYTES,
+    secrets: SecretsOpt = None,
 ) -> None:
     """Index the commits reachable from REV (default HEAD) that are not in the store yet."""
-    result = _run_sync(repo, db, rev, False, workers, max_blob_bytes, show_progress=False)
+    result = _run_sync(
+        repo, db, rev, False, workers, max_blob_bytes, show_progress=False, secrets=secrets
+    )
     out.print(f"indexed {result.commits} commits, parsed {result.blobs} blobs")
 
 
@@ -247,6 +268,12 @@ def _print_stats(repo: Path, db: str | None) -> None:
     out.print(f"uses         {s.uses}")
     skips = ", ".join(f"{n} {k}" for k, n in s.example_skips.items()) or "none"
     out.print(f"examples     {s.examples} (not examples: {skips})")
+    out.print(f"  distinct   {s.distinct_examples} (exact duplicates are stored once)")
+    found = ", ".join(f"{n} {k}" for k, n in s.redacted.items())
+    out.print(
+        f"  redacted   {s.redacted_examples} examples held {sum(s.redacted.values())} secrets"
+        + (f" ({found})" if found else "")
+    )
 
 
 @app.command()
@@ -411,10 +438,22 @@ def export_command(
     ] = None,
     max_tokens: Annotated[int, typer.Option("--max-tokens", min=16)] = 2048,
     split: Annotated[str, typer.Option("--split", help="hash (stable) or time.")] = "hash",
+    dedup: Annotated[
+        str,
+        typer.Option(
+            "--dedup",
+            help="none, exact (an example of equal segments and target once) or near"
+            " (also targets alike by MinHash; needs the dedup extra).",
+        ),
+    ] = "exact",
+    near_threshold: Annotated[
+        float,
+        typer.Option("--near-threshold", min=0.0, max=1.0, help="Jaccard similarity for near."),
+    ] = 0.85,
     repo: RepoOpt = Path("."),
     db: DbOpt = None,
 ) -> None:
-    """Write the dataset as it stands: train/val/test files and manifest.json."""
+    """Write the dataset as it stands: train/val/test files, README.md and manifest.json."""
     from indexer.snapshot import export_snapshot
 
     with _opened(repo, db) as target:
@@ -432,13 +471,28 @@ def export_command(
                 progress.update(task, completed=done, total=total)
 
             manifest = export_snapshot(
-                target, out_dir, fmt, at, template, max_tokens, split, on_progress=update
+                target,
+                out_dir,
+                fmt,
+                at,
+                template,
+                max_tokens,
+                split,
+                on_progress=update,
+                dedup=dedup,
+                near_threshold=near_threshold,
             )
     counts = ", ".join(f"{n} {name}" for name, n in manifest.counts.items())
     out.print(f"wrote {sum(manifest.counts.values())} examples ({counts}) to {out_dir}")
     skips = manifest.extra.get("skips") or {}
     if skips:
         out.print("not exported: " + ", ".join(f"{n} {k}" for k, n in sorted(skips.items())))
+    dup = manifest.extra["dedup"]
+    if dup.get("exact_duplicates") or dup.get("near_duplicates"):
+        out.print(
+            f"duplicates left out: {dup['exact_duplicates']} exact"
+            + (f", {dup['near_duplicates']} near" if "near_duplicates" in dup else "")
+        )
 
 
 @app.command("gc")

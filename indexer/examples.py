@@ -22,6 +22,7 @@ from indexer.context import (
     references,
     resolve,
 )
+from indexer.secrets import DEFAULT_MODE, screen
 
 if TYPE_CHECKING:
     from indexer.context import Definition
@@ -82,6 +83,7 @@ class Example:
     target: str
     resolved: tuple[str, ...] = ()  # "name -> path::qualname" for each context definition
     unresolved: tuple[str, ...] = ()  # referenced names not found in another file
+    secrets: tuple[str, ...] = ()  # the detector of each secret redacted (secrets.py)
 
 
 CONTAINER_KINDS = ("impl", "trait", "mod")
@@ -203,11 +205,14 @@ def makes_examples(info: CommitInfo) -> bool:
     return len(info.parents) <= 1 and not info.is_boundary
 
 
-def build_examples(source: Source, info: CommitInfo, changes: list[FileChange]) -> Built:
+def build_examples(
+    source: Source, info: CommitInfo, changes: list[FileChange], secrets: str = DEFAULT_MODE
+) -> Built:
     """The examples of one commit: one per added or changed item of each `.rs` file.
 
     Merges and shallow boundaries make none (`makes_examples`); a root commit's items
-    are all added, with no context (there is no parent).
+    are all added, with no context (there is no parent). Every example is scanned for
+    credentials (`secrets`: redact or drop).
     """
     built = Built()
     if not makes_examples(info):
@@ -293,7 +298,7 @@ def build_examples(source: Source, info: CommitInfo, changes: list[FileChange]) 
                     unresolved=tuple(unresolved),
                 )
             )
-    return built
+    return screen(built, secrets)
 
 
 def _table_at(source: Source, commit: str) -> SymbolTable:

@@ -50,6 +50,7 @@ TOKEN_KEYS = ("input_ids", "labels", "attention_mask")
 DEFAULT_RATIOS: tuple[tuple[str, float], ...] = (("train", 0.90), ("val", 0.05), ("test", 0.05))
 FORMATS = {"jsonl": ".jsonl", "parquet": ".parquet", "pt": ".pt"}
 MANIFEST = "manifest.json"
+CARD = "README.md"
 SCHEMA = "commit-indexer.export/1"
 PT_FORMAT = "commit-indexer.pt/1"
 ROW_GROUP_SIZE = 1024
@@ -287,9 +288,11 @@ def write_export(
     splits: Sequence[str] = tuple(name for name, _ in DEFAULT_RATIOS),
     on_progress: Callable[[int], None] | None = None,
     row_group_size: int = ROW_GROUP_SIZE,
+    card: Callable[[Manifest], str] | None = None,
 ) -> Manifest:
     """Stream `records` into `<split>.<fmt>` files in `out_dir` (one per split, empty
-    ones included) and write `manifest.json`; returns the manifest.
+    ones included) and write `manifest.json`; returns the manifest. With `card`, also
+    `README.md`: its text from the manifest of the split files, and its sha256 in it.
 
     `out_dir` must be new, empty, or a previous export (it has our manifest): then its
     files are replaced, each written under a temporary name and moved into place, and
@@ -305,6 +308,11 @@ def write_export(
     json.dumps(dict(manifest_extra))  # fail before writing anything if it is not JSON
     out = Path(out_dir)
     previous = _previous_export(out)
+    if card is not None and (out / CARD).exists() and CARD not in previous.get("files", {}):
+        raise IndexerError(
+            f"{out / CARD} is not the card of a previous export",
+            hint=f"move it away: the export writes its dataset card to {CARD}",
+        )
     out.mkdir(parents=True, exist_ok=True)
     names = {split: f"{split}{FORMATS[fmt]}" for split in splits}
     temps = {split: out / f".{name}.tmp" for split, name in names.items()}
@@ -335,6 +343,12 @@ def write_export(
     files = {names[split]: _sha256(temps[split]) for split in splits}
     for split in splits:
         os.replace(temps[split], out / names[split])
+    if card is not None:
+        text = card(Manifest(fmt, counts, tokens, dict(files), dict(manifest_extra)))
+        temp = out / f".{CARD}.tmp"
+        temp.write_text(text, encoding="utf-8", newline="\n")
+        files[CARD] = _sha256(temp)
+        os.replace(temp, out / CARD)
     for stale in set(previous.get("files", {})) - set(files):
         # Only names an export of ours could have written, whatever the old manifest says.
         if stale in _possible_names(previous.get("counts", {})):
@@ -368,7 +382,7 @@ def _previous_export(out: Path) -> dict[str, Any]:
 
 
 def _possible_names(counts: Mapping[str, Any]) -> set[str]:
-    return {f"{split}{ext}" for split in counts for ext in FORMATS.values()}
+    return {CARD} | {f"{split}{ext}" for split in counts for ext in FORMATS.values()}
 
 
 def _check_record(record: Mapping[str, Any], counts: Mapping[str, int]) -> None:

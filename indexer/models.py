@@ -135,8 +135,9 @@ mods = Table(
     Column("line", Integer, nullable=False),
 )
 
-# One row per added or changed item of a non-merge commit (examples.py). Segments are
-# stored as text (JSON), so a new tokenizer or budget needs no re-parse.
+# One row per added or changed item of a non-merge commit (examples.py). What the
+# record is made of (segments and target) is in `example_contents`, stored once
+# however many examples share it (a cherry-pick, a vendored copy, a revert's revert).
 examples = Table(
     "examples",
     metadata,
@@ -147,11 +148,23 @@ examples = Table(
     Column("name", Text, nullable=False),
     Column("qualname", Text, nullable=False),
     Column("change", String(16), nullable=False),  # added, modified
-    Column("segments", Text, nullable=False),  # JSON [[kind, text, [variants...]], ...]
-    Column("target", Text, nullable=False),
+    Column("content_id", Integer, ForeignKey("example_contents.id"), nullable=False, index=True),
     Column("resolved", Text, nullable=False),  # JSON list of "name -> path::qualname"
     Column("unresolved", Text, nullable=False),  # JSON list of "name (why)"
+    # The detector of each secret redacted from this example, space-separated (secrets.py).
+    Column("secrets", Text, nullable=False),
     Index("ix_examples_item", "commit_id", "path", "kind", "qualname", unique=True),
+)
+
+# Segments are stored as text (JSON), so a new tokenizer or budget needs no re-parse;
+# keyed by the sha256 of the two (store.content_key), so equal examples share a row.
+example_contents = Table(
+    "example_contents",
+    metadata,
+    _id(),
+    Column("sha256", String(64), nullable=False, unique=True),
+    Column("segments", Text, nullable=False),  # JSON [[kind, text, [variants...]], ...]
+    Column("target", Text, nullable=False),
 )
 
 # What a commit's changes did not turn into examples, counted by reason.

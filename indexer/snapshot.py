@@ -17,9 +17,12 @@ from typing import Any
 from indexer import git
 from indexer import store as st
 from indexer.budget import EncodedExample, SkipReason, encode_example, fit, get_template
+from indexer.card import dataset_card
+from indexer.dedup import DEFAULT_THRESHOLD, Dedup
 from indexer.errors import IndexerError
 from indexer.examples import Example, Segment
 from indexer.export import DEFAULT_RATIOS, Manifest, split_of, time_splits, write_export
+from indexer.secrets import SKIP_REASON
 from indexer.sync import Target
 from indexer.tokenizer import Tokenizer, load_tokenizer, train_native
 
@@ -123,13 +126,17 @@ def export_snapshot(
     max_tokens: int = 2048,
     split: str = "hash",
     on_progress: Callable[[int, int], None] | None = None,
+    dedup: str = "exact",
+    near_threshold: float = DEFAULT_THRESHOLD,
 ) -> Manifest:
-    """Write the examples of the commits reachable from `at` to `out`.
+    """Write the examples of the commits reachable from `at` to `out`, with a dataset
+    card (README.md) and the manifest; duplicates left out as `dedup` says.
 
     The same store and arguments give byte-identical files.
     """
     if split not in ("hash", "time"):
         raise IndexerError(f"unknown split '{split}'", hint="use --split hash or --split time")
+    duplicates = Dedup(dedup, near_threshold)
     at_oid = str(git.resolve_commit(target.repo, at).id)
     commits, _unreadable = git.walk(target.repo, [at_oid], ())
     with st.translate_errors(target.store.url), target.store.connect() as conn:
@@ -163,6 +170,13 @@ def export_snapshot(
         },
         "skips": skips,  # filled while the records stream; written last
         "context": fits,
+        "dedup": duplicates.info,
+        "secrets": {
+            "dropped_examples": 0,  # skips for the reason "secret"
+            "redacted_examples": 0,  # among those exported
+            "redacted_secrets": 0,
+            "redacted": Counter(),  # by detector
+        },
     }
     with st.translate_errors(target.store.url), target.store.connect() as conn:
         records = _records(
@@ -178,8 +192,10 @@ def export_snapshot(
             fits,
             extra["repo"],
             on_progress,
+            duplicates,
+            extra["secrets"],
         )
-        manifest = write_export(out, records, fmt, extra)
+        manifest = write_export(out, records, fmt, extra, card=dataset_card)
     return manifest
 
 
@@ -201,8 +217,11 @@ def _records(
     fits: Counter[str],
     repo_name: str,
     on_progress: Callable[[int, int], None] | None,
+    duplicates: Dedup,
+    secrets: dict[str, Any],
 ) -> Iterator[dict[str, Any]]:
     skips.update(st.example_skips(conn, target.repo_id))
+    secrets["dropped_examples"] = skips.get(SKIP_REASON, 0)
     for start in range(0, len(commits), COMMITS_PER_CHUNK):
         chunk = commits[start : start + COMMITS_PER_CHUNK]
         order = {oid: n for n, oid in enumerate(chunk)}
@@ -211,6 +230,9 @@ def _records(
         cached = st.cached_tokens(conn, [e.id for e in rows], tokenizer_id, template)
         new: dict[int, bytes] = {}
         for row in rows:
+            candidate = duplicates.check(row.content_id, row.target)
+            if candidate.duplicate:
+                continue
             if row.id in cached:
                 encoded = EncodedExample.from_bytes(cached[row.id])
             else:
@@ -221,6 +243,11 @@ def _records(
                 skips[fitted.reason] += 1
                 continue
             fits["whole" if fitted.fits_whole else "shortened_or_dropped"] += 1
+            candidate.keep()
+            if row.secrets:
+                secrets["redacted_examples"] += 1
+                secrets["redacted_secrets"] += len(row.secrets)
+                secrets["redacted"].update(row.secrets)
             segments = [
                 {"kind": kind, "text": text if choice == 0 else variants[choice - 1]}
                 for (kind, text, variants), choice in zip(row.segments, fitted.choices, strict=True)

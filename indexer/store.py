@@ -7,7 +7,9 @@ because a backfill writes millions of item rows.
 
 from __future__ import annotations
 
+import hashlib
 import json
+from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
@@ -30,7 +32,7 @@ from sqlalchemy.exc import DatabaseError, IntegrityError, OperationalError
 from indexer import models as m
 from indexer import schema
 from indexer.errors import StoreError, StoreLocked
-from indexer.examples import Example, makes_examples
+from indexer.examples import Example, Segment, makes_examples
 from indexer.git import CommitInfo, FileChange
 from indexer.locks import file_lock
 from indexer.rust import PARSER_VERSION, Item, ParsedBlob, Use
@@ -293,29 +295,82 @@ def write_commit(
     return commit_id
 
 
+def segments_json(segments: Iterable[Segment]) -> str:
+    """How segments are stored: JSON [[kind, text, [variants...]], ...]."""
+    return json.dumps([[s.kind, s.text, list(s.variants)] for s in segments], ensure_ascii=False)
+
+
+def content_key(segments: str, target: str) -> str:
+    """The sha256 that identifies an example's content (its stored segments and target)."""
+    digest = hashlib.sha256(segments.encode())
+    digest.update(b"\0")
+    digest.update(target.encode())
+    return digest.hexdigest()
+
+
+def _content_ids(conn: Connection, contents: dict[str, tuple[str, str]]) -> dict[str, int]:
+    """The ids of these contents (sha256 -> (segments, target)), added where new.
+
+    Insert-if-absent, so two writers (PostgreSQL has no writer lock) adding the same
+    content meet on the unique key instead of failing on it.
+    """
+    c = m.example_contents.c
+    found: dict[str, int] = {}
+    keys = sorted(contents)
+    for chunk in _chunks(keys):
+        found.update(conn.execute(select(c.sha256, c.id).where(c.sha256.in_(chunk))).all())
+    new = [
+        {"sha256": k, "segments": contents[k][0], "target": contents[k][1]}
+        for k in keys
+        if k not in found
+    ]
+    if new:
+        conn.execute(_insert_ignoring_duplicates(conn, m.example_contents), new)
+        for chunk in _chunks([row["sha256"] for row in new]):
+            found.update(conn.execute(select(c.sha256, c.id).where(c.sha256.in_(chunk))).all())
+    return found
+
+
+def _insert_ignoring_duplicates(conn: Connection, table):  # noqa: ANN001, ANN202
+    if conn.dialect.name == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert as dialect_insert
+    elif conn.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as dialect_insert
+    else:
+        return insert(table)
+    return dialect_insert(table).on_conflict_do_nothing()
+
+
 def write_examples(
     conn: Connection, commit_id: int, examples: Iterable[Example], skipped: dict[str, int]
 ) -> None:
-    """Store a commit's examples and its skip counts, and mark them built."""
-    rows = [
-        {
-            "commit_id": commit_id,
-            "path": e.path,
-            "kind": e.kind,
-            "name": e.name,
-            "qualname": e.qualname,
-            "change": e.change,
-            "segments": json.dumps(
-                [[s.kind, s.text, list(s.variants)] for s in e.segments], ensure_ascii=False
-            ),
-            "target": e.target,
-            "resolved": json.dumps(list(e.resolved), ensure_ascii=False),
-            "unresolved": json.dumps(list(e.unresolved), ensure_ascii=False),
-        }
-        for e in examples
-    ]
+    """Store a commit's examples (their contents once each) and its skip counts, and
+    mark them built."""
+    contents: dict[str, tuple[str, str]] = {}
+    rows = []
+    for e in examples:
+        segments = segments_json(e.segments)
+        key = content_key(segments, e.target)
+        contents.setdefault(key, (segments, e.target))
+        rows.append(
+            {
+                "commit_id": commit_id,
+                "path": e.path,
+                "kind": e.kind,
+                "name": e.name,
+                "qualname": e.qualname,
+                "change": e.change,
+                "content_id": key,  # replaced by the id below
+                "resolved": json.dumps(list(e.resolved), ensure_ascii=False),
+                "unresolved": json.dumps(list(e.unresolved), ensure_ascii=False),
+                "secrets": " ".join(e.secrets),
+            }
+        )
     with _tx(conn):
         if rows:
+            ids = _content_ids(conn, contents)
+            for row in rows:
+                row["content_id"] = ids[row["content_id"]]
             conn.execute(insert(m.examples), rows)
         skips = [
             {"commit_id": commit_id, "reason": reason, "count": count}
@@ -342,6 +397,8 @@ def commits_without_examples(conn: Connection, repo: int) -> list[tuple[int, str
 def _delete_commit(conn: Connection, repo: int, oid: str) -> None:
     ids = select(m.commits.c.id).where(m.commits.c.repo_id == repo, m.commits.c.oid == oid)
     conn.execute(delete(m.changes).where(m.changes.c.commit_id.in_(ids)))
+    example_ids = select(m.examples.c.id).where(m.examples.c.commit_id.in_(ids))
+    conn.execute(delete(m.example_tokens).where(m.example_tokens.c.example_id.in_(example_ids)))
     conn.execute(delete(m.examples).where(m.examples.c.commit_id.in_(ids)))
     conn.execute(delete(m.example_skips).where(m.example_skips.c.commit_id.in_(ids)))
     conn.execute(delete(m.commits).where(m.commits.c.repo_id == repo, m.commits.c.oid == oid))
@@ -366,6 +423,9 @@ class Stats:
     items_by_kind: dict[str, int]
     uses: int
     examples: int
+    distinct_examples: int  # examples of different content (exact duplicates stored once)
+    redacted: dict[str, int]  # secrets redacted from examples, by detector
+    redacted_examples: int  # examples with at least one
     example_skips: dict[str, int]
     store_bytes: int | None
 
@@ -414,12 +474,23 @@ def stats(conn: Connection, repo: int) -> Stats:
         uses = conn.execute(
             select(func.count()).select_from(m.uses).join(m.blobs).where(in_repo)
         ).scalar_one()
-        examples = conn.execute(
-            select(func.count())
+        e = m.examples.c
+        examples, distinct = conn.execute(
+            select(func.count(), func.count(e.content_id.distinct()))
             .select_from(m.examples)
-            .join(m.commits, m.commits.c.id == m.examples.c.commit_id)
+            .join(m.commits, m.commits.c.id == e.commit_id)
             .where(m.commits.c.repo_id == repo)
-        ).scalar_one()
+        ).one()
+        redacted_rows = conn.execute(
+            select(e.secrets)
+            .join(m.commits, m.commits.c.id == e.commit_id)
+            .where(m.commits.c.repo_id == repo, e.secrets != "")
+        ).scalars()
+        redacted: Counter[str] = Counter()
+        redacted_examples = 0
+        for secrets in redacted_rows:
+            redacted.update(secrets.split())
+            redacted_examples += 1
     by_status: dict[str, int] = {}
     skips: dict[str, int] = {}
     partial: dict[str, int] = {}
@@ -446,6 +517,9 @@ def stats(conn: Connection, repo: int) -> Stats:
         items_by_kind=dict(sorted(item_rows)),
         uses=uses,
         examples=examples,
+        distinct_examples=distinct,
+        redacted=dict(sorted(redacted.items())),
+        redacted_examples=redacted_examples,
         example_skips=example_skips(conn, repo),
         store_bytes=size,
     )
@@ -536,6 +610,8 @@ class StoredExample:
     target: str
     resolved: tuple[str, ...]
     unresolved: tuple[str, ...]
+    content_id: int  # equal for examples of equal content (segments and target)
+    secrets: tuple[str, ...]  # the detector of each secret redacted
 
 
 def _stored_example(row: Sequence) -> StoredExample:
@@ -546,11 +622,13 @@ def _stored_example(row: Sequence) -> StoredExample:
         target=row[10],
         resolved=tuple(json.loads(row[11])),
         unresolved=tuple(json.loads(row[12])),
+        content_id=row[13],
+        secrets=tuple(row[14].split()),
     )
 
 
 def _example_query():  # noqa: ANN202 (a SQLAlchemy select)
-    e, c = m.examples.c, m.commits.c
+    e, c, x = m.examples.c, m.commits.c, m.example_contents.c
     return (
         select(
             e.id,
@@ -562,12 +640,15 @@ def _example_query():  # noqa: ANN202 (a SQLAlchemy select)
             e.name,
             e.qualname,
             e.change,
-            e.segments,
-            e.target,
+            x.segments,
+            x.target,
             e.resolved,
             e.unresolved,
+            e.content_id,
+            e.secrets,
         )
         .join(m.commits, m.commits.c.id == e.commit_id)
+        .join(m.example_contents, x.id == e.content_id)
         .order_by(c.oid, e.path, e.kind, e.qualname)
     )
 
@@ -705,6 +786,8 @@ def collect_garbage(conn: Connection, repo: int, reachable: set[str]) -> Collect
             conn.execute(delete(m.example_skips).where(m.example_skips.c.commit_id.in_(ids)))
             conn.execute(delete(m.changes).where(ch.commit_id.in_(ids)))
             conn.execute(delete(m.commits).where(c.id.in_(ids)))
+        used = select(e.content_id).distinct()
+        conn.execute(delete(m.example_contents).where(m.example_contents.c.id.not_in(used)))
         live = select(ch.new_blob).where(ch.new_blob.is_not(None))
         dead_blobs = select(m.blobs.c.id).where(m.blobs.c.oid.not_in(live))
         for table in (m.items, m.uses, m.mods):

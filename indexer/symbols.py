@@ -103,7 +103,7 @@ _worker_source: tuple[tuple[str, str], StoreSource] | None = None
 
 
 def build_in_worker(
-    url: str, repo_path: str, commits: list[tuple[CommitInfo, list[FileChange]]]
+    url: str, repo_path: str, commits: list[tuple[CommitInfo, list[FileChange]]], secrets: str
 ) -> list[Built]:
     """`build_examples` for a run of commits, in a worker process, reading the symbols
     the writer has already committed (the commits' own, and every ancestor's)."""
@@ -112,4 +112,5 @@ def build_in_worker(
         engine = st.connect_engine(url)
         source = StoreSource(pygit2.Repository(repo_path), engine.connect())
         _worker_source = ((url, repo_path), source)
-    return [build_examples(_worker_source[1], info, changes) for info, changes in commits]
+    source = _worker_source[1]
+    return [build_examples(source, info, changes, secrets) for info, changes in commits]

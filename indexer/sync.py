@@ -27,6 +27,7 @@ from indexer.errors import IndexerError
 from indexer.examples import Built, build_examples, makes_examples
 from indexer.parsing import BlobParser, ParseResult, ParserPool, Work
 from indexer.rust import DEFAULT_MAX_BLOB_BYTES, ParsedBlob
+from indexer.secrets import check_mode, mode_of
 from indexer.symbols import StoreSource, build_in_worker
 
 # Below this many commits to index, forking workers costs more than it saves
@@ -127,8 +128,12 @@ def sync(
     workers: int | None = None,
     max_blob_bytes: int = DEFAULT_MAX_BLOB_BYTES,
     on_progress: Callable[[SyncProgress], None] | None = None,
+    secrets: str | None = None,
 ) -> SyncResult:
-    """Index what is new: reachable from `rev`, or from HEAD, branches and tags."""
+    """Index what is new: reachable from `rev`, or from HEAD, branches and tags.
+
+    `secrets` (redact or drop) defaults to `git config commit-indexer.secrets`."""
+    mode = check_mode(secrets) if secrets else mode_of(target.repo)
     store = target.store
     with st.translate_errors(store.url), store.writer():
         with store.connect() as conn:
@@ -148,7 +153,7 @@ def sync(
             ]
         blobs = 0
         if plan.todo or unbuilt:
-            blobs = _index(target, plan, unbuilt, workers, max_blob_bytes, on_progress)
+            blobs = _index(target, plan, unbuilt, workers, max_blob_bytes, on_progress, mode)
         if rev is None:
             with store.connect() as conn:
                 readable = [t for t in tips if t not in plan.unreadable]
@@ -189,8 +194,10 @@ class _Examples:
     serve them), each worker reading the store through its own connection; without
     one they are built here. Written in the order the commits were."""
 
-    def __init__(self, target: Target, conn: Connection, pool: ParserPool | None) -> None:
-        self.target, self.conn, self.pool = target, conn, pool
+    def __init__(
+        self, target: Target, conn: Connection, pool: ParserPool | None, secrets: str
+    ) -> None:
+        self.target, self.conn, self.pool, self.secrets = target, conn, pool, secrets
         self.local = StoreSource(target.repo, conn) if pool is None else None
         self.batch: list[tuple[int, git.CommitInfo, list[git.FileChange]]] = []
         self.waiting: deque[tuple[list[int], Future[list[Built]]]] = deque()
@@ -204,7 +211,7 @@ class _Examples:
 
     def add(self, commit_id: int, info: git.CommitInfo, changes: list[git.FileChange]) -> None:
         if self.local is not None:
-            self._write([commit_id], [build_examples(self.local, info, changes)])
+            self._write([commit_id], [build_examples(self.local, info, changes, self.secrets)])
             return
         self.batch.append((commit_id, info, changes))
         if len(self.batch) >= EXAMPLE_BATCH_COMMITS:
@@ -223,7 +230,7 @@ class _Examples:
     def _send(self) -> None:
         url, path = self.target.store.url, self.target.repo.path
         commits = [(info, changes) for _id, info, changes in self.batch]
-        future = self.pool.call(build_in_worker, url, path, commits)
+        future = self.pool.call(build_in_worker, url, path, commits, self.secrets)
         self.waiting.append(([commit_id for commit_id, _i, _c in self.batch], future))
         self.batch = []
 
@@ -264,6 +271,7 @@ def _index(
     workers: int | None,
     max_bytes: int,
     on_progress: Callable[[SyncProgress], None] | None,
+    secrets: str,
 ) -> int:
     repo, todo = target.repo, plan.todo
     workers = workers or os.cpu_count() or 1
@@ -278,7 +286,7 @@ def _index(
         with target.store.connect() as conn:
             if bulk:
                 st.bulk_writes(conn)
-            return _write_all(target, conn, plan, unbuilt, pool, max_bytes, on_progress)
+            return _write_all(target, conn, plan, unbuilt, pool, max_bytes, on_progress, secrets)
     finally:
         if pool is not None:
             pool.close()
@@ -292,10 +300,11 @@ def _write_all(
     pool: ParserPool | None,
     max_bytes: int,
     on_progress: Callable[[SyncProgress], None] | None,
+    secrets: str,
 ) -> int:
     repo, todo = target.repo, plan.todo
     local = BlobParser(repo, max_bytes) if pool is None else None
-    examples = _Examples(target, conn, pool)
+    examples = _Examples(target, conn, pool, secrets)
     pending: deque[_Pending] = deque()
     claimed: set[str] = set()
     total = len(todo) + len(unbuilt)

@@ -131,10 +131,12 @@ def dump_store(url: str) -> dict[str, list[tuple]]:
                 " FROM mods d JOIN blobs b ON b.id = d.blob_id"
             ).all(),
             "examples": q(
-                "SELECT c.oid, e.path, e.kind, e.name, e.qualname, e.change, e.segments,"
-                " e.target, e.resolved, e.unresolved"
+                "SELECT c.oid, e.path, e.kind, e.name, e.qualname, e.change, x.segments,"
+                " x.target, e.resolved, e.unresolved, e.secrets, x.sha256"
                 " FROM examples e JOIN commits c ON c.id = e.commit_id"
+                " JOIN example_contents x ON x.id = e.content_id"
             ).all(),
+            "example_contents": q("SELECT sha256, segments, target FROM example_contents").all(),
             "example_skips": q(
                 "SELECT c.oid, s.reason, s.count"
                 " FROM example_skips s JOIN commits c ON c.id = s.commit_id"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
+import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.migration import MigrationContext
@@ -103,3 +104,57 @@ def test_migrations_run_from_any_directory(tmp_path: Path, monkeypatch) -> None:
     opened = store.open_store(f"sqlite:///{tmp_path / 'x.db'}")
     opened.close()
     assert (tmp_path / "x.db").exists()
+
+
+def test_a_0003_store_gets_example_contents_and_its_examples_scanned(tmp_path: Path) -> None:
+    """0004 moves segments and target into example_contents (equal ones once) and
+    scans the examples stored before secrets were: they are redacted."""
+    from alembic import command
+
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    engine = sa.create_engine(url)
+    config = Config()
+    config.set_main_option("script_location", str(resource_dir("migrations")))
+    with engine.begin() as conn:
+        config.attributes["connection"] = conn
+        command.upgrade(config, "0003")
+    key = "AKIA" + "Q7R2XW4ZK3LMNB5T"
+    segments = '[["path", "src/a.rs", []], ["msg", "Add", []]]'
+    rows = [
+        (1, "a", segments, "fn a() {}"),
+        (2, "a", segments, "fn a() {}"),  # an equal example of another commit
+        (2, "b", segments, f'fn b() -> &str {{ "{key}" }}'),
+    ]
+    with engine.begin() as conn:
+        q = conn.exec_driver_sql
+        q("INSERT INTO repos (id, path, synced_tips) VALUES (1, '/r/.git', '')")
+        for cid in (1, 2):
+            q(
+                "INSERT INTO commits (id, repo_id, oid, parents, author_name, author_email,"
+                " author_time, author_offset, committer_time, committer_offset, message,"
+                " message_encoding, is_merge, is_boundary, examples_built)"
+                f" VALUES ({cid}, 1, '{cid:040x}', '', 'a', 'a@b', 0, 0, 0, 0, 'Add', 'utf-8',"
+                " 0, 0, 1)"
+            )
+        for n, (cid, name, segs, target) in enumerate(rows, 1):
+            q(
+                "INSERT INTO examples (id, commit_id, path, kind, name, qualname, change,"
+                " segments, target, resolved, unresolved)"
+                " VALUES (?, ?, 'src/a.rs', 'fn', ?, ?, 'added', ?, ?, '[]', '[]')",
+                (n, cid, name, name, segs, target),
+            )
+        q("INSERT INTO tokenizers (id, sha256, name, kind, data) VALUES (1, 'x', 'n', 'k', x'00')")
+        q("INSERT INTO example_tokens VALUES (1, 1, 'native', x'00')")
+    engine.dispose()
+
+    opened = store.open_store(url)
+    with opened.engine.connect() as conn:
+        assert compare_metadata(MigrationContext.configure(conn), metadata) == []
+        q = conn.exec_driver_sql
+        assert q("SELECT count(*) FROM example_contents").scalar() == 2
+        assert q("SELECT count(DISTINCT content_id) FROM examples WHERE name = 'a'").scalar() == 1
+        assert q("SELECT count(*) FROM example_tokens").scalar() == 0
+        b = store.commit_examples(conn, 1, f"{2:040x}")[1]
+    opened.close()
+    assert b.name == "b" and key not in b.target and b.secrets == ("AWSKeyDetector",)
+    assert b.target == 'fn b() -> &str { "<secret:AWSKeyDetector>" }'

@@ -1,0 +1,161 @@
+"""The export's dataset card: `README.md` with the Hugging Face YAML header (`configs`
+with the data files of each split, `dataset_info` with the features and each split's
+example count), then what a reader needs to trust the data: counts, tokenizer,
+template, budget, split rule, duplicates and secrets left out, skips by reason, and
+what each field holds.
+
+Made from the manifest alone (nothing else is read), with no date in it, so identical
+exports have identical cards.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import yaml
+
+from indexer.export import FORMATS, Manifest
+
+# The record's fields as `datasets` features; types match export.parquet_schema().
+_FEATURES: list[dict[str, Any]] = [
+    *({"name": key, "dtype": "string"} for key in ("id", "repo", "commit", "parent")),
+    {"name": "date", "dtype": "int64"},
+    *({"name": key, "dtype": "string"} for key in ("path", "kind", "name", "qualname")),
+    {"name": "change", "dtype": "string"},
+    {"name": "split", "dtype": "string"},
+    {
+        "name": "segments",
+        "list": [{"name": "kind", "dtype": "string"}, {"name": "text", "dtype": "string"}],
+    },
+    {"name": "target", "dtype": "string"},
+    {"name": "input_ids", "sequence": "int32"},
+    {"name": "labels", "sequence": "int32"},
+    {"name": "attention_mask", "sequence": "int8"},
+    {"name": "n_tokens", "dtype": "int64"},
+]
+
+_FIELDS = (
+    ("id", "16 hex digits: a hash of commit, path, item kind and qualified name"),
+    ("repo", "the repository's folder name"),
+    ("commit", "the commit that added or changed the item"),
+    ("parent", "its first parent (null for a root commit)"),
+    ("date", "committer date, seconds since 1970 (UTC)"),
+    ("path", "the .rs file"),
+    ("kind", "fn, method, struct, enum, union, trait, impl, type, const, static, macro, mod"),
+    ("name", "the item's name"),
+    ("qualname", "its qualified name within the file (`impl Display for Foo::fmt`)"),
+    ("change", "added or modified"),
+    ("split", "train, val or test"),
+    (
+        "segments",
+        "the context, in the order it was kept: path, commit message, the item's old code,"
+        " the file's imports, definitions from other files (`ctx_struct`, `ctx_fn`, ...)",
+    ),
+    ("target", "the item's new code, whole"),
+    ("input_ids", "the tokens of context and target, as the template lays them out"),
+    ("labels", "the target's tokens; -100 on every context token"),
+    ("attention_mask", "1 for every token (records are not padded)"),
+    ("n_tokens", "the length of input_ids"),
+)
+
+
+def dataset_card(manifest: Manifest) -> str:
+    """The card's text for an export whose split files `manifest` describes."""
+    m = manifest.to_dict()
+    counts: dict[str, int] = m["counts"]
+    header: dict[str, Any] = {"pretty_name": f"{m.get('repo', 'repo')} commits"}
+    header["tags"] = ["code", "rust", "commits"]
+    if m["format"] in ("jsonl", "parquet"):  # `datasets` cannot read the torch files
+        ext = FORMATS[m["format"]]
+        files = [{"split": split, "path": f"{split}{ext}"} for split in counts]
+        header["configs"] = [{"config_name": "default", "data_files": files}]
+    header["dataset_info"] = {
+        "features": _FEATURES,
+        "splits": [{"name": split, "num_examples": n} for split, n in counts.items()],
+    }
+    front = yaml.safe_dump(
+        header, sort_keys=False, allow_unicode=True, default_flow_style=False, width=1000
+    )
+    return f"---\n{front}---\n\n{_body(m)}"
+
+
+def _body(m: dict[str, Any]) -> str:
+    tok, settings = m.get("tokenizer", {}), m.get("settings", {})
+    lines = [
+        f"# {m.get('repo', 'repo')}: commits as training examples",
+        "",
+        "Made by commit-indexer from the git history of this repository, up to commit"
+        f" `{m.get('at', '')}`: one example per item (function, struct, impl, ...) that a"
+        " commit added or changed, its new code as the target and what the author saw as"
+        " context. `manifest.json` has the same figures and the sha256 of every file.",
+        "",
+        "## Counts",
+        "",
+        "| split | examples | tokens |",
+        "| --- | ---: | ---: |",
+        *(f"| {s} | {n} | {m['tokens'][s]} |" for s, n in m["counts"].items()),
+        f"| all | {sum(m['counts'].values())} | {sum(m['tokens'].values())} |",
+        "",
+        "## Settings",
+        "",
+        f"- format: {m['format']}",
+        f"- tokenizer: {tok.get('name')} ({tok.get('kind')}, {tok.get('vocab_size')} tokens),"
+        f" sha256 `{tok.get('sha256')}`",
+        f"- template: {settings.get('template')}",
+        f"- max tokens: {settings.get('max_tokens')} (context is shortened or dropped to fit;"
+        " the target is never cut, an example whose target does not fit is left out)",
+        f"- split: {_split_rule(settings)}",
+    ]
+    dedup = m.get("dedup", {})
+    if dedup:
+        lines.append(f"- duplicates: {_dedup_text(dedup)}")
+    secrets = m.get("secrets", {})
+    if secrets:
+        found = ", ".join(f"{n} {k}" for k, n in sorted(secrets.get("redacted", {}).items()))
+        lines.append(
+            f"- secrets: {secrets.get('redacted_secrets', 0)} redacted from"
+            f" {secrets.get('redacted_examples', 0)} exported examples"
+            + (f" ({found})" if found else "")
+            + f"; {secrets.get('dropped_examples', 0)} examples dropped for holding one"
+            " (detect-secrets; a redacted secret reads `<secret:DetectorName>`)"
+        )
+    skips = m.get("skips", {})
+    left_out = ", ".join(f"{n} {reason}" for reason, n in sorted(skips.items())) or "none"
+    lines += [
+        f"- changes that made no example, by reason: {left_out}",
+        "",
+        "## Fields",
+        "",
+        "| field | what it holds |",
+        "| --- | --- |",
+        *(f"| {name} | {text} |" for name, text in _FIELDS),
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def _split_rule(settings: dict[str, Any]) -> str:
+    ratios = ", ".join(f"{s} {r:g}" for s, r in settings.get("ratios", {}).items())
+    if settings.get("split") == "time":
+        return f"by committer date, oldest first ({ratios})"
+    return (
+        f"by a hash of the commit id ({ratios}): every example of a commit is in one split"
+        " and stays there as the history grows"
+    )
+
+
+def _dedup_text(dedup: dict[str, Any]) -> str:
+    mode = dedup.get("mode")
+    if mode == "none":
+        return "kept (--dedup none)"
+    text = (
+        f"{dedup.get('exact_duplicates', 0)} exact duplicates (same segments and target)"
+        " left out, the first in export order kept"
+    )
+    if mode == "near":
+        text += (
+            f"; {dedup.get('near_duplicates', 0)} near duplicates left out (MinHash over"
+            f" {dedup.get('shingles')}, {dedup.get('num_perm')} permutations, seed"
+            f" {dedup.get('seed')}, Jaccard >= {dedup.get('threshold')})"
+        )
+    return text + "; no content is in two splits"

@@ -1,0 +1,376 @@
+"""Credentials in examples: found with detect-secrets, then redacted or the example dropped.
+
+`screen(built, mode)` runs at the end of `examples.build_examples`, so no example is
+stored unscanned, wherever it is built. Every segment (with its shorter variants) and
+the target are scanned line by line. In `redact` mode (the default) each secret is
+replaced by `<secret:DetectorName>` and the rest of the line is kept; a private key
+block is replaced from its BEGIN line to its END line. In `drop` mode an example
+holding a secret is not stored and counts as skipped for the reason `secret`.
+
+Cost: detect-secrets runs its plugins and filters per line (~100 µs a line), setting
+them up costs ~1 ms and its import pulls in `requests` (~120 ms). So a prefilter,
+`_maybe`, first asks whether anything an enabled plugin matches could be in an example
+(a superset: each test below names the plugins it stands in for), then which lines;
+only those go to detect-secrets, imported on first use. Measured: 17 µs an example on
+the demo, 37 µs on rust-lang/log (2.2 KB an example; 8 of its 261k lines pass).
+
+What it does not do: scan files on disk, verify secrets online, or scan commit
+messages outside examples (the message reaches the dataset only as a segment).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from collections.abc import Iterator
+from contextlib import ExitStack
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from indexer.errors import IndexerError
+
+if TYPE_CHECKING:
+    import pygit2
+
+    from indexer.examples import Built, Example
+
+MODES = ("redact", "drop")
+DEFAULT_MODE = "redact"
+CONFIG_KEY = "commit-indexer.secrets"
+SKIP_REASON = "secret"
+
+# detect-secrets plugins by class name. Left out: the generic high-entropy plugins
+# (every hash, test vector and base64 constant in code would be a finding; a
+# high-entropy value assigned to a secret-looking name is KeywordDetector's with the
+# entropy floor below) and IPPublicDetector (an address is not a credential).
+PLUGINS = (
+    "ArtifactoryDetector",
+    "AWSKeyDetector",
+    "AzureStorageKeyDetector",
+    "BasicAuthDetector",
+    "CloudantDetector",
+    "DiscordBotTokenDetector",
+    "GitHubTokenDetector",
+    "GitLabTokenDetector",
+    "IbmCloudIamDetector",
+    "IbmCosHmacDetector",
+    "JwtTokenDetector",
+    "KeywordDetector",
+    "MailchimpDetector",
+    "NpmDetector",
+    "OpenAIDetector",
+    "PrivateKeyDetector",
+    "PypiTokenDetector",
+    "SendGridDetector",
+    "SlackDetector",
+    "SoftlayerDetector",
+    "SquareOAuthDetector",
+    "StripeDetector",
+    "TelegramBotTokenDetector",
+    "TwilioKeyDetector",
+)
+# A value assigned to a secret-looking name (`api_key = "..."`) counts only from this
+# Shannon entropy (bits a character, base64 alphabet) up: "hunter2" or "changeme" in a
+# test is not a credential worth a redaction, "x8Fq2LzP0vW9rT4m" is.
+KEYWORD_MIN_ENTROPY = 3.0
+
+# The prefilter: a superset of what the enabled plugins match, each test naming the
+# plugins it stands in for. It is made of passes that are fast in CPython: substring
+# tests, regexes that start with one literal character or string (an alternation whose
+# branches start differently is tried branch by branch at every position, ten times
+# slower), and one translation to find long runs of token characters.
+_LED = tuple(
+    re.compile(pattern)
+    for pattern in (
+        # AWS, Azure, Artifactory, TwilioKey
+        r"A(?:3T|BIA|CCA|KIA|SIA|ccountKey=|KC[a-zA-Z0-9]{10}|P[\dA-F][a-zA-Z0-9]{8}"
+        r"|C[a-z0-9]{32})",
+        r"SK[a-z0-9]{32}",  # TwilioKey
+        r"P(?:RIVATE KEY|uTTY-User-Key)",  # PrivateKey
+        r"gh[pousr]_",  # GitHubToken
+        r"gl[a-z]{2,6}-",  # GitLabToken
+        r"xox[abposr]-",  # Slack
+        r"-us\d",  # Mailchimp
+        # BasicAuth's own regex (a URL with user:password@), not every URL in the docs
+        r"://[^:/?#\[\]@!$&'()*+,;=\s]+:[^:/?#\[\]@!$&'()*+,;=\s]+@",
+    )
+)
+_LITERALS = (
+    "hooks.slack.com",  # Slack webhooks (SoftLayer's and Cloudant's URLs: by name)
+    "_authToken",  # Npm
+    "GR1348941",  # GitLabToken
+    "eyJ",  # JwtToken
+    "T3BlbkFJ",  # OpenAI
+    "pypi-",  # PypiToken
+    "SG.",  # SendGrid
+    "sq0csp-",  # SquareOAuth
+    "k_live_",  # Stripe
+)
+# Lowercased: AWS's, Cloudant's and SoftLayer's names; KeywordDetector's (with a quote
+# on the line: its rules for code need one) are "passw", "pwd", "secret", "contrase"
+# and the *key and *pass names of _KEY_NAMES_REVERSED ("passed" in the docs is not one).
+_LOWER_LITERALS = ("aws", "cloudant", "softlayer")
+_LOWER_LED = tuple(
+    re.compile(pattern)
+    for pattern in (
+        r"cl(?:ou)?[_-]?(?:api)?(?:key|pw|pass|token)",  # Cloudant
+        r"sl[_-]?(?:api)?[_-]?(?:key|pwd|pass|token)",  # Softlayer
+    )
+)
+_NAMES = ("passw", "pwd", "secret", "contrase")
+# Searched in the reversed text, so that each regex starts with a literal ("yek", "ssap").
+_KEY_NAMES_REVERSED = (
+    re.compile(r"yek_?(?:ipa|htua|ecivres|tnuocca|bd|esabatad|virp|etavirp|tneilc)"),
+    re.compile(r"ssap_?(?:bd|esabatad|yek)"),
+)
+_QUOTES = ("'", '"', "`")
+# Long values, found on a translation of the text: token characters [A-Za-z0-9_-]
+# become "a"; "." and ":" stay; what may stand before an assigned value (= > quotes
+# space) becomes a space; anything else "#". A commit id (40) or a long test name
+# preceded by "fn " (under 44) does not match.
+_RUN_CLASSES = bytes(
+    ord("a")
+    if chr(i).isascii() and (chr(i).isalnum() or chr(i) in "_-")
+    else i
+    if chr(i) in ".:"
+    else ord(" ")
+    if chr(i) in "=>\"' \t"
+    else ord("#")
+    for i in range(256)
+)
+_RUNS = (
+    b"." + b"a" * 27,  # DiscordBotToken's last part
+    b":" + b"a" * 35,  # TelegramBotToken
+    b" " + b"a" * 44,  # IbmCloudIam (44), IbmCosHmac (48): an assigned value
+)
+
+
+def _maybe(text: str) -> bool:
+    """Whether an enabled plugin could match anything in `text`: False for most code."""
+    if any(literal in text for literal in _LITERALS) or any(r.search(text) for r in _LED):
+        return True
+    classes = text.encode("utf-8", "surrogatepass").translate(_RUN_CLASSES)
+    if any(run in classes for run in _RUNS):
+        return True
+    lower = text.lower()
+    if any(name in lower for name in _LOWER_LITERALS) or any(r.search(lower) for r in _LOWER_LED):
+        return True
+    if not any(quote in text for quote in _QUOTES):
+        return False
+    if any(name in lower for name in _NAMES):
+        return True
+    backwards = lower[::-1]
+    return any(r.search(backwards) for r in _KEY_NAMES_REVERSED)
+
+
+_TOKEN = re.compile(r"[\w\-.+/=]+")
+_PEM_BLOCK = re.compile(
+    r"-*BEGIN [A-Z0-9 ]*PRIVATE KEY[A-Z ]*-*(?P<body>.*?)"
+    r"(?:-*END [A-Z0-9 ]*PRIVATE KEY[A-Z ]*-*|\Z)",
+    re.DOTALL,
+)
+_KEY_MATERIAL = re.compile(r"[A-Za-z0-9+/=]{32,}")
+
+
+@dataclass(frozen=True)
+class Finding:
+    detector: str  # the plugin's class name
+    where: str  # "target" or the segment's kind
+    line: int  # 1-based, in that text
+
+
+def mode_of(repo: pygit2.Repository) -> str:
+    """The mode set with `git config commit-indexer.secrets redact|drop` (default redact)."""
+    try:
+        value = repo.config[CONFIG_KEY]
+    except KeyError:
+        return DEFAULT_MODE
+    return check_mode(value.strip().lower(), f"git config {CONFIG_KEY}")
+
+
+def check_mode(mode: str, where: str = "--secrets") -> str:
+    if mode not in MODES:
+        raise IndexerError(
+            f"{where} is {mode!r}, not one of {', '.join(MODES)}",
+            hint=f"use `git config {CONFIG_KEY} redact` (the default) or `drop`",
+        )
+    return mode
+
+
+def screen(built: Built, mode: str) -> Built:
+    """`built` with every example scanned: redacted, or dropped and counted."""
+    check_mode(mode)
+    with _Scanner() as scanner:
+        kept: list[Example] = []
+        for example in built.examples:
+            cleaned, findings = scanner.example(example)
+            if not findings:
+                kept.append(example)
+            elif mode == "drop":
+                built.skipped[SKIP_REASON] += 1
+            else:
+                kept.append(cleaned)
+        built.examples = kept
+    return built
+
+
+def scan_example(example: Example) -> tuple[Example, tuple[Finding, ...]]:
+    """The example with its secrets redacted (`secrets` names their detectors), and
+    what was found; the example itself when nothing was."""
+    with _Scanner() as scanner:
+        return scanner.example(example)
+
+
+class _Scanner:
+    """detect-secrets' settings are process-wide: they are set (lazily, on the first
+    candidate line) for one batch of examples and restored after it."""
+
+    def __init__(self) -> None:
+        self._stack = ExitStack()
+        self._scan_line: Any = None
+        self._plugins: dict[str, Any] = {}
+        self._entropy: Any = None
+
+    def __enter__(self) -> _Scanner:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stack.close()
+
+    def example(self, example: Example) -> tuple[Example, tuple[Finding, ...]]:
+        texts = [example.target]
+        for segment in example.segments:
+            texts.append(segment.text)
+            texts.extend(segment.variants)
+        if not _maybe("\n".join(texts)):
+            return example, ()  # the common case, in one pass over the example's text
+        findings: list[Finding] = []
+        in_variants: list[Finding] = []  # a variant's lines are its text's: counted once
+        segments = []
+        for segment in example.segments:
+            text = self._text(segment.text, segment.kind, findings)
+            variants = tuple(self._text(v, segment.kind, in_variants) for v in segment.variants)
+            segments.append(dataclasses.replace(segment, text=text, variants=variants))
+        target = self._text(example.target, "target", findings)
+        found = tuple(findings or in_variants)
+        if not found:
+            return example, ()
+        secrets = tuple(f.detector for f in found)
+        cleaned = dataclasses.replace(
+            example, segments=tuple(segments), target=target, secrets=secrets
+        )
+        return cleaned, found
+
+    def _text(self, text: str, where: str, findings: list[Finding]) -> str:
+        if not text or not _maybe(text):
+            return text  # the common case: nothing a plugin could match
+        lines = text.splitlines(keepends=True)
+        changed = False
+        private_key = False
+        for n, line in enumerate(lines):
+            if not _maybe(line):
+                continue
+            found = list(self._line(line))
+            if not found:
+                continue
+            spans = []
+            for detector, value in found:
+                if detector == "PrivateKeyDetector":
+                    private_key = True  # a block spans lines: handled on the whole text
+                    continue
+                findings.append(Finding(detector, where, n + 1))
+                spans.extend(
+                    (start, end, detector) for start, end in self._spans(line, detector, value)
+                )
+            if spans:
+                lines[n] = _replace(line, spans)
+                changed = True
+        out = "".join(lines) if changed else text
+        if private_key:
+            out = self._private_keys(out, where, findings)
+        return out
+
+    def _private_keys(self, text: str, where: str, findings: list[Finding]) -> str:
+        """Each PEM block from BEGIN to END (or the end of the text) becomes one
+        placeholder. A header with no key material after it (a parser's constant
+        `"-----BEGIN RSA PRIVATE KEY-----"`) is code, not a key, and stays."""
+        parts, cursor = [], 0
+        for match in _PEM_BLOCK.finditer(text):
+            if _KEY_MATERIAL.search(match.group("body")) is None:
+                continue
+            findings.append(
+                Finding("PrivateKeyDetector", where, text.count("\n", 0, match.start()) + 1)
+            )
+            parts.append(text[cursor : match.start()])
+            parts.append(_placeholder("PrivateKeyDetector"))
+            cursor = match.end()
+        return "".join(parts) + text[cursor:] if parts else text
+
+    def _line(self, line: str) -> Iterator[tuple[str, str]]:
+        """(detector, secret value) of each finding detect-secrets makes on `line`."""
+        if self._scan_line is None:
+            self._start()
+        for secret in self._scan_line(line.rstrip("\r\n")):
+            detector = self._by_type[secret.type]
+            value = secret.secret_value or ""
+            if not value:
+                continue
+            if detector == "KeywordDetector" and self._entropy(value) < KEYWORD_MIN_ENTROPY:
+                continue
+            yield detector, value
+
+    def _spans(self, line: str, detector: str, value: str) -> list[tuple[int, int]]:
+        """Where `value` sits in `line`. A token plugin may report only a group of its
+        match (GitHubTokenDetector reports `ghp`): then the whole match, when the match
+        is one token, is the secret; otherwise (`://user:PASSWORD@`) the group is."""
+        spans = []
+        for regex in getattr(self._plugins[detector], "denylist", ()):
+            for match in regex.finditer(line):
+                for group in range(regex.groups + 1):
+                    if match.group(group) == value:
+                        whole = _TOKEN.fullmatch(match.group(0)) is not None
+                        spans.append(match.span(0) if whole else match.span(group))
+                        break
+        if not spans:  # KeywordDetector has no denylist of its own: every occurrence
+            start = line.find(value)
+            while start >= 0:
+                spans.append((start, start + len(value)))
+                start = line.find(value, start + len(value))
+        return spans
+
+    def _start(self) -> None:
+        # Imported here: `requests` comes with them, and most syncs never get here.
+        from detect_secrets.core.plugins.util import get_mapping_from_secret_type_to_class
+        from detect_secrets.core.scan import scan_line
+        from detect_secrets.plugins.high_entropy_strings import Base64HighEntropyString
+        from detect_secrets.settings import transient_settings
+
+        self._stack.enter_context(
+            transient_settings({"plugins_used": [{"name": name} for name in PLUGINS]})
+        )
+        classes = get_mapping_from_secret_type_to_class()
+        self._by_type = {kind: cls.__name__ for kind, cls in classes.items()}
+        self._plugins = {cls.__name__: cls() for cls in classes.values() if cls.__name__ in PLUGINS}
+        self._entropy = Base64HighEntropyString().calculate_shannon_entropy
+        self._scan_line = scan_line
+
+
+def _placeholder(detector: str) -> str:
+    return f"<secret:{detector}>"
+
+
+def _replace(line: str, spans: list[tuple[int, int, str]]) -> str:
+    """`line` with each span replaced by its placeholder; overlapping spans merge."""
+    merged: list[list[Any]] = []
+    for start, end, detector in sorted(spans):
+        if merged and start < merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], end)
+        else:
+            merged.append([start, end, detector])
+    out, cursor = [], 0
+    for start, end, detector in merged:
+        out.append(line[cursor:start])
+        out.append(_placeholder(detector))
+        cursor = end
+    out.append(line[cursor:])
+    return "".join(out)

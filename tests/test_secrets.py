@@ -1,0 +1,284 @@
+"""Secrets: planted credentials never reach an export, in either mode; ordinary Rust
+code is not flagged."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import random
+import string
+import time
+from pathlib import Path
+
+import pytest
+from gitrepo import Repo, cli, count, db_url, make_repo
+
+from indexer import store as st
+from indexer.demo import build_demo_repo
+from indexer.examples import Example, Segment
+from indexer.secrets import scan_example
+from indexer.sync import open_target
+from indexer.tokenizer import Tokenizer
+
+
+def _token(prefix: str, n: int, alphabet: str, seed: int) -> str:
+    rng = random.Random(seed)
+    return prefix + "".join(rng.choice(alphabet) for _ in range(n))
+
+
+ALNUM = string.ascii_letters + string.digits
+AWS = _token("AKIA", 16, string.ascii_uppercase + string.digits, 1)
+GITHUB = _token("ghp_", 36, ALNUM, 2)
+SLACK = "xoxb-240129374856-" + _token("", 24, string.ascii_lowercase + string.digits, 3)
+STRIPE = _token("sk_live_", 24, ALNUM, 4)
+API_KEY = _token("", 32, ALNUM, 5)
+PASSWORD = "hunter2"
+KEY_BODY = [_token("", 64, ALNUM + "+/", 6 + i) for i in range(4)]
+PRIVATE_KEY = "\n".join(
+    ["-----BEGIN RSA PRIVATE KEY-----", *KEY_BODY, "-----END RSA PRIVATE KEY-----"]
+)
+SECRETS = (AWS, GITHUB, SLACK, STRIPE, API_KEY, f":{PASSWORD}@", *KEY_BODY)
+
+CONFIG = f'''pub struct Config {{
+    pub url: String,
+}}
+
+/// Where the production database lives.
+pub fn database_url() -> String {{
+    "postgres://admin:{PASSWORD}@db.internal:5432/app".to_string()
+}}
+
+pub fn aws_key_id() -> &'static str {{
+    "{AWS}"
+}}
+'''
+CLIENT = f'''use crate::config::Config;
+
+pub fn client(config: &Config) -> Client {{
+    let api_key = "{API_KEY}";
+    Client::new(&config.url, api_key)
+}}
+
+const SIGNING_KEY: &str = "{PRIVATE_KEY}";
+
+pub fn notify() {{
+    let slack = "{SLACK}"; let stripe = "{STRIPE}";
+    send(slack, stripe)
+}}
+'''
+
+
+def _secret_history(tmp_path: Path) -> Repo:
+    """A small history with secrets in code, in a changed item's old code, in a
+    definition other files use, and in a commit message."""
+    repo = make_repo(tmp_path)
+    repo.commit({"src/config.rs": CONFIG}, "Add config")
+    repo.commit({"src/client.rs": CLIENT}, f"Add the client (token {GITHUB} for CI)")
+    repo.commit(
+        {"src/client.rs": CLIENT.replace("Client::new(", "Client::connect(")},
+        "Connect instead of new",
+    )
+    repo.commit({"src/lib.rs": "pub fn answer() -> u8 {\n    42\n}\n"}, "Add answer")
+    return repo
+
+
+def _export_text(folder: Path, data_only: bool = False) -> str:
+    """Every string the export holds: jsonl as text, parquet read back (its pages are
+    compressed, so the file's bytes would hide a leak), the card and the manifest."""
+    import pyarrow.parquet as pq
+
+    parts = []
+    for path in sorted(folder.iterdir()):
+        if data_only and path.suffix not in (".jsonl", ".parquet"):
+            continue
+        if path.suffix == ".parquet":
+            for row in pq.read_table(path).to_pylist():
+                parts += [v for v in row.values() if isinstance(v, str)]
+                parts += [s["kind"] + "\n" + s["text"] for s in row["segments"]]
+        else:
+            parts.append(path.read_text(encoding="utf-8"))
+    return "\n".join(parts)
+
+
+def _decoded(repo: Repo, folder: Path) -> str:
+    """The text the exported token ids decode to."""
+    target = open_target(str(repo.path))
+    with target.store.connect() as conn:
+        stored = st.repo_tokenizer(conn, target.repo_id)
+    target.close()
+    tokenizer = Tokenizer.from_bytes(stored.kind, stored.data, stored.name)
+    return "\n".join(
+        tokenizer.decode(json.loads(line)["input_ids"])
+        for split in ("train", "val", "test")
+        for line in (folder / f"{split}.jsonl").read_text().splitlines()
+    )
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "parquet"])
+def test_redact_keeps_the_examples_and_no_secret_reaches_the_export(
+    tmp_path: Path, fmt: str
+) -> None:
+    repo = _secret_history(tmp_path)
+    assert cli("backfill", "--repo", repo.path).exit_code == 0
+    out = tmp_path / "out"
+    result = cli("export", out, "--format", fmt, "--repo", repo.path)
+    assert result.exit_code == 0, result.output
+    text = _export_text(out)
+    if fmt == "jsonl":
+        text += _decoded(repo, out)
+    leaked = [s for s in SECRETS if s in text]
+    assert leaked == []
+    for detector in ("AWSKeyDetector", "BasicAuthDetector", "KeywordDetector", "SlackDetector"):
+        assert f"<secret:{detector}>" in text
+    assert "<secret:PrivateKeyDetector>" in text and "<secret:GitHubTokenDetector>" in text
+    # The rest of each line stays: the code around a secret is still code.
+    assert '"postgres://admin<secret:BasicAuthDetector>db.internal:5432/app"' not in text
+    assert "postgres://admin:<secret:BasicAuthDetector>@db.internal:5432/app" in text
+    assert 'const SIGNING_KEY: &str = "<secret:PrivateKeyDetector>";' in text
+    manifest = json.loads((out / "manifest.json").read_text())
+    secrets = manifest["secrets"]
+    assert secrets["dropped_examples"] == 0 and "secret" not in manifest["skips"]
+    assert secrets["redacted_examples"] >= 5  # database_url, aws_key_id, client x2, notify...
+    assert secrets["redacted_secrets"] == sum(secrets["redacted"].values())
+    assert set(secrets["redacted"]) >= {
+        "AWSKeyDetector",
+        "BasicAuthDetector",
+        "GitHubTokenDetector",
+        "KeywordDetector",
+        "PrivateKeyDetector",
+        "SlackDetector",
+        "StripeDetector",
+    }
+    assert sum(manifest["counts"].values()) == count(db_url(repo), "SELECT count(*) FROM examples")
+    redacted = count(db_url(repo), "SELECT count(*) FROM examples WHERE secrets != ''")
+    assert f"redacted   {redacted} examples" in cli("stats", "--repo", repo.path).output
+
+
+@pytest.mark.parametrize("how", ["git-config", "option"])
+def test_drop_leaves_out_every_example_holding_a_secret(tmp_path: Path, how: str) -> None:
+    repo = _secret_history(tmp_path)
+    args = ["backfill", "--repo", repo.path]
+    if how == "git-config":
+        repo.git("config", "commit-indexer.secrets", "drop")
+    else:
+        args += ["--secrets", "drop"]
+    assert cli(*args).exit_code == 0
+    for fmt in ("jsonl", "parquet"):
+        out = tmp_path / fmt
+        assert cli("export", out, "--format", fmt, "--repo", repo.path).exit_code == 0
+        assert [s for s in SECRETS if s in _export_text(out)] == []
+        assert "<secret:" not in _export_text(out, data_only=True)
+        manifest = json.loads((out / "manifest.json").read_text())
+        # Every example of the client's two commits holds a secret (the message has
+        # one), and config's database_url and aws_key_id do.
+        assert manifest["skips"]["secret"] == manifest["secrets"]["dropped_examples"] >= 6
+        assert manifest["secrets"]["redacted_examples"] == 0
+        if fmt == "jsonl":
+            names = {
+                json.loads(line)["qualname"]
+                for split in ("train", "val", "test")
+                for line in (out / f"{split}.jsonl").read_text().splitlines()
+            }
+            assert names == {"Config", "answer"}  # the two items with no secret near them
+    assert "secret" in cli("stats", "--repo", repo.path).output
+
+
+def test_the_hook_honours_the_git_config(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path)
+    repo.git("config", "commit-indexer.secrets", "drop")
+    assert cli("hook", "install", "--repo", repo.path).exit_code == 0
+    repo.commit({"src/config.rs": CONFIG}, "Add config")
+    url = db_url(repo)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            if count(url, "SELECT count(*) FROM example_skips WHERE reason = 'secret'"):
+                break
+        except Exception:  # the store may not exist yet
+            pass
+        time.sleep(0.1)
+    assert count(url, "SELECT sum(count) FROM example_skips WHERE reason = 'secret'") == 2
+    assert count(url, "SELECT count(*) FROM examples") == 1  # Config itself
+    running = repo.path / ".git" / "commit-indexer" / "sync.running"
+    while running.exists() and time.monotonic() < deadline:
+        time.sleep(0.1)  # let the background sync end before the folder is removed
+
+
+def test_a_bad_setting_is_an_error_with_a_hint(repo: Repo) -> None:
+    repo.commit({"src/lib.rs": "pub fn a() {}\n"})
+    result = cli("backfill", "--repo", repo.path, "--secrets", "hide")
+    assert result.exit_code == 2
+    assert "error: --secrets is 'hide'" in result.output and "hint:" in result.output
+    repo.git("config", "commit-indexer.secrets", "maybe")
+    result = cli("sync", "--repo", repo.path)
+    assert result.exit_code == 2 and "commit-indexer.secrets" in result.output
+
+
+def _example(target: str, **segments: str) -> Example:
+    return Example(
+        "0" * 40,
+        None,
+        "src/a.rs",
+        "fn",
+        "f",
+        "f",
+        "added",
+        tuple(Segment(kind, text) for kind, text in segments.items()),
+        target,
+    )
+
+
+@pytest.mark.parametrize(
+    "code",
+    [
+        # A PEM parser's constants are not keys: there is no key material after them.
+        'const RSA: &str = "-----BEGIN RSA PRIVATE KEY-----";\n'
+        'const END: &str = "-----END RSA PRIVATE KEY-----";',
+        # A secret-looking name with a low-entropy value (a test's fixture) is not flagged.
+        'fn login() {\n    let password = "hunter2";\n    check(password)\n}',
+        "fn test_parse_configuration_with_defaults_and_overrides_from_env() {}",
+        "/// See https://docs.rs/serde/latest/serde/ for the details.\nfn f() {}",
+        'const API_VERSION: &str = "v1";\nconst SECRET_HEADER: &str = "x-secret";',
+        'let digest = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";',
+    ],
+)
+def test_ordinary_rust_is_not_flagged(code: str) -> None:
+    example = _example(code, msg="This reverts commit 5982fa4e522059f5c544bdf4edcb90307682b177.")
+    cleaned, findings = scan_example(example)
+    assert findings == () and cleaned is example
+
+
+def test_a_secret_in_a_shorter_variant_is_redacted_too() -> None:
+    text = f"pub struct Keys {{\n    pub id: u8, // {AWS}\n}}"
+    example = Example(
+        "0" * 40,
+        None,
+        "src/a.rs",
+        "fn",
+        "f",
+        "f",
+        "added",
+        (Segment("ctx_struct", text, (text.replace("\n", "", 1),)),),
+        "fn f() {}",
+    )
+    cleaned, findings = scan_example(example)
+    assert [f.detector for f in findings] == ["AWSKeyDetector"]  # counted once
+    assert AWS not in repr(cleaned) and cleaned.secrets == ("AWSKeyDetector",)
+
+
+def test_the_demo_repo_has_no_false_positive(tmp_path: Path) -> None:
+    demo = build_demo_repo(tmp_path / "demo")
+    assert cli("backfill", "--repo", demo.path).exit_code == 0
+    url = f"sqlite:///{demo.path / '.git' / 'commit-indexer' / 'index.db'}"
+    assert count(url, "SELECT count(*) FROM examples WHERE secrets != ''") == 0
+    assert count(url, "SELECT count(*) FROM example_skips WHERE reason = 'secret'") == 0
+    target = open_target(str(demo.path))
+    with target.store.connect() as conn:
+        oids = [oid for (oid,) in conn.exec_driver_sql("SELECT oid FROM commits")]
+        stored = st.examples_of(conn, target.repo_id, oids)
+    target.close()
+    assert len(stored) > 100
+    for row in stored:
+        segments = tuple(Segment(k, t, v) for k, t, v in row.segments)
+        example = dataclasses.replace(_example(row.target), segments=segments)
+        assert scan_example(example)[1] == ()

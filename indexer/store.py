@@ -342,45 +342,49 @@ def _insert_ignoring_duplicates(conn: Connection, table):  # noqa: ANN001, ANN20
 
 
 def write_examples(
-    conn: Connection, commit_id: int, examples: Iterable[Example], skipped: dict[str, int]
+    conn: Connection, commits: Iterable[tuple[int, Iterable[Example], dict[str, int]]]
 ) -> None:
-    """Store a commit's examples (their contents once each) and its skip counts, and
-    mark them built."""
+    """Store the examples (their contents once each) and skip counts of commits, given
+    as (commit id, examples, skips), and mark them built: a handful of statements for a
+    whole run of commits, in the caller's transaction."""
     contents: dict[str, tuple[str, str]] = {}
-    rows = []
-    for e in examples:
-        segments = segments_json(e.segments)
-        key = content_key(segments, e.target)
-        contents.setdefault(key, (segments, e.target))
-        rows.append(
-            {
-                "commit_id": commit_id,
-                "path": e.path,
-                "kind": e.kind,
-                "name": e.name,
-                "qualname": e.qualname,
-                "change": e.change,
-                "content_id": key,  # replaced by the id below
-                "resolved": json.dumps(list(e.resolved), ensure_ascii=False),
-                "unresolved": json.dumps(list(e.unresolved), ensure_ascii=False),
-                "secrets": " ".join(e.secrets),
-            }
-        )
-    with _tx(conn):
-        if rows:
-            ids = _content_ids(conn, contents)
-            for row in rows:
-                row["content_id"] = ids[row["content_id"]]
-            conn.execute(insert(m.examples), rows)
-        skips = [
+    rows, skips, ids = [], [], []
+    for commit_id, examples, skipped in commits:
+        ids.append(commit_id)
+        for e in examples:
+            segments = segments_json(e.segments)
+            key = content_key(segments, e.target)
+            contents.setdefault(key, (segments, e.target))
+            rows.append(
+                {
+                    "commit_id": commit_id,
+                    "path": e.path,
+                    "kind": e.kind,
+                    "name": e.name,
+                    "qualname": e.qualname,
+                    "change": e.change,
+                    "content_id": key,  # replaced by the id below
+                    "resolved": json.dumps(list(e.resolved), ensure_ascii=False),
+                    "unresolved": json.dumps(list(e.unresolved), ensure_ascii=False),
+                    "secrets": " ".join(e.secrets),
+                }
+            )
+        skips.extend(
             {"commit_id": commit_id, "reason": reason, "count": count}
             for reason, count in sorted(skipped.items())
             if count
-        ]
+        )
+    with _tx(conn):
+        if rows:
+            content_ids = _content_ids(conn, contents)
+            for row in rows:
+                row["content_id"] = content_ids[row["content_id"]]
+            conn.execute(insert(m.examples), rows)
         if skips:
             conn.execute(insert(m.example_skips), skips)
-        built = update(m.commits).where(m.commits.c.id == commit_id).values(examples_built=True)
-        conn.execute(built)
+        for chunk in _chunks(ids):
+            built = update(m.commits).where(m.commits.c.id.in_(chunk))
+            conn.execute(built.values(examples_built=True))
 
 
 def commits_without_examples(conn: Connection, repo: int) -> list[tuple[int, str]]:

@@ -240,8 +240,10 @@ class _Examples:
 
     def _write(self, commit_ids: list[int], built: list[Built]) -> None:
         with self.conn.begin():  # a run of commits at once: their examples are all or none
-            for commit_id, one in zip(commit_ids, built, strict=True):
-                st.write_examples(self.conn, commit_id, one.examples, one.skipped)
+            st.write_examples(
+                self.conn,
+                [(c, one.examples, one.skipped) for c, one in zip(commit_ids, built, strict=True)],
+            )
         self.written += len(commit_ids)
 
 

@@ -59,7 +59,7 @@ class Definition(NamedTuple):
     end_byte: int
 
 
-@lru_cache(maxsize=4096)
+@lru_cache(maxsize=1024)
 def references(code: bytes) -> Counter[str]:
     """Names and paths the code mentions, with counts; macros end with `!`.
 
@@ -126,7 +126,7 @@ class SymbolTable:
 
     def __init__(self, files: dict[str, BlobIndex]) -> None:
         self.files = files  # path -> the index of the blob there (its definitions carry the path)
-        self._named: dict[tuple[str, str], list[Definition]] = {}
+        self._named: dict[str, dict[str, list[Definition]]] = {}  # crate -> name -> defs
         self._in_module: dict[tuple[str, tuple[str, ...], str], list[Definition]] = {}
         # resolve's memos, valid for this commit: (path, ref) -> candidates, path -> scope
         self.resolved: dict[tuple[str, str], list[Definition]] = {}
@@ -172,13 +172,14 @@ class SymbolTable:
 
     def named(self, crate: str, name: str) -> list[Definition]:
         """Every file-level definition called `name` in the crate (the last resort)."""
-        key = (crate, name)
-        if key not in self._named:
-            found: list[Definition] = []
+        if crate not in self._named:  # one pass over the crate's files, then lookups
+            by_name: dict[str, list[Definition]] = {}
             for path in self.crates.get(crate, ()):
-                found.extend(self.files[path].definitions.get(((), name), ()))
-            self._named[key] = found
-        return self._named[key]
+                for (scope, defined), found in self.files[path].definitions.items():
+                    if not scope:
+                        by_name.setdefault(defined, []).extend(found)
+            self._named[crate] = by_name
+        return self._named[crate].get(name, [])
 
 
 def _absolute(path: str, module: tuple[str, ...]) -> tuple[str, ...] | None:

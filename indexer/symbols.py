@@ -4,11 +4,12 @@ commits of a history share most of their files)."""
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from collections.abc import Callable
+from contextlib import suppress
 from typing import TypeVar
 
 import pygit2
+from cachetools import LRUCache
 from sqlalchemy import Connection
 
 from indexer import git
@@ -20,10 +21,32 @@ from indexer.rust import ParsedBlob, Use
 
 T = TypeVar("T")
 
-CACHE_BLOBS = 1024
+# Bounds on what is kept, by size rather than count: a blob of generated code can hold
+# thousands of items, and counting blobs let a worker grow past 200 MB on dtolnay/syn.
+# The files of one commit hold a few thousand items, so these keep many commits' worth.
+CACHE_ITEMS = 20_000  # items (and uses) of recently read blobs
+CACHE_DEFINITIONS = 20_000  # definitions and uses of the blob indexes of recent trees
+CACHE_CODE_BYTES = 4_000_000  # source of recent blobs: a commit's files, their definitions
+CACHE_MEMO = 20_000  # entries of derived data of blobs (their keyed items, children)
 CACHE_TREES = 8
-CACHE_CODE = 64  # blobs whose bytes are kept: a commit's files and their definitions
-CACHE_MEMO = 512  # derived data of blobs (two entries a blob: its children, its keys)
+
+
+def _size(value: object) -> int:
+    return 1 + (len(value) if value is not None else 0)  # type: ignore[arg-type]
+
+
+def _index_size(index: BlobIndex | None) -> int:
+    return 1 + (len(index.definitions) + len(index.uses) if index is not None else 0)
+
+
+def _cached(cache: LRUCache, key: object, make: Callable[[], T]) -> T:
+    try:
+        return cache[key]
+    except KeyError:
+        value = make()
+        with suppress(ValueError):  # larger than the whole cache: used now, not kept
+            cache[key] = value
+        return value
 
 
 class StoreSource:
@@ -31,70 +54,50 @@ class StoreSource:
 
     def __init__(self, repo: pygit2.Repository, conn: Connection) -> None:
         self.repo, self.conn = repo, conn
-        self._items: OrderedDict[str, list[Definition] | None] = OrderedDict()
-        self._uses: OrderedDict[str, list[Use]] = OrderedDict()
-        self._files: OrderedDict[str, dict[str, str]] = OrderedDict()
-        self._indexes: OrderedDict[tuple[str, str], BlobIndex | None] = OrderedDict()
-        self._code: OrderedDict[str, bytes] = OrderedDict()
-        self._memo: OrderedDict[tuple, object] = OrderedDict()
-
-    @staticmethod
-    def _keep(cache: OrderedDict, key: str, value: object, limit: int) -> None:
-        cache[key] = value
-        if len(cache) > limit:
-            cache.popitem(last=False)
+        self._items: LRUCache[str, list[Definition] | None] = LRUCache(CACHE_ITEMS, _size)
+        self._uses: LRUCache[str, list[Use]] = LRUCache(CACHE_ITEMS, _size)
+        self._files: LRUCache[str, dict[str, str]] = LRUCache(CACHE_TREES)
+        self._indexes: LRUCache[tuple[str, str], BlobIndex | None] = LRUCache(
+            CACHE_DEFINITIONS, _index_size
+        )
+        self._code: LRUCache[str, bytes] = LRUCache(CACHE_CODE_BYTES, len)
+        self._memo: LRUCache[tuple, object] = LRUCache(CACHE_MEMO, _size)
 
     def remember(self, blob: str, parsed: ParsedBlob) -> None:
         """Keep what the parser just found in `blob`, so building this commit's (and the
         next ones') examples need not read it back from the store."""
         if parsed.status == "skipped":
-            self._keep(self._items, blob, None, CACHE_BLOBS)
+            _cached(self._items, blob, lambda: None)
             return
-        items = [Definition("", blob, *item[:7]) for item in parsed.items]
-        self._keep(self._items, blob, items, CACHE_BLOBS)
-        self._keep(self._uses, blob, [Use(*u) for u in parsed.uses], CACHE_BLOBS)
+        _cached(self._items, blob, lambda: [Definition("", blob, *i[:7]) for i in parsed.items])
+        _cached(self._uses, blob, lambda: [Use(*u) for u in parsed.uses])
 
     def items(self, blob: str) -> list[Definition] | None:
-        if blob not in self._items:
-            self._read(blob)
-        return self._items[blob]
+        return _cached(self._items, blob, lambda: self._read(blob)[0])
 
     def uses(self, blob: str) -> list[Use]:
-        if blob not in self._uses:
-            self._read(blob)
-        return self._uses[blob]
+        return _cached(self._uses, blob, lambda: self._read(blob)[1])
 
-    def _read(self, blob: str) -> None:
+    def _read(self, blob: str) -> tuple[list[Definition] | None, list[Use]]:
         rows, uses = st.blob_symbols(self.conn, blob)
         items = None if rows is None else [Definition("", blob, *row) for row in rows]
-        self._keep(self._items, blob, items, CACHE_BLOBS)
-        self._keep(self._uses, blob, [Use(*row) for row in uses], CACHE_BLOBS)
+        return items, [Use(*row) for row in uses]
 
     def code(self, blob: str) -> bytes:
-        if blob not in self._code:
-            self._keep(self._code, blob, self.repo[blob].data, CACHE_CODE)
-        return self._code[blob]
+        return _cached(self._code, blob, lambda: self.repo[blob].data)
 
     def files_at(self, commit: str) -> dict[str, str]:
-        if commit not in self._files:
-            files = git.rust_files_at(self.repo, self.repo[commit])
-            self._keep(self._files, commit, files, CACHE_TREES)
-        return self._files[commit]
+        return _cached(self._files, commit, lambda: git.rust_files_at(self.repo, self.repo[commit]))
 
     def index(self, path: str, blob: str) -> BlobIndex | None:
-        key = (path, blob)
-        if key not in self._indexes:
+        def make() -> BlobIndex | None:
             items = self.items(blob)
-            value = None if items is None else index_blob(path, items, self.uses(blob))
-            self._keep(self._indexes, key, value, CACHE_BLOBS)
-        return self._indexes[key]
+            return None if items is None else index_blob(path, items, self.uses(blob))
+
+        return _cached(self._indexes, (path, blob), make)
 
     def memo(self, key: tuple, compute: Callable[[], T]) -> T:
-        if key not in self._memo:
-            self._keep(self._memo, key, compute(), CACHE_MEMO)
-        else:
-            self._memo.move_to_end(key)
-        return self._memo[key]  # type: ignore[return-value]
+        return _cached(self._memo, key, compute)
 
 
 # A worker process's source, made on its first task: its own engine (connections

@@ -250,7 +250,7 @@ def _print_stats(repo: Path, db: str | None) -> None:
         with translate_errors(target.store.url), target.store.connect() as conn:
             s = store_stats(conn, target.repo_id)
         lag = behind(target) if not target.repo.head_is_unborn else 0
-    out.print(f"store        {target.store.url}")
+    out.print(f"store        {target.store.shown_url}", markup=False)
     if s.store_bytes is not None:
         out.print(f"store size   {s.store_bytes / 1e6:.1f} MB")
     out.print(f"commits      {s.commits} ({s.merges} merges, {s.boundaries} shallow boundaries)")

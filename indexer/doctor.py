@@ -103,7 +103,7 @@ def _gather(repo: pygit2.Repository, url: str) -> _Facts:
             facts.unreadable = "it is not a SQLite database"
             return facts
     # A plain engine: doctor reads; it does not switch journal modes or migrate.
-    engine = create_engine(url, poolclass=NullPool)
+    engine = create_engine(st.driver_url(url), poolclass=NullPool)
     try:
         with st.translate_errors(url), engine.connect() as conn:
             try:

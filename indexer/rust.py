@@ -26,7 +26,6 @@ LANGUAGE = tree_sitter.Language(tree_sitter_rust.language())
 PARSER_VERSION = 1
 
 DEFAULT_MAX_BLOB_BYTES = 1_000_000
-BINARY_SNIFF_BYTES = 8000  # git's own heuristic: a NUL in the first 8000 bytes means binary
 
 PARSED, PARTIAL, SKIPPED = "parsed", "partial", "skipped"
 
@@ -111,7 +110,9 @@ def check_blob(data: bytes, max_bytes: int = DEFAULT_MAX_BLOB_BYTES) -> str | No
     """The reason a blob cannot be parsed (binary, too_large, non_utf8), or None."""
     if len(data) > max_bytes:
         return "too_large"
-    if b"\0" in data[:BINARY_SNIFF_BYTES]:
+    # A NUL anywhere, not only in the first 8000 bytes that git sniffs: a PostgreSQL
+    # store cannot hold one in text, and both backends must store the same.
+    if b"\0" in data:
         return "binary"
     try:
         data.decode("utf-8")

@@ -1,6 +1,6 @@
 """What a database at the store URL holds, and migrating it to this version's schema.
 
-`store.open_store` calls `migrate` every time it opens a store; `doctor` calls
+`database.open_store` calls `migrate` every time it opens a store; `doctor` calls
 `read_schema` to report without changing anything. A database that is not ours
 (another program's, or a store written by a newer commit-indexer) is refused with
 a message that says so, never migrated: writing our tables into it would damage it.
@@ -9,8 +9,8 @@ a message that says so, never migrated: writing our tables into it would damage 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 
 from sqlalchemy import Connection, Engine, create_engine, inspect, text
@@ -88,8 +88,7 @@ def refuse_foreign(schema: Schema, url: str) -> None:
         )
 
 
-def migrate(engine: Engine, url: str, busy_timeout_ms: int) -> None:
-    """Bring the database at `url` to our head revision (create it if it is blank)."""
+def _checked(engine: Engine, url: str) -> Schema:
     with engine.connect() as conn:
         schema = read_schema(conn)
         refuse_foreign(schema, url)
@@ -97,8 +96,30 @@ def migrate(engine: Engine, url: str, busy_timeout_ms: int) -> None:
             # Readers never block the writer, nor it them. Persistent: the file
             # remembers it, so it is set only now that the file is known to be ours.
             conn.exec_driver_sql("PRAGMA journal_mode = WAL")
-    if schema.state == "current":
+    return schema
+
+
+def migrate(
+    engine: Engine,
+    url: str,
+    busy_timeout_ms: int,
+    writer_lock: Callable[[], AbstractContextManager[None]],
+) -> None:
+    """Bring the database at `url` to our head revision (create it if it is blank).
+
+    A current store takes no lock, so opening one never waits for a running sync;
+    otherwise the store's writer lock is taken and the schema read again: of two
+    processes opening a new store at once, the second finds it migrated."""
+    if _checked(engine, url).state == "current":
         return
+    with writer_lock():
+        schema = _checked(engine, url)
+        if schema.state == "current":
+            return
+        _upgrade(engine, schema, busy_timeout_ms)
+
+
+def _upgrade(engine: Engine, schema: Schema, busy_timeout_ms: int) -> None:
     # Only now pay for importing alembic.
     from alembic import command
     from alembic.config import Config

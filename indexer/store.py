@@ -1,8 +1,10 @@
-"""The store: open (and migrate) it, write one indexed commit, answer queries.
+"""The store: write one indexed commit, answer queries.
 
 Everything here takes and returns plain data (`rust.ParsedBlob`, `git.CommitInfo`,
 dicts and tuples); ORM models never leave this module. Writes use Core inserts
-because a backfill writes millions of item rows.
+because a backfill writes millions of item rows. Opening the database and the
+one-writer lock are `database.py`'s, migrating it `schema.py`'s (re-exported here:
+callers say `store.open_store`).
 """
 
 from __future__ import annotations
@@ -11,34 +13,39 @@ import hashlib
 import json
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy import (
     Connection,
-    Engine,
     Integer,
-    create_engine,
+    Table,
     delete,
-    event,
     func,
     insert,
     select,
     update,
 )
-from sqlalchemy.exc import DatabaseError, IntegrityError, OperationalError
+from sqlalchemy.dialects import postgresql, sqlite
 
 from indexer import models as m
-from indexer import schema
-from indexer.errors import StoreError, StoreLocked
+from indexer.database import BUSY_TIMEOUT_MS as BUSY_TIMEOUT_MS
+from indexer.database import Store as Store
+from indexer.database import bulk_writes as bulk_writes
+from indexer.database import connect_engine as connect_engine
+from indexer.database import default_url as default_url
+from indexer.database import driver_url as driver_url
+from indexer.database import open_store as open_store
+from indexer.database import sqlite_path as sqlite_path
+from indexer.database import translate_errors as translate_errors
+from indexer.database import writer_lock as writer_lock
+from indexer.errors import StoreError as StoreError
 from indexer.examples import Example, Segment, makes_examples
 from indexer.git import CommitInfo, FileChange
-from indexer.locks import file_lock
 from indexer.rust import PARSER_VERSION, Item, ParsedBlob, Use
 from indexer.rust import ModDecl as RustModDecl
 
-BUSY_TIMEOUT_MS = 30_000
 _IN_CHUNK = 500  # bound on `IN (...)` lists, well under SQLite's variable limit
 
 
@@ -53,128 +60,23 @@ def _tx(conn: Connection) -> Iterator[None]:
             yield
 
 
-def default_url(git_common_dir: Path) -> str:
-    """SQLite in the repo's git common dir, so every worktree shares one store."""
-    return f"sqlite:///{git_common_dir / 'commit-indexer' / 'index.db'}"
-
-
-@contextmanager
-def translate_errors(url: str) -> Iterator[None]:
-    """Turn database failures into IndexerErrors that say what to do."""
-    try:
-        yield
-    except OperationalError as exc:
-        if "locked" in str(exc.orig) or "busy" in str(exc.orig):
-            raise StoreLocked(
-                f"the store {url} is locked by another process",
-                hint="wait for the other commit-indexer command to finish, then run this again",
-            ) from exc
-        raise StoreError(
-            f"cannot use the store {url}: {exc.orig}",
-            hint="check the path and its permissions, or pass another --db URL",
-        ) from exc
-    except IntegrityError:
-        raise  # a duplicate row is our bug, not the user's store: let it show as one
-    except DatabaseError as exc:
-        raise StoreError(
-            f"{url} is not a usable commit-indexer store: {exc.orig}",
-            hint="`commit-indexer doctor --repair` moves it aside and starts a new store"
-            " (the next backfill rebuilds it from git), or pass another --db URL",
-        ) from exc
-
-
-def _sqlite_pragmas(dbapi_connection, _record) -> None:  # noqa: ANN001 (DBAPI objects)
-    cursor = dbapi_connection.cursor()
-    cursor.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-    # journal_mode = WAL is not set here but once the file is known to be a store
-    # (schema.migrate): it is written into the file, which must stay as it was if it
-    # is another program's database.
-    cursor.execute(
-        "PRAGMA synchronous = NORMAL"
-    )  # WAL keeps it consistent; a crash loses no commit
-    cursor.execute("PRAGMA foreign_keys = ON")
-    cursor.close()
-
-
-def bulk_writes(conn: Connection) -> None:
-    """Make this connection's commits cheaper for a backfill (SQLite only).
-
-    synchronous=OFF costs a third of NORMAL per commit here. A killed process still
-    loses only its transaction in flight; only an OS crash or power loss could
-    corrupt the file, and the store is derived from git, so a backfill rebuilds it.
-    """
-    if conn.dialect.name == "sqlite":
-        conn.exec_driver_sql("PRAGMA synchronous = OFF")
-        conn.commit()
-
-
-@dataclass
-class Store:
-    url: str
-    engine: Engine
-
-    def connect(self) -> Connection:
-        return self.engine.connect()
-
-    def writer(self) -> AbstractContextManager[None]:
-        """One writer at a time per SQLite store: a backfill started while a hook's
-        sync runs waits for it, instead of both writing the same commits (the second
-        would then hit the unique keys). Other databases serialise on those keys."""
-        return writer_lock(self.url)
-
-    def close(self) -> None:
-        self.engine.dispose()
-
-
-@contextmanager
-def writer_lock(url: str) -> Iterator[None]:
-    """Hold the SQLite store's writer lock (a file beside it); nothing for other databases."""
-    if not url.startswith("sqlite:///"):
-        yield
-        return
-    with file_lock(Path(url.removeprefix("sqlite:///") + ".writer.lock")):
-        yield  # waits until the other writer is done
-
-
-def sqlite_path(url: str) -> Path | None:
-    """The file of a SQLite store, None for another database."""
-    return Path(url.removeprefix("sqlite:///")) if url.startswith("sqlite:///") else None
-
-
-def connect_engine(url: str) -> Engine:
-    """An engine for the store at `url`, with our SQLite settings; nothing is migrated
-    and no lock is taken (a worker process reads a store its parent opened with
-    `open_store` and holds the writer lock of)."""
-    engine = create_engine(url)
-    if engine.dialect.name == "sqlite":
-        event.listen(engine, "connect", _sqlite_pragmas)
-    return engine
-
-
-def open_store(url: str) -> Store:
-    """Open the store at a SQLAlchemy URL, creating and migrating it as needed."""
-    path = sqlite_path(url)
-    if path is not None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-    with translate_errors(url):
-        engine = connect_engine(url)
-        try:
-            with writer_lock(url):  # two processes opening a new store migrate it once
-                schema.migrate(engine, url, BUSY_TIMEOUT_MS)
-        except BaseException:
-            engine.dispose()
-            raise
-    return Store(url, engine)
+def _upsert(conn: Connection, table: Table):  # noqa: ANN202 (a dialect's Insert)
+    """An INSERT that can say ON CONFLICT, for rows that concurrent processes may
+    both add (a repo, a tokenizer, cached tokens): the second one's insert then
+    does nothing, or updates, instead of failing on the unique key."""
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    return dialect.insert(table)
 
 
 def repo_id(conn: Connection, path: str) -> int:
     """The id of the repo at `path` (its git common dir), added on first use."""
+    query = select(m.repos.c.id).where(m.repos.c.path == path)
     with _tx(conn):
-        found = conn.execute(select(m.repos.c.id).where(m.repos.c.path == path)).scalar()
+        found = conn.execute(query).scalar()
         if found is None:
-            found = conn.execute(
-                insert(m.repos).values(path=path, synced_tips="").returning(m.repos.c.id)
-            ).scalar_one()
+            new = _upsert(conn, m.repos).values(path=path, synced_tips="")
+            conn.execute(new.on_conflict_do_nothing())
+            found = conn.execute(query).scalar_one()
     return found
 
 
@@ -227,8 +129,16 @@ _MARKERS = {"qmark": "?", "format": "%s", "pyformat": "%s"}
 
 
 def _bulk_insert(conn: Connection, table: str, columns: Sequence[str], rows: list[tuple]) -> None:
-    """executemany straight to the driver: items are most of a backfill's rows, and
-    SQLAlchemy's per-row parameter handling would cost more than SQLite's insert."""
+    """Many rows straight to the driver: items and examples are most of a backfill's
+    rows, and SQLAlchemy's per-row parameter handling would cost more than SQLite's
+    insert. PostgreSQL takes them with COPY, one stream instead of a message per row
+    (executemany there costs three times as much)."""
+    if conn.dialect.name == "postgresql":
+        cursor = conn.connection.driver_connection.cursor()
+        with cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+        return
     marker = _MARKERS[conn.dialect.paramstyle]
     sql = (
         f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join([marker] * len(columns))})"
@@ -311,8 +221,7 @@ def content_key(segments: str, target: str) -> str:
 def _content_ids(conn: Connection, contents: dict[str, tuple[str, str]]) -> dict[str, int]:
     """The ids of these contents (sha256 -> (segments, target)), added where new.
 
-    Insert-if-absent, so two writers (PostgreSQL has no writer lock) adding the same
-    content meet on the unique key instead of failing on it.
+    Insert-if-absent: a content another process added meanwhile is not an error.
     """
     c = m.example_contents.c
     found: dict[str, int] = {}
@@ -325,20 +234,10 @@ def _content_ids(conn: Connection, contents: dict[str, tuple[str, str]]) -> dict
         if k not in found
     ]
     if new:
-        conn.execute(_insert_ignoring_duplicates(conn, m.example_contents), new)
+        conn.execute(_upsert(conn, m.example_contents).on_conflict_do_nothing(), new)
         for chunk in _chunks([row["sha256"] for row in new]):
             found.update(conn.execute(select(c.sha256, c.id).where(c.sha256.in_(chunk))).all())
     return found
-
-
-def _insert_ignoring_duplicates(conn: Connection, table):  # noqa: ANN001, ANN202
-    if conn.dialect.name == "sqlite":
-        from sqlalchemy.dialects.sqlite import insert as dialect_insert
-    elif conn.dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as dialect_insert
-    else:
-        return insert(table)
-    return dialect_insert(table).on_conflict_do_nothing()
 
 
 def write_examples(
@@ -510,6 +409,9 @@ def stats(conn: Connection, repo: int) -> Stats:
     if conn.dialect.name == "sqlite" and conn.engine.url.database:
         db = Path(conn.engine.url.database)
         size = sum(p.stat().st_size for p in db.parent.glob(db.name + "*") if p.is_file())
+    elif conn.dialect.name == "postgresql":  # the whole database: every repo it holds
+        with _tx(conn):
+            size = conn.execute(select(func.pg_database_size(func.current_database()))).scalar()
     return Stats(
         commits=commits[0],
         merges=int(commits[1]),
@@ -631,6 +533,12 @@ def _stored_example(row: Sequence) -> StoredExample:
     )
 
 
+def _example_order(e: StoredExample) -> tuple[str, str, str, str]:
+    # Sorted here, not by ORDER BY: PostgreSQL compares text by the database's
+    # collation, which varies between servers; Python compares code points.
+    return (e.commit, e.path, e.kind, e.qualname)
+
+
 def _example_query():  # noqa: ANN202 (a SQLAlchemy select)
     e, c, x = m.examples.c, m.commits.c, m.example_contents.c
     return (
@@ -653,7 +561,6 @@ def _example_query():  # noqa: ANN202 (a SQLAlchemy select)
         )
         .join(m.commits, m.commits.c.id == e.commit_id)
         .join(m.example_contents, x.id == e.content_id)
-        .order_by(c.oid, e.path, e.kind, e.qualname)
     )
 
 
@@ -661,7 +568,7 @@ def commit_examples(conn: Connection, repo: int, oid: str) -> list[StoredExample
     """The examples of one commit, by path, kind and qualified name."""
     query = _example_query().where(m.commits.c.repo_id == repo, m.commits.c.oid == oid)
     with _tx(conn):
-        return [_stored_example(row) for row in conn.execute(query)]
+        return sorted(map(_stored_example, conn.execute(query)), key=_example_order)
 
 
 def example_skips(conn: Connection, repo: int, oid: str | None = None) -> dict[str, int]:
@@ -682,24 +589,25 @@ def example_skips(conn: Connection, repo: int, oid: str | None = None) -> dict[s
 def add_tokenizer(conn: Connection, sha256: str, name: str, kind: str, data: bytes) -> int:
     """The id of a tokenizer model file in the store, added on first sight."""
     t = m.tokenizers.c
+    query = select(t.id).where(t.sha256 == sha256)
     with _tx(conn):
-        found = conn.execute(select(t.id).where(t.sha256 == sha256)).scalar()
+        found = conn.execute(query).scalar()
         if found is None:
-            found = conn.execute(
-                insert(m.tokenizers)
-                .values(sha256=sha256, name=name, kind=kind, data=data)
-                .returning(t.id)
-            ).scalar_one()
+            new = _upsert(conn, m.tokenizers).values(sha256=sha256, name=name, kind=kind, data=data)
+            conn.execute(new.on_conflict_do_nothing())
+            found = conn.execute(query).scalar_one()
     return found
 
 
 def set_repo_tokenizer(conn: Connection, repo: int, tokenizer_id: int, template: str) -> None:
-    r = m.repo_tokenizers.c
+    new = _upsert(conn, m.repo_tokenizers).values(
+        repo_id=repo, tokenizer_id=tokenizer_id, template=template
+    )
     with _tx(conn):
-        conn.execute(delete(m.repo_tokenizers).where(r.repo_id == repo))
         conn.execute(
-            insert(m.repo_tokenizers).values(
-                repo_id=repo, tokenizer_id=tokenizer_id, template=template
+            new.on_conflict_do_update(
+                index_elements=[m.repo_tokenizers.c.repo_id],
+                set_={"tokenizer_id": tokenizer_id, "template": template},
             )
         )
 
@@ -734,7 +642,7 @@ def examples_of(conn: Connection, repo: int, oids: Sequence[str]) -> list[Stored
         for chunk in _chunks(oids):
             query = _example_query().where(m.commits.c.repo_id == repo, m.commits.c.oid.in_(chunk))
             found.extend(_stored_example(row) for row in conn.execute(query))
-    return found
+    return sorted(found, key=_example_order)
 
 
 def cached_tokens(
@@ -762,7 +670,9 @@ def save_tokens(
     ]
     if rows:
         with _tx(conn):
-            conn.execute(insert(m.example_tokens), rows)
+            # Two exports at once may encode the same examples: the tokens are equal,
+            # keep the first.
+            conn.execute(_upsert(conn, m.example_tokens).on_conflict_do_nothing(), rows)
 
 
 @dataclass(frozen=True)

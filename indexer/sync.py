@@ -73,8 +73,8 @@ def open_target(repo_path: str, db_url: str | None = None) -> Target:
     common = git.common_dir(repo)
     url = db_url or st.default_url(common)
     store = st.open_store(url)
-    with st.translate_errors(url), store.writer(), store.connect() as conn:
-        rid = st.repo_id(conn, str(common))  # get or add: one process adds it
+    with st.translate_errors(url), store.connect() as conn:
+        rid = st.repo_id(conn, str(common))  # get or add, safe without the writer lock
     return Target(repo, store, rid)
 
 

@@ -43,7 +43,7 @@ from gitrepo import (
     stats,
 )
 
-from indexer import store
+from indexer import database, store
 
 
 def blob_at(repo: Repo, path: str, rev: str = "HEAD") -> str:
@@ -385,7 +385,7 @@ def test_locked_store(repo: Repo, monkeypatch: pytest.MonkeyPatch) -> None:
     repo.commit(NORMAL)
     backfill(repo)
     repo.commit({"src/more.rs": "pub fn more() {}\n"})
-    monkeypatch.setattr(store, "BUSY_TIMEOUT_MS", 200)  # read as each connection opens
+    monkeypatch.setattr(database, "BUSY_TIMEOUT_MS", 200)  # read as each connection opens
     holder = sqlite3.connect(db_url(repo).removeprefix("sqlite:///"), isolation_level=None)
     try:
         holder.execute("BEGIN EXCLUSIVE")

@@ -188,12 +188,13 @@ def test_resolve_use(use: Use, resolved: str) -> None:
     ("data", "reason"),
     [
         (b"fn main() {}\0\0\0", "binary"),
+        (b"fn main() {}\n" * 700 + b"fn late() { /* \0 */ }", "binary"),  # past git's sniff
         (b'fn f() { let s = "caf\xe9"; }', "non_utf8"),
-        (b"// " + b"x" * 2000, "too_large"),
+        (b"// " + b"x" * 20_000, "too_large"),
     ],
 )
 def test_bad_blobs_are_skipped_with_a_reason(data: bytes, reason: str) -> None:
-    parsed = parse_blob(data, max_bytes=1000)
+    parsed = parse_blob(data, max_bytes=10_000)
     assert (parsed.status, parsed.reason, parsed.items) == ("skipped", reason, ())
 
 

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
-from gitrepo import Repo, cli, make_repo
+from gitrepo import Repo, cli, dump_store, make_repo
 
 from indexer import store as st
 from indexer.budget import IGNORE, encode_example, fit, render_text
@@ -36,9 +37,11 @@ def test_export_twice_is_byte_identical_in_every_format(tmp_path: Path) -> None:
         assert manifest["tokenizer"]["name"] == "native"
 
 
-def test_incremental_store_exports_what_a_fresh_backfill_exports(tmp_path: Path) -> None:
+def test_incremental_store_exports_what_a_fresh_backfill_exports(
+    tmp_path: Path, new_store: Callable[[str], str]
+) -> None:
     repo = make_repo(tmp_path)
-    inc = f"sqlite:///{tmp_path / 'inc.db'}"
+    inc = new_store("inc")
     lib = "use crate::config::Config;\n\npub fn port(c: &Config) -> u16 {\n    c.port\n}\n"
     versions = [
         {"src/config.rs": "pub struct Config {\n    pub port: u16,\n}\n"},
@@ -49,12 +52,29 @@ def test_incremental_store_exports_what_a_fresh_backfill_exports(tmp_path: Path)
     for n, files in enumerate(versions):
         repo.commit(files, f"step {n}")
         assert cli("sync", "--repo", repo.path, "--db", inc).exit_code == 0  # as the hook does
-    full = f"sqlite:///{tmp_path / 'full.db'}"
+    full = new_store("full")
     assert cli("backfill", "--repo", repo.path, "--db", full).exit_code == 0
     for url, out in ((inc, tmp_path / "a"), (full, tmp_path / "b")):
         result = cli("export", out, "--repo", repo.path, "--db", url)
         assert result.exit_code == 0, result.output
     assert _hashes(tmp_path / "a") == _hashes(tmp_path / "b")
+
+
+def test_a_postgresql_store_stores_and_exports_what_a_sqlite_store_does(
+    tmp_path: Path, pg_url: str
+) -> None:
+    demo = build_demo_repo(tmp_path / "demo")
+    lite = f"sqlite:///{tmp_path / 'lite.db'}"
+    for url in (lite, pg_url):
+        result = cli("backfill", "--repo", demo.path, "--db", url)
+        assert result.exit_code == 0, result.output
+    assert dump_store(pg_url) == dump_store(lite)
+    for fmt in ("jsonl", "parquet", "pt"):
+        outs = [tmp_path / f"{fmt}-{n}" for n in range(2)]
+        for url, out in zip((lite, pg_url), outs, strict=True):
+            result = cli("export", out, "--format", fmt, "--repo", demo.path, "--db", url)
+            assert result.exit_code == 0, result.output
+        assert _hashes(outs[0]) == _hashes(outs[1])
 
 
 def test_records_decode_to_their_text_and_label_only_the_target(tmp_path: Path) -> None:

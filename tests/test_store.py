@@ -1,16 +1,23 @@
-"""The store: migrations on open, one head, the schema they build equals the models."""
+"""The store: migrations on open, one head, the schema they build equals the models
+(on SQLite and PostgreSQL); opening at once, forking, the one-writer lock."""
 
 from __future__ import annotations
 
+import multiprocessing
 import sqlite3
+import threading
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from multiprocessing.managers import BarrierProxy as Barrier
 from pathlib import Path
 
 import sqlalchemy as sa
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from gitrepo import store_at_revision
+from gitrepo import count, store_at_revision
 
 from indexer import schema, store
 from indexer.models import metadata
@@ -30,23 +37,39 @@ def test_one_head_and_the_fast_path_agrees_with_alembic() -> None:
     assert schema.script_revisions() == sorted(r.revision for r in _script().walk_revisions())
 
 
-def test_blank_store_is_made_from_the_models_and_stamped(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'new' / 'index.db'}"
-    opened = store.open_store(url)
+def test_blank_store_is_made_from_the_models_and_stamped(
+    new_store: Callable[[str], str],
+) -> None:
+    opened = store.open_store(new_store("new"))
     with opened.engine.connect() as conn:
         diff = compare_metadata(MigrationContext.configure(conn), metadata)
         version = conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar()
-        mode = conn.exec_driver_sql("PRAGMA journal_mode").scalar()
+        if conn.dialect.name == "sqlite":
+            assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
     opened.close()
     assert diff == []
     assert version == _script().get_current_head()
-    assert mode == "wal"
 
 
-def test_every_migration_replayed_builds_exactly_the_models(tmp_path: Path) -> None:
+def _at_revision(url: str, revision: str) -> None:
+    """Migrate the database at `url` to `revision` step by step, as an older
+    commit-indexer did (a new store is made from the models instead)."""
+    engine = store.connect_engine(url)
+    config = Config()
+    config.set_main_option("script_location", str(resource_dir("migrations")))
+    with engine.begin() as conn:
+        config.attributes["connection"] = conn
+        command.upgrade(config, revision)
+    engine.dispose()
+
+
+def test_every_migration_replayed_builds_exactly_the_models(
+    new_store: Callable[[str], str],
+) -> None:
     # A new store is made from the models and stamped; an old one is upgraded by the
     # migrations. Both must end with the same schema.
-    url = store_at_revision(tmp_path / "replayed.db", "head")
+    url = new_store("replayed")
+    _at_revision(url, "head")
     engine = sa.create_engine(url)
     with engine.connect() as conn:
         diff = compare_metadata(MigrationContext.configure(conn), metadata)
@@ -54,8 +77,8 @@ def test_every_migration_replayed_builds_exactly_the_models(tmp_path: Path) -> N
     assert diff == []
 
 
-def test_reopening_keeps_rows_and_does_not_migrate_again(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'index.db'}"
+def test_reopening_keeps_rows_and_does_not_migrate_again(new_store: Callable[[str], str]) -> None:
+    url = new_store("index")
     first = store.open_store(url)
     with first.connect() as conn:
         rid = store.repo_id(conn, "/some/repo/.git")
@@ -65,6 +88,81 @@ def test_reopening_keeps_rows_and_does_not_migrate_again(tmp_path: Path) -> None
         assert store.repo_id(conn, "/some/repo/.git") == rid
         assert store.repo_id(conn, "/other/.git") != rid
     again.close()
+
+
+def _open_and_add_repo(url: str, start: Barrier) -> int:
+    start.wait()  # every process opens the new store at the same moment
+    opened = store.open_store(url)
+    with opened.connect() as conn:
+        rid = store.repo_id(conn, "/shared/.git")
+    opened.close()
+    return rid
+
+
+def test_processes_opening_a_new_store_at_once_migrate_it_once(
+    new_store: Callable[[str], str],
+) -> None:
+    url = new_store("raced")
+    processes = 4
+    context = multiprocessing.get_context("fork")
+    start = context.Manager().Barrier(processes)
+    with ProcessPoolExecutor(processes, mp_context=context) as pool:
+        ids = list(pool.map(_open_and_add_repo, [url] * processes, [start] * processes))
+    assert len(set(ids)) == 1
+    assert count(url, "SELECT count(*) FROM alembic_version") == 1
+    assert count(url, "SELECT count(*) FROM repos") == 1
+
+
+_SESSIONS = "SELECT pid FROM pg_stat_activity WHERE datname = current_database()"
+_inherited: store.Store | None = None  # a store the parent opened before forking
+
+
+def _backend_pids_in_child(url: str) -> tuple[int, int]:
+    assert _inherited is not None
+    own = store.open_store(url)
+    with own.connect() as conn, _inherited.connect() as parents:
+        pid = "SELECT pg_backend_pid()"
+        return conn.exec_driver_sql(pid).scalar(), parents.exec_driver_sql(pid).scalar()
+
+
+def test_a_forked_child_never_uses_its_parents_connections(pg_url: str) -> None:
+    """psycopg connections must not cross a fork: two processes on one socket
+    interleave their messages. The child opens its own, even through an engine it
+    inherited (the parent's pooled connection stays the parent's)."""
+    global _inherited
+    _inherited = store.open_store(pg_url)
+    try:
+        with _inherited.connect() as conn:  # back in the pool, open, when the child forks
+            parents = set(conn.exec_driver_sql(_SESSIONS).scalars())
+        context = multiprocessing.get_context("fork")
+        with ProcessPoolExecutor(1, mp_context=context) as pool:
+            own, inherited = pool.submit(_backend_pids_in_child, pg_url).result()
+        assert own != inherited and not parents & {own, inherited}
+        with _inherited.connect() as conn:  # the parent's connections still work
+            assert conn.exec_driver_sql("SELECT pg_backend_pid()").scalar() in parents
+    finally:
+        _inherited.close()
+        _inherited = None
+
+
+def test_the_postgresql_writer_lock_waits_for_the_holder(pg_url: str) -> None:
+    first, second = store.open_store(pg_url), store.open_store(pg_url)
+    acquired = threading.Event()
+
+    def take_second() -> None:
+        with second.writer():
+            acquired.set()
+
+    try:
+        with first.writer():
+            waiting = threading.Thread(target=take_second)
+            waiting.start()
+            assert not acquired.wait(0.5)  # held by the first: the second waits
+        assert acquired.wait(10)  # released: the second has it
+        waiting.join(10)
+    finally:
+        first.close()
+        second.close()
 
 
 def test_a_store_behind_head_is_upgraded_keeping_its_rows(tmp_path: Path) -> None:
@@ -108,6 +206,38 @@ def test_a_first_migration_killed_half_way_is_done_again(tmp_path: Path) -> None
         diff = compare_metadata(MigrationContext.configure(conn), metadata)
     opened.close()
     assert diff == []
+
+
+def test_a_postgresql_store_at_0002_with_rows_is_upgraded(pg_url: str) -> None:
+    """The revisions that alter tables with rows (0003, 0004) on PostgreSQL; SQLite's
+    case is above."""
+    _at_revision(pg_url, "0002")
+    engine = sa.create_engine(pg_url)
+    with engine.begin() as conn:
+        conn.exec_driver_sql("INSERT INTO repos (path, synced_tips) VALUES ('/r/.git', '')")
+        conn.exec_driver_sql(
+            "INSERT INTO commits (repo_id, oid, parents, author_name, author_email,"
+            " author_time, author_offset, committer_time, committer_offset, message,"
+            " message_encoding, is_merge, is_boundary)"
+            f" VALUES (1, '{'a' * 40}', '', 'A', 'a@b', 1, 0, 1, 0, 'm', 'utf-8', false, false)"
+        )
+        conn.exec_driver_sql(
+            "INSERT INTO examples (commit_id, path, kind, name, qualname, change, segments,"
+            " target, resolved, unresolved) VALUES (1, 'src/a.rs', 'fn', 'a', 'a', 'added',"
+            """ '[["path", "src/a.rs", []]]', 'fn a() {}', '[]', '[]')"""
+        )
+    engine.dispose()
+    opened = store.open_store(pg_url)
+    with opened.connect() as conn:
+        version = conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar()
+        built = conn.exec_driver_sql("SELECT oid, examples_built FROM commits").all()
+        [example] = store.commit_examples(conn, 1, "a" * 40)
+        contents = conn.exec_driver_sql("SELECT count(*) FROM example_contents").scalar()
+    opened.close()
+    assert version == schema.script_head()
+    assert [tuple(row) for row in built] == [("a" * 40, True)]
+    assert (example.target, example.segments) == ("fn a() {}", (("path", "src/a.rs", ()),))
+    assert contents == 1
 
 
 def test_migrations_run_from_any_directory(tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001

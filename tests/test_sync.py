@@ -9,6 +9,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -24,6 +25,7 @@ from gitrepo import (
     make_repo,
 )
 
+from indexer import store
 from indexer.demo import DELETED_STRUCT, TAG, build_demo_repo
 
 LIB_V1 = "pub struct Config { pub name: String }\npub fn load() -> Config { todo!() }\n"
@@ -73,9 +75,11 @@ def test_revert_and_returning_file_parse_nothing_new(repo: Repo) -> None:
     assert ("R", "src/config.rs", "src/lib.rs") in {(c[1], c[2], c[3]) for c in rename}
 
 
-def test_incremental_sync_equals_one_backfill(tmp_path: Path) -> None:
+def test_incremental_sync_equals_one_backfill(
+    tmp_path: Path, new_store: Callable[[str], str]
+) -> None:
     repo = make_repo(tmp_path)
-    url_inc = f"sqlite:///{tmp_path / 'inc.db'}"
+    url_inc = new_store("inc")
     repo.commit({"src/lib.rs": LIB_V1, "src/a.rs": "fn a() {}\n"}, "start")
     for step in range(4):
         repo.commit({f"src/m{step}.rs": f"pub fn m{step}() -> u32 {{ {step} }}\n"}, f"m{step}")
@@ -89,7 +93,7 @@ def test_incremental_sync_equals_one_backfill(tmp_path: Path) -> None:
     assert cli("sync", "--repo", repo.path, "--db", url_inc).exit_code == 0
     assert cli("backfill", "--repo", repo.path, "--db", url_inc).exit_code == 0
 
-    url_full = f"sqlite:///{tmp_path / 'full.db'}"
+    url_full = new_store("full")
     assert cli("backfill", "--repo", repo.path, "--db", url_full).exit_code == 0
     assert dump_store(url_inc) == dump_store(url_full)
 
@@ -103,8 +107,14 @@ def _backfill_process(repo: Repo, url: str) -> subprocess.Popen:
     )
 
 
-def _poll(db: Path, sql: str) -> int:
+def _poll(url: str, sql: str) -> int:
     """`sql`'s count on the store as it is being written, 0 while it cannot be read."""
+    db = store.sqlite_path(url)
+    if db is None:
+        try:
+            return count(url, sql)
+        except sa.exc.SQLAlchemyError:  # the table not yet
+            return 0
     try:
         with contextlib.closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=0.1)) as c:
             return c.execute(sql).fetchone()[0]
@@ -114,11 +124,11 @@ def _poll(db: Path, sql: str) -> int:
 
 def _kill_when(url: str, proc: subprocess.Popen, sql: str | None, at_least: int) -> None:
     """SIGKILL the backfill (and its parser pool) once `sql` counts `at_least` in the
-    store, or (no `sql`) once the store's file exists."""
-    db = Path(url.removeprefix("sqlite:///"))
+    store, or (no `sql`) once the store's file exists (PostgreSQL: at once)."""
+    db = store.sqlite_path(url)
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and proc.poll() is None:
-        if db.exists() and (sql is None or _poll(db, sql) >= at_least):
+        if (db is None or db.exists()) and (sql is None or _poll(url, sql) >= at_least):
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
             return
@@ -127,36 +137,42 @@ def _kill_when(url: str, proc: subprocess.Popen, sql: str | None, at_least: int)
 
 
 COMMITS = "SELECT count(*) FROM commits"
+TABLES = {
+    "sqlite": "SELECT count(*) FROM sqlite_master",
+    "postgresql": "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'",
+}
 
 
-def test_kill_9_at_any_point_then_rerun_equals_uninterrupted(tmp_path: Path) -> None:
+def test_kill_9_at_any_point_then_rerun_equals_uninterrupted(
+    tmp_path: Path, new_store: Callable[[str], str]
+) -> None:
     """SIGKILL a backfill as it creates the store, once it is created, after its first
     commit, midway and near the end (each time the rerun of the one before); the last
     rerun finishes, and the store and its export equal an uninterrupted run's."""
     repo = make_repo(tmp_path)
     total = 400
     fast_history(repo, total, files=12, fns=40)
-    url = f"sqlite:///{tmp_path / 'killed.db'}"
+    url = new_store("killed")
     points = [
         (None, 0),  # SQLite has made the file: it is migrating or about to
-        ("SELECT count(*) FROM sqlite_master", 1),
+        (TABLES[sa.make_url(url).get_backend_name()], 1),
         (COMMITS, 1),
         (COMMITS, total // 3),
         (COMMITS, total - 30),
     ]
     for sql, at_least in points:
         _kill_when(url, _backfill_process(repo, url), sql, at_least)
-        assert _poll(Path(url.removeprefix("sqlite:///")), COMMITS) < total
+        assert _poll(url, COMMITS) < total
     done = count(url, COMMITS)
     result = cli("backfill", "--repo", repo.path, "--db", url)
     assert result.exit_code == 0, result.output
     assert f"indexed {total - done} commits" in result.output
 
-    clean = f"sqlite:///{tmp_path / 'clean.db'}"
+    clean = new_store("clean")
     assert cli("backfill", "--repo", repo.path, "--db", clean).exit_code == 0
     assert dump_store(url) == dump_store(clean)
-    for store, out in ((url, tmp_path / "killed"), (clean, tmp_path / "clean")):
-        result = cli("export", out, "--repo", repo.path, "--db", store)
+    for stored, out in ((url, tmp_path / "killed"), (clean, tmp_path / "clean")):
+        result = cli("export", out, "--repo", repo.path, "--db", stored)
         assert result.exit_code == 0, result.output
     assert file_hashes(tmp_path / "killed") == file_hashes(tmp_path / "clean")
 
@@ -176,8 +192,8 @@ def test_a_sync_stopped_between_a_commits_two_transactions_is_finished(tmp_path:
     repo = make_repo(tmp_path)
     fast_history(repo, 90, files=4, fns=12)  # enough commits for the worker pool
     url, clean = (f"sqlite:///{tmp_path / name}" for name in ("crashed.db", "clean.db"))
-    for store in (url, clean):
-        assert cli("backfill", "--repo", repo.path, "--db", store).exit_code == 0
+    for stored in (url, clean):
+        assert cli("backfill", "--repo", repo.path, "--db", stored).exit_code == 0
     examples = "SELECT count(*) FROM examples"
     for workers, after_id in (("1", 20), ("2", 50)):  # built in this process, then in workers
         _unbuild_examples(url, after_id)
@@ -274,10 +290,12 @@ def test_gc_removes_what_no_ref_reaches_and_leaves_a_fresh_backfills_store(
     assert "removed 0 commits, 0 examples, 0 blobs" in again.output
 
 
-def test_two_backfills_at_once_both_succeed_and_store_each_commit_once(tmp_path: Path) -> None:
+def test_two_backfills_at_once_both_succeed_and_store_each_commit_once(
+    tmp_path: Path, new_store: Callable[[str], str]
+) -> None:
     repo = make_repo(tmp_path)
     fast_history(repo, 200, files=8, fns=20)
-    url = f"sqlite:///{tmp_path / 'shared.db'}"
+    url = new_store("shared")
     command = [sys.executable, "-m", "indexer", "backfill", "--repo", str(repo.path), "--db", url]
     both = [
         subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
@@ -286,6 +304,6 @@ def test_two_backfills_at_once_both_succeed_and_store_each_commit_once(tmp_path:
     for proc in both:
         _out, err = proc.communicate(timeout=120)
         assert proc.returncode == 0, err.decode()
-    clean = f"sqlite:///{tmp_path / 'clean.db'}"
+    clean = new_store("clean")
     assert cli("backfill", "--repo", repo.path, "--db", clean).exit_code == 0
     assert dump_store(url) == dump_store(clean)

@@ -16,6 +16,7 @@ from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+import pygit2
 from sqlalchemy import Connection, Engine, create_engine, event, make_url, text
 from sqlalchemy.engine import URL
 from sqlalchemy.exc import ArgumentError, DatabaseError, IntegrityError, OperationalError
@@ -34,9 +35,26 @@ WRITER_LOCK_KEY = int.from_bytes(b"cmtindex", "big")
 URL_HINT = "use sqlite:///PATH or postgresql+psycopg://USER@HOST/DATABASE"
 
 
+# A repo whose store is elsewhere (PostgreSQL, a shared file) says so in its git
+# config, so the hooks, `watch` and every command find it without `--db`. The config
+# is the repo's own, never committed; keep passwords in ~/.pgpass, not in the URL.
+STORE_CONFIG_KEY = "commit-indexer.db"
+
+
 def default_url(git_common_dir: Path) -> str:
     """SQLite in the repo's git common dir, so every worktree shares one store."""
     return f"sqlite:///{git_common_dir / 'commit-indexer' / 'index.db'}"
+
+
+def store_url(repo: pygit2.Repository, git_common_dir: Path, given: str | None) -> str:
+    """The store of a repo: `given` (--db), else `git config commit-indexer.db`, else
+    SQLite in its git dir."""
+    if given:
+        return given
+    try:
+        return repo.config[STORE_CONFIG_KEY].strip()
+    except KeyError:
+        return default_url(git_common_dir)
 
 
 def display_url(url: str) -> str:

@@ -82,7 +82,7 @@ class _Facts:
 def doctor(repo_path: str, db_url: str | None = None, repair: bool = False) -> Report:
     """Check the store of the repo at `repo_path` (default: SQLite in its git dir)."""
     repo = git.open_repo(repo_path)
-    url = db_url or st.default_url(git.common_dir(repo))
+    url = st.store_url(repo, git.common_dir(repo), db_url)
     facts = _gather(repo, url)
     done: list[str] = []
     if repair:

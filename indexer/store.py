@@ -38,6 +38,7 @@ from indexer.database import default_url as default_url
 from indexer.database import driver_url as driver_url
 from indexer.database import open_store as open_store
 from indexer.database import sqlite_path as sqlite_path
+from indexer.database import store_url as store_url
 from indexer.database import translate_errors as translate_errors
 from indexer.database import writer_lock as writer_lock
 from indexer.errors import StoreError as StoreError

@@ -68,10 +68,11 @@ class Target:
 
 
 def open_target(repo_path: str, db_url: str | None = None) -> Target:
-    """Open the repo at `repo_path` and its store (default: SQLite in its git dir)."""
+    """Open the repo at `repo_path` and its store (`db_url`, else the one its git
+    config names, else SQLite in its git dir)."""
     repo = git.open_repo(repo_path)
     common = git.common_dir(repo)
-    url = db_url or st.default_url(common)
+    url = st.store_url(repo, common, db_url)
     store = st.open_store(url)
     with st.translate_errors(url), store.connect() as conn:
         rid = st.repo_id(conn, str(common))  # get or add, safe without the writer lock

@@ -234,3 +234,20 @@ def test_a_deleted_store_is_rebuilt_by_the_next_commit(repo: Repo) -> None:
     repo.commit({"src/lib.rs": LIB.replace("u16", "u64")}, "two")
     assert wait_for(db_url(repo), "SELECT count(*) FROM commits", 2) == 2
     wait_idle(repo)
+
+
+def test_a_store_named_in_git_config_is_where_hooks_and_commands_go(repo: Repo) -> None:
+    # A store elsewhere (PostgreSQL, a shared file) is named once in the repo's git
+    # config; the hooks, which are given no --db, and every command then use it.
+    elsewhere = repo.path.parent / "elsewhere" / "index.db"
+    url = f"sqlite:///{elsewhere}"
+    repo.git("config", "commit-indexer.db", url)
+    repo.commit({"src/lib.rs": LIB}, "start")
+    assert cli("hook", "install", "--repo", repo.path).exit_code == 0
+    repo.commit({"src/lib.rs": LIB.replace("u16", "u32")}, "wider port")
+    assert wait_for(url, "SELECT count(*) FROM commits", 2) == 2
+    wait_idle(repo)
+    stats = cli("stats", "--repo", repo.path)
+    assert stats.exit_code == 0, stats.output
+    assert str(elsewhere) in stats.output
+    assert not (repo.path / ".git" / "commit-indexer" / "index.db").exists()

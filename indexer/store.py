@@ -14,7 +14,7 @@ import json
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import astuple, dataclass, fields
 from pathlib import Path
 
 from sqlalchemy import (
@@ -121,9 +121,6 @@ def known_blobs(conn: Connection, oids: Sequence[str]) -> set[str]:
 
 
 # Built once so SQLAlchemy compiles each statement once per process.
-_INSERT_BLOB = insert(m.blobs).returning(m.blobs.c.id)
-_INSERT_COMMIT = insert(m.commits).returning(m.commits.c.id)
-_INSERT_CHANGE = insert(m.changes)
 
 
 _MARKERS = {"qmark": "?", "format": "%s", "pyformat": "%s"}
@@ -147,6 +144,21 @@ def _bulk_insert(conn: Connection, table: str, columns: Sequence[str], rows: lis
     conn.exec_driver_sql(sql, rows)
 
 
+_CHANGE_FIELDS = tuple(f.name for f in fields(FileChange))
+
+
+def _insert_returning_id(conn: Connection, table: str, row: dict[str, object]) -> int:
+    """One row straight to the driver, its new id back: a backfill inserts a commit and
+    its blobs this way thousands of times, where SQLAlchemy's statement handling cost
+    more than the insert."""
+    marker = _MARKERS[conn.dialect.paramstyle]
+    sql = (
+        f"INSERT INTO {table} ({', '.join(row)}) VALUES ({', '.join([marker] * len(row))})"
+        " RETURNING id"
+    )
+    return conn.exec_driver_sql(sql, tuple(row.values())).scalar_one()
+
+
 def write_blobs(conn: Connection, blobs: Iterable[tuple[str, int, ParsedBlob]]) -> None:
     """Write parsed blobs (oid, size, what it holds) with their items, uses and mods."""
     items: list[tuple] = []
@@ -161,7 +173,7 @@ def write_blobs(conn: Connection, blobs: Iterable[tuple[str, int, ParsedBlob]]) 
                 "reason": parsed.reason,
                 "parser_version": PARSER_VERSION,
             }
-            blob_id = conn.execute(_INSERT_BLOB, row).scalar_one()
+            blob_id = _insert_returning_id(conn, "blobs", row)
             items.extend((blob_id, *i) for i in parsed.items)
             uses.extend((blob_id, *u) for u in parsed.uses)
             mods.extend((blob_id, *d) for d in parsed.mods)
@@ -199,10 +211,10 @@ def write_commit(
             "is_merge": len(info.parents) > 1,
             "examples_built": not makes_examples(info),  # none to build
         }
-        commit_id = conn.execute(_INSERT_COMMIT, row).scalar_one()
-        rows = [{"commit_id": commit_id, **vars(c)} for c in changes]
+        commit_id = _insert_returning_id(conn, "commits", row)
+        rows = [(commit_id, *astuple(c)) for c in changes]
         if rows:
-            conn.execute(_INSERT_CHANGE, rows)
+            _bulk_insert(conn, "changes", ("commit_id", *_CHANGE_FIELDS), rows)
     return commit_id
 
 

@@ -33,7 +33,7 @@ from indexer.symbols import StoreSource, build_in_worker
 # Below this many commits to index, forking workers costs more than it saves
 # (the hook's sync of one commit stays in-process).
 POOL_MIN_COMMITS = 64
-BATCH_COMMITS = 64  # commits read from git per store query for known blobs
+BATCH_COMMITS = 16  # commits read from git per store query for known blobs, and per parse task
 # How far the parsers may run ahead of the writer; their results wait here in memory.
 WINDOW_COMMITS = 128
 EXAMPLE_BATCH_COMMITS = 16  # consecutive commits per example-building task

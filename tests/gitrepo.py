@@ -280,9 +280,10 @@ def assert_clean_error(result: Result, message: str) -> None:
     assert "".join(message.split()) in "".join(error.split()), result.stderr
 
 
-def store_at_revision(path: Path, revision: str) -> str:
-    """A store migrated only up to `revision`, as an older commit-indexer left it."""
-    url = f"sqlite:///{path}"
+def store_at_revision(path: Path | str, revision: str) -> str:
+    """A store (a SQLite file, or any URL) migrated step by step up to `revision`, as
+    an older commit-indexer left it (a new store is made from the models instead)."""
+    url = path if isinstance(path, str) else f"sqlite:///{path}"
     engine = store.connect_engine(url)
     config = Config()
     config.set_main_option("script_location", str(resource_dir("migrations")))

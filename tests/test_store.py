@@ -51,25 +51,13 @@ def test_blank_store_is_made_from_the_models_and_stamped(
     assert version == _script().get_current_head()
 
 
-def _at_revision(url: str, revision: str) -> None:
-    """Migrate the database at `url` to `revision` step by step, as an older
-    commit-indexer did (a new store is made from the models instead)."""
-    engine = store.connect_engine(url)
-    config = Config()
-    config.set_main_option("script_location", str(resource_dir("migrations")))
-    with engine.begin() as conn:
-        config.attributes["connection"] = conn
-        command.upgrade(config, revision)
-    engine.dispose()
-
-
 def test_every_migration_replayed_builds_exactly_the_models(
     new_store: Callable[[str], str],
 ) -> None:
     # A new store is made from the models and stamped; an old one is upgraded by the
     # migrations. Both must end with the same schema.
     url = new_store("replayed")
-    _at_revision(url, "head")
+    store_at_revision(url, "head")
     engine = sa.create_engine(url)
     with engine.connect() as conn:
         diff = compare_metadata(MigrationContext.configure(conn), metadata)
@@ -211,7 +199,7 @@ def test_a_first_migration_killed_half_way_is_done_again(tmp_path: Path) -> None
 def test_a_postgresql_store_at_0002_with_rows_is_upgraded(pg_url: str) -> None:
     """The revisions that alter tables with rows (0003, 0004) on PostgreSQL; SQLite's
     case is above."""
-    _at_revision(pg_url, "0002")
+    store_at_revision(pg_url, "0002")
     engine = sa.create_engine(pg_url)
     with engine.begin() as conn:
         conn.exec_driver_sql("INSERT INTO repos (path, synced_tips) VALUES ('/r/.git', '')")
@@ -250,7 +238,6 @@ def test_migrations_run_from_any_directory(tmp_path: Path, monkeypatch) -> None:
 def test_a_0003_store_gets_example_contents_and_its_examples_scanned(tmp_path: Path) -> None:
     """0004 moves segments and target into example_contents (equal ones once) and
     scans the examples stored before secrets were: they are redacted."""
-    from alembic import command
 
     url = f"sqlite:///{tmp_path / 'old.db'}"
     engine = sa.create_engine(url)

@@ -491,21 +491,28 @@ def blob_symbols(conn: Connection, oid: str) -> tuple[list[tuple] | None, list[t
     item_byte, body_byte, end_byte) in file order, or None if the blob was skipped or
     is not in the store; and its uses, (path, alias, is_glob, scope, line) in order.
 
-    Two statements straight to the driver: example building asks this of every blob
-    it meets, and SQLAlchemy's statement handling cost more than the database's answer."""
+    Two statements on the driver's own cursor: example building asks this of every
+    blob it meets, and SQLAlchemy's statement and result handling cost more than the
+    database's answer."""
     marker = _MARKERS[conn.dialect.paramstyle]
     with _tx(conn):
-        rows = conn.exec_driver_sql(
-            "SELECT b.status, i.kind, i.name, i.qualname, i.start_byte, i.item_byte,"
-            " i.body_byte, i.end_byte FROM blobs b LEFT JOIN items i ON i.blob_id = b.id"
-            f" WHERE b.oid = {marker} ORDER BY i.start_byte, i.end_byte, i.id",
-            (oid,),
-        ).fetchall()
-        uses = conn.exec_driver_sql(
-            "SELECT u.path, u.alias, u.is_glob, u.scope, u.line FROM uses u"
-            f" JOIN blobs b ON b.id = u.blob_id WHERE b.oid = {marker} ORDER BY u.id",
-            (oid,),
-        ).fetchall()
+        cursor = conn.connection.dbapi_connection.cursor()
+        try:
+            cursor.execute(
+                "SELECT b.status, i.kind, i.name, i.qualname, i.start_byte, i.item_byte,"
+                " i.body_byte, i.end_byte FROM blobs b LEFT JOIN items i ON i.blob_id = b.id"
+                f" WHERE b.oid = {marker} ORDER BY i.start_byte, i.end_byte, i.id",
+                (oid,),
+            )
+            rows = cursor.fetchall()
+            cursor.execute(
+                "SELECT u.path, u.alias, u.is_glob, u.scope, u.line FROM uses u"
+                f" JOIN blobs b ON b.id = u.blob_id WHERE b.oid = {marker} ORDER BY u.id",
+                (oid,),
+            )
+            uses = cursor.fetchall()
+        finally:
+            cursor.close()
     if not rows or rows[0][0] == "skipped":
         return None, []
     items = [tuple(row[1:]) for row in rows if row[1] is not None]

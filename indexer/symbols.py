@@ -73,15 +73,27 @@ class StoreSource:
         _cached(self._uses, blob, lambda: [Use(*u) for u in parsed.uses])
 
     def items(self, blob: str) -> list[Definition] | None:
-        return _cached(self._items, blob, lambda: self._read(blob)[0])
+        try:
+            return self._items[blob]
+        except KeyError:
+            return self._read(blob)[0]
 
     def uses(self, blob: str) -> list[Use]:
-        return _cached(self._uses, blob, lambda: self._read(blob)[1])
+        try:
+            return self._uses[blob]
+        except KeyError:
+            return self._read(blob)[1]
 
     def _read(self, blob: str) -> tuple[list[Definition] | None, list[Use]]:
+        """Both of a blob's lists from the store, kept: whoever asks for one asks for
+        the other next."""
         rows, uses = st.blob_symbols(self.conn, blob)
         items = None if rows is None else [Definition("", blob, *row) for row in rows]
-        return items, [Use(*row) for row in uses]
+        found = items, [Use(*row) for row in uses]
+        with suppress(ValueError):  # larger than the whole cache: used now, not kept
+            self._items[blob] = found[0]
+            self._uses[blob] = found[1]
+        return found
 
     def code(self, blob: str) -> bytes:
         return _cached(self._code, blob, lambda: self.repo[blob].data)

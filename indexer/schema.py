@@ -88,15 +88,20 @@ def refuse_foreign(schema: Schema, url: str) -> None:
         )
 
 
-def _checked(engine: Engine, url: str) -> Schema:
+def _checked(engine: Engine, url: str, set_wal: bool = False) -> tuple[Schema, bool]:
+    """The schema (refused if not ours), and whether the file is in WAL mode (always
+    true for other databases). `set_wal` switches a SQLite store to WAL: only under
+    the writer lock, since switching needs the file to itself and fails at once,
+    without waiting, while another process is creating the store."""
     with engine.connect() as conn:
         schema = read_schema(conn)
         refuse_foreign(schema, url)
-        if conn.dialect.name == "sqlite":
-            # Readers never block the writer, nor it them. Persistent: the file
-            # remembers it, so it is set only now that the file is known to be ours.
-            conn.exec_driver_sql("PRAGMA journal_mode = WAL")
-    return schema
+        if conn.dialect.name != "sqlite":
+            return schema, True
+        # Readers never block the writer, nor it them. Persistent: the file remembers
+        # it, so it is set only once the file is known to be ours.
+        pragma = "PRAGMA journal_mode = WAL" if set_wal else "PRAGMA journal_mode"
+        return schema, conn.exec_driver_sql(pragma).scalar() == "wal"
 
 
 def migrate(
@@ -110,10 +115,11 @@ def migrate(
     A current store takes no lock, so opening one never waits for a running sync;
     otherwise the store's writer lock is taken and the schema read again: of two
     processes opening a new store at once, the second finds it migrated."""
-    if _checked(engine, url).state == "current":
+    schema, wal = _checked(engine, url)
+    if schema.state == "current" and wal:
         return
     with writer_lock():
-        schema = _checked(engine, url)
+        schema, _wal = _checked(engine, url, set_wal=True)
         if schema.state == "current":
             return
         _upgrade(engine, schema, busy_timeout_ms)

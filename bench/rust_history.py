@@ -1,9 +1,9 @@
 """A synthetic Rust history as a `git fast-import` stream, for bench/scale.py.
 
-`write_history(out, commits, extra, seed)` writes the stream of a workspace of six
-crates (`crates/NAME/src/lib.rs` and its modules) developed over `commits` commits
-plus `extra` more on the main line, and returns what was made. The same seed gives
-the same bytes, so the same commit ids.
+`write_history(out, commits, seed, probe_at, probes)` writes the stream of a workspace
+of six crates (`crates/NAME/src/lib.rs` and its modules) developed over `commits`
+commits, and returns what was made. The same arguments give the same bytes, so the
+same commit ids.
 
 The history is meant to make the indexer do what real ones make it do:
 - most commits change a few items (structs, enums, traits, impls, fns) in one or two
@@ -22,11 +22,16 @@ a slower commit late in a backfill is the indexer's doing, not the repository's.
 All commits are written to refs/bench/* (main line to refs/bench/main), which no sync
 reads: the benchmark reveals the history by pointing refs/heads/main at its commits.
 Marks are stream positions: commit N is mark :N.
+
+Probes are commits to time one-commit syncs with, alike wherever they are: after each
+main-line position in `probe_at`, `probes` commits that each change two items of one
+module, on a ref of their own (refs/bench/probe-POSITION) chained from that commit.
+The main line goes on from the commit they fork from.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from random import Random
 from typing import BinaryIO
@@ -77,6 +82,7 @@ class Made:
     """What the stream holds: main-line commit marks in order, and counts."""
 
     main: list[int] = field(default_factory=list)
+    probes: dict[int, list[int]] = field(default_factory=dict)  # position -> marks
     commits: int = 0
     merges: int = 0
     renames: int = 0
@@ -376,8 +382,14 @@ class _Stream:
         return mark
 
 
-def write_history(out: BinaryIO, commits: int, extra: int = 0, seed: int = 1) -> Made:
-    """Write a fast-import stream of `commits` commits, then `extra` main-line commits."""
+def write_history(
+    out: BinaryIO,
+    commits: int,
+    seed: int = 1,
+    probe_at: Sequence[int] = (),
+    probes: int = 0,
+) -> Made:
+    """Write a fast-import stream of `commits` commits (probes included)."""
     ws, made = _Workspace(seed), Made()
     rng, stream = ws.rng, _Stream(out, made)
     files: list[tuple[str, bytes | None]] = []
@@ -392,6 +404,9 @@ def write_history(out: BinaryIO, commits: int, extra: int = 0, seed: int = 1) ->
     while made.commits < commits:
         position = made.commits + 1
         author = rng.choice(AUTHORS)
+        if made.main[-1] in probe_at and made.main[-1] not in made.probes:
+            _write_probes(ws, stream, made, probes)
+            continue
         if (
             branch is not None
             and branch.left > 0
@@ -420,12 +435,27 @@ def write_history(out: BinaryIO, commits: int, extra: int = 0, seed: int = 1) ->
         message, files = _main_step(ws, made, blocked)
         made.main.append(stream.commit("refs/bench/main", message, [made.main[-1]], files, author))
     assert branch is None  # branches open early enough to be merged by now
-    for _ in range(extra):
-        message, files = _main_step(ws, made, None)
-        author = rng.choice(AUTHORS)
-        made.main.append(stream.commit("refs/bench/main", message, [made.main[-1]], files, author))
+    if commits in probe_at:  # from the last main-line commit, whatever its mark
+        _write_probes(ws, stream, made, probes)
     out.write(b"done\n")
     return made
+
+
+def _write_probes(ws: _Workspace, stream: _Stream, made: Made, count: int) -> None:
+    fork = made.main[-1]
+    marks = made.probes.setdefault(fork, [])
+    for _ in range(count):
+        crate = ws.rng.choice(CRATES)
+        module = ws.rng.choice(ws.modules[crate])
+        items = ws.rng.sample(module.items, 2)
+        for item in items:
+            ws.modify(item)
+        message = f"{crate}: rework {items[0].name} and {items[1].name}"
+        files = [(module.path, ws.render(module))]
+        parent = marks[-1] if marks else fork
+        marks.append(
+            stream.commit(f"refs/bench/probe-{fork}", message, [parent], files, AUTHORS[0])
+        )
 
 
 def _edit_crate(ws: _Workspace, crate: str) -> tuple[str, list[Module]]:

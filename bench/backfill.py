@@ -78,6 +78,9 @@ class Run:
     returncode: int
     stdout: str
     stderr: str
+    # User + system CPU of the child and the descendants it waited for (os.wait4): on
+    # a shared machine, unlike wall time, it does not grow with the neighbours' load.
+    cpu_seconds: float = 0.0
 
 
 def run(name: str, cmd: list[str], capture_stdout: bool = False) -> Run:
@@ -109,6 +112,7 @@ def run(name: str, cmd: list[str], capture_stdout: bool = False) -> Run:
             proc.returncode,
             out.read().decode(errors="replace"),
             err.read().decode(errors="replace"),
+            usage.ru_utime + usage.ru_stime,
         )
 
 

@@ -59,6 +59,11 @@ class Stage:
         """Commits/s, the fixed cost taken out (it would flatter the longer stages)."""
         return self.new / max(self.run.seconds - self.rerun.seconds, 1e-3)
 
+    @property
+    def cpu_rate(self) -> float:
+        """Commits per CPU second (workers included), the fixed cost taken out."""
+        return self.new / max(self.run.cpu_seconds - self.rerun.cpu_seconds, 1e-3)
+
 
 class Failed(Exception):
     """A command the benchmark needs exited non-zero."""
@@ -110,20 +115,20 @@ class End:
     """One-commit measurements at one end of the history, in seconds."""
 
     syncs: list[Run]  # `commit-indexer sync`, the whole process
-    in_process: list[float]  # open_target + sync + close, in this process
+    in_process: list[tuple[float, float]]  # open_target to close here: (wall, CPU)
     captures: list[float]  # hook: from `git commit` returning to its examples stored
 
 
-def sync_in_process(repo: Path) -> float:
-    """The sync's own cost, without the interpreter start and imports that are most
-    of the CLI's time (and would hide a cost that grows with the history)."""
-    start = time.perf_counter()
+def sync_in_process(repo: Path) -> tuple[float, float]:
+    """The sync's own cost, wall and CPU, without the interpreter start and imports
+    that are most of the CLI's time (and would hide a cost that grows with history)."""
+    wall, cpu = time.perf_counter(), time.process_time()
     target = open_target(str(repo))
     try:
         sync(target, rev="HEAD")
     finally:
         target.close()
-    return time.perf_counter() - start
+    return time.perf_counter() - wall, time.process_time() - cpu
 
 
 def captures(repo: Path, url: str) -> list[float]:
@@ -234,49 +239,63 @@ def median(samples: list[Run] | list[float]) -> float:
     return statistics.median(r.seconds if isinstance(r, Run) else r for r in samples)
 
 
+def one_commit_rows(end: End) -> dict[str, float]:
+    """Median seconds of each one-commit measurement, by the name the goals use."""
+    return {
+        "commit-indexer sync": median(end.syncs),
+        "sync() in this process": median([wall for wall, _ in end.in_process]),
+        "sync() in this process, CPU": median([cpu for _, cpu in end.in_process]),
+        "capture: commit to examples": median(end.captures),
+    }
+
+
 def summary(end: End) -> str:
+    rows = one_commit_rows(end)
     return (
-        f"sync of one commit {median(end.syncs):.2f} s ({median(end.in_process):.3f} s"
-        f" in process), hook capture {median(end.captures):.2f} s"
+        f"sync of one commit {rows['commit-indexer sync']:.2f} s"
+        f" ({rows['sync() in this process']:.3f} s in process),"
+        f" hook capture {rows['capture: commit to examples']:.2f} s"
     )
 
 
 def report(stages: list[Stage], start: End, end: End, commits: int) -> None:
-    print(f"\n{'stage':7}{'history':>9}{'new':>8}{'seconds':>9}{'rerun s':>9}", end="")
-    print(f"{'commits/s':>11}{'peak RSS MB':>13}{'tree PSS MB':>13}")
+    print(f"\n{'stage':6}{'history':>8}{'new':>8}{'seconds':>9}{'CPU s':>8}{'rerun s':>9}", end="")
+    print(f"{'commits/s':>11}{'per CPU s':>11}{'peak RSS MB':>13}{'tree PSS MB':>13}")
     for s in stages:
         print(
-            f"{s.label:7}{s.history:>9,}{s.new:>8,}{s.run.seconds:9.1f}{s.rerun.seconds:9.2f}"
-            f"{s.rate:11.1f}{s.run.peak_rss_mb:13.1f}{s.run.tree_pss_mb:13.1f}"
+            f"{s.label:6}{s.history:>8,}{s.new:>8,}{s.run.seconds:9.1f}{s.run.cpu_seconds:8.1f}"
+            f"{s.rerun.seconds:9.2f}{s.rate:11.1f}{s.cpu_rate:11.1f}"
+            f"{s.run.peak_rss_mb:13.1f}{s.run.tree_pss_mb:13.1f}"
         )
-    print("(commits/s = new / (seconds - rerun): the rerun is the fixed cost of a backfill)")
+    print(
+        "(commits/s = new / (seconds - rerun), per CPU s the same with CPU seconds: the\n"
+        " rerun, nothing to do, is a backfill's fixed cost; CPU counts the workers too)"
+    )
 
-    print(f"\n{'one new commit, median of ' + str(SAMPLES):38}", end="")
+    print(f"\n{'one new commit, median of ' + str(SAMPLES):32}", end="")
     print(f"{'at ' + str(START):>9}{'at ' + format(commits, ','):>12}{'end/start':>11}")
-    ratios = {}
-    for name, short, pick in (
-        ("commit-indexer sync", "sync", lambda e: e.syncs),
-        ("sync() in this process", "sync()", lambda e: e.in_process),
-        ("hook: git commit to examples stored", "capture", lambda e: e.captures),
-    ):
-        a, b = median(pick(start)), median(pick(end))
-        ratios[short] = b / a
-        print(f"{name:38}{a:8.3f}s{b:11.3f}s{b / a:11.2f}")
+    first, last = one_commit_rows(start), one_commit_rows(end)
+    for name in first:
+        print(f"{name:32}{first[name]:8.3f}s{last[name]:11.3f}s{last[name] / first[name]:11.2f}")
     syncs = start.syncs + end.syncs
-    print(f"{'peak RSS of the syncs':38}{max(r.peak_rss_mb for r in syncs):8.1f} MB")
+    print(f"{'peak RSS of the syncs':32}{max(r.peak_rss_mb for r in syncs):8.1f} MB")
 
-    linear = stages[-1].rate / stages[0].rate
     runs = [s.run for s in stages] + [s.rerun for s in stages] + syncs
     memory = max(max(r.peak_rss_mb, r.tree_pss_mb) for r in runs)
     print("\ngoals: time linear in commits, memory flat under 300 MB, last sync as the first")
-    print(f"  commits/s last/first >= 0.7           {linear:8.2f}     {verdict(linear >= 0.7)}")
+    for name, ratio in (
+        ("commits/s last/first", stages[-1].rate / stages[0].rate),
+        ("per CPU s last/first", stages[-1].cpu_rate / stages[0].cpu_rate),
+    ):
+        print(f"  {name + ' >= 0.7':46}{ratio:8.2f}     {verdict(ratio >= 0.7)}")
     print(
-        f"  memory < 300 MB                       {memory:8.1f} MB  {verdict(memory < 300)}"
+        f"  {'memory < 300 MB':46}{memory:8.1f} MB  {verdict(memory < 300)}"
         "  (max of RSS and tree PSS)"
     )
-    for short, ratio in ratios.items():
-        label = f"{short} end/start <= 1.5"
-        print(f"  {label:38}{ratio:8.2f}     {verdict(ratio <= 1.5)}")
+    for name in first:
+        ratio = last[name] / first[name]
+        print(f"  {name + ' end/start <= 1.5':46}{ratio:8.2f}     {verdict(ratio <= 1.5)}")
+    print("  (wall times on a shared machine follow the neighbours' load; CPU seconds hardly)")
 
 
 if __name__ == "__main__":

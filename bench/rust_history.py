@@ -15,9 +15,10 @@ The history is meant to make the indexer do what real ones make it do:
 - now and then a topic branch edits one crate for a few commits while the main line
   works on the others, then merges (no conflicts, so no merge driver is needed).
 
-Its size stays about the same as it grows (modules per crate and items per module
-hover around a target), so the work per commit does not change along the history:
-a slower commit late in a backfill is the indexer's doing, not the repository's.
+Its size is the same from the first commit to the last (modules per crate and items
+per module hover around a target), so the work per commit does not change along the
+history: a slower commit late in a backfill is the indexer's doing, not the
+repository's.
 
 All commits are written to refs/bench/* (main line to refs/bench/main), which no sync
 reads: the benchmark reveals the history by pointing refs/heads/main at its commits.
@@ -393,8 +394,8 @@ def write_history(
     ws, made = _Workspace(seed), Made()
     rng, stream = ws.rng, _Stream(out, made)
     files: list[tuple[str, bytes | None]] = []
-    for crate in CRATES:
-        for _ in range(3):
+    for crate in CRATES:  # at full size from the start: early and late commits alike
+        for _ in range(MODULES_PER_CRATE):
             ws.add_module(crate)
         files += [(f"crates/{crate}/src/lib.rs", ws.lib_rs(crate))]
         files += [(m.path, ws.render(m)) for m in ws.modules[crate]]

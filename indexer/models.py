@@ -24,6 +24,8 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    false,
+    true,
 )
 
 metadata = MetaData()
@@ -65,6 +67,20 @@ commits = Table(
     # finishes the examples of every reachable commit where it is still false.
     Column("examples_built", Boolean, nullable=False),
     Index("ix_commits_repo_oid", "repo_id", "oid", unique=True),
+)
+# Every sync asks for the few commits whose examples are not built and for shallow
+# boundaries; partial indexes answer without scanning all commits (migration 0005).
+Index(
+    "ix_commits_unbuilt",
+    commits.c.repo_id,
+    sqlite_where=commits.c.examples_built == false(),
+    postgresql_where=commits.c.examples_built == false(),
+)
+Index(
+    "ix_commits_boundary",
+    commits.c.repo_id,
+    sqlite_where=commits.c.is_boundary == true(),
+    postgresql_where=commits.c.is_boundary == true(),
 )
 
 # The .rs files (and gitlinks) a commit changed against its first parent; for a

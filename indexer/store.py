@@ -22,9 +22,11 @@ from sqlalchemy import (
     Integer,
     Table,
     delete,
+    false,
     func,
     insert,
     select,
+    true,
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
@@ -305,7 +307,7 @@ def commits_without_examples(conn: Connection, repo: int) -> list[tuple[int, str
     c = m.commits.c
     with _tx(conn):
         query = (
-            select(c.id, c.oid).where(c.repo_id == repo, c.examples_built.is_(False)).order_by(c.id)
+            select(c.id, c.oid).where(c.repo_id == repo, c.examples_built == false()).order_by(c.id)
         )
         return [(row.id, row.oid) for row in conn.execute(query)]
 
@@ -323,7 +325,9 @@ def _delete_commit(conn: Connection, repo: int, oid: str) -> None:
 def boundary_commits(conn: Connection, repo: int) -> list[str]:
     """Stored commits that were shallow-clone boundaries when they were indexed."""
     with _tx(conn):
-        query = select(m.commits.c.oid).where(m.commits.c.repo_id == repo, m.commits.c.is_boundary)
+        query = select(m.commits.c.oid).where(
+            m.commits.c.repo_id == repo, m.commits.c.is_boundary == true()
+        )
         return sorted(conn.execute(query).scalars())
 
 

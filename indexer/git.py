@@ -20,9 +20,10 @@ from indexer.errors import NotARepository, UnknownRevision
 RUST_SUFFIX = ".rs"
 
 # libgit2 caches parsed commits and trees up to 256 MB by default. A backfill reads
-# each tree once or twice, so the cache only grows the process; 8 MB keeps the
-# recently diffed trees.
-OBJECT_CACHE_BYTES = 8 * 1024 * 1024
+# each tree once or twice, so the cache only grows the process. At 8 MB each of a
+# backfill's three processes still grew by ~40 MB (bench/scale.py: 362 MB in all at
+# 20,000 commits); 1 MB cost no measurable time and brought that to 285 MB.
+OBJECT_CACHE_BYTES = 1024 * 1024
 
 
 @dataclass(frozen=True)

@@ -141,7 +141,7 @@ def _parse_in_worker(work: Work) -> ParseResult:
 class ParserPool:
     """One single-process executor per worker, so work can be routed: a blob goes to
     the worker that parsed the version it replaces (which holds its tree), unless
-    that worker is far busier than another."""
+    that worker already has far more of the batch than another."""
 
     IMBALANCE = 16  # blobs a worker may be given beyond the least loaded before affinity yields
     OWNERS_LIMIT = 100_000

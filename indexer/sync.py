@@ -251,8 +251,8 @@ class _Examples:
 class _Parsed:
     """The parse of one batch of commits' new blobs, taken commit by commit."""
 
-    def __init__(self, parts: list[Future[ParseResult]] | ParseResult) -> None:
-        self.parts = parts
+    def __init__(self, parts: list[Future[ParseResult] | ParseResult]) -> None:
+        self.parts = parts  # a future per worker, or one result parsed here
         self.by_oid: dict[str, tuple[str, int, ParsedBlob]] | None = None
 
     def take(self, oids: list[str]) -> ParseResult:
@@ -261,7 +261,7 @@ class _Parsed:
         if self.by_oid is None:
             self.by_oid = {}
             for part in self.parts:
-                for parsed in part.result() if isinstance(part, Future) else [part]:
+                for parsed in part.result() if isinstance(part, Future) else part:
                     self.by_oid[parsed[0]] = parsed
             self.parts = []
         return [self.by_oid.pop(oid) for oid in oids]
@@ -356,7 +356,7 @@ def _write_all(
         if pool is not None:
             parsed = _Parsed(pool.submit(work) if work else [])
         else:
-            parsed = _Parsed(local.parse_many(work))
+            parsed = _Parsed([local.parse_many(work)])
         for (info, changes), mine in zip(batch, new_blobs, strict=True):
             pending.append(_Pending(info, changes, mine, parsed))
         while len(pending) > WINDOW_COMMITS:

@@ -39,14 +39,17 @@ def _index_size(index: BlobIndex | None) -> int:
     return 1 + (len(index.definitions) + len(index.uses) if index is not None else 0)
 
 
+def _keep(cache: LRUCache, key: object, value: T) -> T:
+    with suppress(ValueError):  # larger than the whole cache: used now, not kept
+        cache[key] = value
+    return value
+
+
 def _cached(cache: LRUCache, key: object, make: Callable[[], T]) -> T:
     try:
         return cache[key]
     except KeyError:
-        value = make()
-        with suppress(ValueError):  # larger than the whole cache: used now, not kept
-            cache[key] = value
-        return value
+        return _keep(cache, key, make())
 
 
 class StoreSource:
@@ -89,11 +92,7 @@ class StoreSource:
         the other next."""
         rows, uses = st.blob_symbols(self.conn, blob)
         items = None if rows is None else [Definition("", blob, *row) for row in rows]
-        found = items, [Use(*row) for row in uses]
-        with suppress(ValueError):  # larger than the whole cache: used now, not kept
-            self._items[blob] = found[0]
-            self._uses[blob] = found[1]
-        return found
+        return _keep(self._items, blob, items), _keep(self._uses, blob, [Use(*u) for u in uses])
 
     def code(self, blob: str) -> bytes:
         return _cached(self._code, blob, lambda: self.repo[blob].data)

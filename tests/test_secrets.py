@@ -250,17 +250,9 @@ def test_ordinary_rust_is_not_flagged(code: str) -> None:
 
 def test_a_secret_in_a_shorter_variant_is_redacted_too() -> None:
     text = f"pub struct Keys {{\n    pub id: u8, // {AWS}\n}}"
-    example = Example(
-        "0" * 40,
-        None,
-        "src/a.rs",
-        "fn",
-        "f",
-        "f",
-        "added",
-        (Segment("ctx_struct", text, (text.replace("\n", "", 1),)),),
-        "fn f() {}",
-    )
+    variants = (text.replace("\n", "", 1),)
+    segments = (Segment("ctx_struct", text, variants),)
+    example = dataclasses.replace(_example("fn f() {}"), segments=segments)
     cleaned, findings = scan_example(example)
     assert [f.detector for f in findings] == ["AWSKeyDetector"]  # counted once
     assert AWS not in repr(cleaned) and cleaned.secrets == ("AWSKeyDetector",)

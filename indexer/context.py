@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import NamedTuple
@@ -117,26 +118,77 @@ def index_blob(path: str, items: list[Definition], uses: list[Use]) -> BlobIndex
 
 class SymbolTable:
     """The definitions visible at one commit: its files (path -> blob) and each blob's
-    index. Building it costs one pass over the paths; blob indexes are shared between
-    commits by the caller's cache.
+    index. Blob indexes are shared between commits by the caller's cache, and a table
+    made `after` another (the previous commit's) shares all it can with it, so its
+    cost follows the files the commits changed, not the size of the tree.
 
     A module that does not define a name itself may re-export it (`pub use user::User`
     in model/mod.rs): those are followed, a few hops at most.
     """
 
-    def __init__(self, files: dict[str, BlobIndex]) -> None:
+    def __init__(self, files: dict[str, BlobIndex], blobs: dict[str, str] | None = None) -> None:
         self.files = files  # path -> the index of the blob there (its definitions carry the path)
-        self._named: dict[str, dict[str, list[Definition]]] = {}  # crate -> name -> defs
+        self.blobs = blobs or {}  # path -> blob: what `after` compares
+        # crate -> name -> file-level definitions, built on a crate's first `named`
+        self._named: dict[str, dict[str, list[Definition]]] = {}
         self._in_module: dict[tuple[str, tuple[str, ...], str], list[Definition]] = {}
         # resolve's memos, valid for this commit: (path, ref) -> candidates, path -> scope
         self.resolved: dict[tuple[str, str], list[Definition]] = {}
         self.scopes: dict[str, FileScope] = {}
         self.modules: dict[tuple[str, tuple[str, ...]], list[str]] = {}
         self.crates: dict[str, list[str]] = {}
-        for path in sorted(files):
+        self._layout()
+
+    def _layout(self) -> None:
+        self.modules, self.crates = {}, {}
+        for path in sorted(self.files):
             crate = crate_root(path)
             self.modules.setdefault((crate, module_path(path)), []).append(path)
             self.crates.setdefault(crate, []).append(path)
+
+    @classmethod
+    def at(
+        cls,
+        blobs: dict[str, str],
+        index: Callable[[str, str], BlobIndex | None],
+        previous: SymbolTable | None = None,
+    ) -> SymbolTable:
+        """The table of a tree (`blobs`: path -> blob), indexing blobs with `index`;
+        from `previous` (another tree's table) where given, redoing only what differs."""
+        if previous is None:
+            files = {p: i for p, b in blobs.items() if (i := index(p, b)) is not None}
+            return cls(files, blobs)
+        old = previous.blobs
+        changed = [p for p, b in blobs.items() if old.get(p) != b]
+        changed += [p for p in old if p not in blobs]
+        table = cls.__new__(cls)
+        table.files = dict(previous.files)
+        table.blobs = blobs
+        for path in changed:
+            blob = blobs.get(path)
+            found = index(path, blob) if blob is not None else None
+            if found is None:
+                table.files.pop(path, None)
+            else:
+                table.files[path] = found
+        table._in_module, table.resolved, table.scopes = {}, {}, {}
+        if table.files.keys() == previous.files.keys():
+            # The same paths: the same modules and crates, and the name index of every
+            # crate changes only by the names of the changed files.
+            table.modules, table.crates = previous.modules, previous.crates
+            table._named = dict(previous._named)
+            for crate in {crate_root(p) for p in changed} & table._named.keys():
+                paths = [p for p in changed if crate_root(p) == crate and p in table.files]
+                table._named[crate] = _renamed(
+                    previous._named[crate],
+                    paths,
+                    [previous.files[p] for p in paths],
+                    [table.files[p] for p in paths],
+                )
+        else:
+            table._named = {}
+            table._layout()
+        return table
 
     def _defined(self, crate: str, module: tuple[str, ...], name: str) -> list[Definition]:
         found: list[Definition] = []
@@ -171,15 +223,42 @@ class SymbolTable:
         return []
 
     def named(self, crate: str, name: str) -> list[Definition]:
-        """Every file-level definition called `name` in the crate (the last resort)."""
+        """Every file-level definition called `name` in the crate (the last resort), in
+        no particular order."""
         if crate not in self._named:  # one pass over the crate's files, then lookups
             by_name: dict[str, list[Definition]] = {}
             for path in self.crates.get(crate, ()):
-                for (scope, defined), found in self.files[path].definitions.items():
-                    if not scope:
-                        by_name.setdefault(defined, []).extend(found)
+                for defined, found in _top_level(self.files[path]):
+                    by_name.setdefault(defined, []).extend(found)
             self._named[crate] = by_name
         return self._named[crate].get(name, [])
+
+
+def _top_level(index: BlobIndex) -> list[tuple[str, list[Definition]]]:
+    return [(name, found) for (scope, name), found in index.definitions.items() if not scope]
+
+
+def _renamed(
+    by_name: dict[str, list[Definition]],
+    paths: list[str],
+    gone: list[BlobIndex],
+    came: list[BlobIndex],
+) -> dict[str, list[Definition]]:
+    """A crate's name index with the definitions at `paths` (`gone`, their indexes
+    before) replaced by `came` (after): a copy, for `by_name` is shared."""
+    updated = dict(by_name)
+    replaced = set(paths)
+    touched = {name for index in gone for name, _found in _top_level(index)}
+    for name in touched:
+        kept = [d for d in updated[name] if d.path not in replaced]
+        if kept:
+            updated[name] = kept
+        else:
+            del updated[name]
+    for index in came:
+        for name, found in _top_level(index):
+            updated[name] = [*updated.get(name, ()), *found]
+    return updated
 
 
 def _absolute(path: str, module: tuple[str, ...]) -> tuple[str, ...] | None:

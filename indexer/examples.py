@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol, TypeVar
 
 from indexer.context import (
-    BlobIndex,
     SymbolTable,
     definition_text,
     header,
@@ -100,12 +99,8 @@ class Source(Protocol):
 
     def code(self, blob: str) -> bytes: ...
 
-    def files_at(self, commit: str) -> dict[str, str]:
-        """{path: blob} of every .rs file in the commit's tree."""
-
-    def index(self, path: str, blob: str) -> BlobIndex | None:
-        """The definitions and uses of the blob at `path`, indexed (None when it was not
-        parsed)."""
+    def table_at(self, commit: str) -> SymbolTable:
+        """The symbol table of the commit's tree (its .rs files' indexed blobs)."""
 
     def memo(self, key: tuple, compute: Callable[[], T]) -> T:
         """`compute()`, remembered under `key` for a while (derived data of a blob)."""
@@ -265,7 +260,7 @@ def build_examples(
                 target = item_text(new_code, item)
                 old_text = item_text(old_code, old) if old else ""
             if table is None:
-                table = _table_at(source, parent) if parent else SymbolTable({})
+                table = source.table_at(parent) if parent else SymbolTable({})
             refs = references(target.encode())
             if old_text:
                 refs = refs + references(old_text.encode())
@@ -299,12 +294,3 @@ def build_examples(
                 )
             )
     return screen(built, secrets)
-
-
-def _table_at(source: Source, commit: str) -> SymbolTable:
-    files = {}
-    for path, blob in source.files_at(commit).items():
-        index = source.index(path, blob)
-        if index is not None:
-            files[path] = index
-    return SymbolTable(files)

@@ -4,7 +4,7 @@ commits of a history share most of their files)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from contextlib import suppress
 from typing import TypeVar
 
@@ -14,7 +14,7 @@ from sqlalchemy import Connection
 
 from indexer import git
 from indexer import store as st
-from indexer.context import BlobIndex, Definition, index_blob
+from indexer.context import BlobIndex, Definition, SymbolTable, index_blob
 from indexer.examples import Built, build_examples
 from indexer.git import CommitInfo, FileChange
 from indexer.rust import ParsedBlob, Use
@@ -65,6 +65,8 @@ class StoreSource:
         )
         self._code: LRUCache[str, bytes] = LRUCache(CACHE_CODE_BYTES, len)
         self._memo: LRUCache[tuple, object] = LRUCache(CACHE_MEMO, _size)
+        # The last table made: the next commit's parent differs from it in a few files.
+        self._table: SymbolTable | None = None
 
     def remember(self, blob: str, parsed: ParsedBlob) -> None:
         """Keep what the parser just found in `blob`, so building this commit's (and the
@@ -72,7 +74,13 @@ class StoreSource:
         if parsed.status == "skipped":
             _cached(self._items, blob, lambda: None)
             return
-        _cached(self._items, blob, lambda: [Definition("", blob, *i[:7]) for i in parsed.items])
+        # In file order, as the store gives them (`blob_symbols`): the parser meets
+        # nested blocks last first, and `#2` names depend on the order.
+        _cached(
+            self._items,
+            blob,
+            lambda: _file_order(Definition("", blob, *i[:7]) for i in parsed.items),
+        )
         _cached(self._uses, blob, lambda: [Use(*u) for u in parsed.uses])
 
     def items(self, blob: str) -> list[Definition] | None:
@@ -100,6 +108,10 @@ class StoreSource:
     def files_at(self, commit: str) -> dict[str, str]:
         return _cached(self._files, commit, lambda: git.rust_files_at(self.repo, self.repo[commit]))
 
+    def table_at(self, commit: str) -> SymbolTable:
+        self._table = SymbolTable.at(self.files_at(commit), self.index, self._table)
+        return self._table
+
     def index(self, path: str, blob: str) -> BlobIndex | None:
         def make() -> BlobIndex | None:
             items = self.items(blob)
@@ -109,6 +121,10 @@ class StoreSource:
 
     def memo(self, key: tuple, compute: Callable[[], T]) -> T:
         return _cached(self._memo, key, compute)
+
+
+def _file_order(items: Iterable[Definition]) -> list[Definition]:
+    return sorted(items, key=lambda d: (d.start_byte, d.end_byte))
 
 
 # A worker process's source, made on its first task: its own engine (connections

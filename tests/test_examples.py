@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pygit2
-from gitrepo import Repo, cli
+import sqlalchemy as sa
+from gitrepo import Repo, backfill, cli
 
 from indexer import git
 from indexer.examples import Example, build_examples
 from indexer.symbols import StoreSource
-from indexer.sync import open_target
+from indexer.sync import POOL_MIN_COMMITS, open_target
 
 CONFIG = """/// Settings.
 #[derive(Debug)]
@@ -203,3 +206,52 @@ def test_two_impl_blocks_of_one_type_are_two_containers(repo: Repo) -> None:
     assert (example.kind, example.qualname) == ("impl", "impl S#2")
     assert "// Two of them." in example.target
     assert "fn two" in example.target and "fn one" not in example.target
+
+
+TWO_CFG_MODS = """#[cfg(feature = "a")]
+mod inner {
+    pub fn visit() -> u8 {
+        1
+    }
+}
+
+#[cfg(not(feature = "a"))]
+mod inner {
+    pub fn visit() -> u8 {
+        2
+    }
+}
+"""
+
+
+def test_one_name_twice_is_numbered_in_file_order_by_any_number_of_workers(
+    repo: Repo, tmp_path: Path
+) -> None:
+    """`inner::visit` in two cfg'd mods: the first in the file is `inner::visit`, the
+    second `inner::visit#2`, whether the examples were built from the parse just made
+    (one process) or from the store (the workers). They once differed: the parser
+    meets the items of nested blocks last block first."""
+    repo.commit({"src/lib.rs": TWO_CFG_MODS}, "two mods")
+    first = TWO_CFG_MODS.replace("        1\n", "        10\n")
+    repo.commit({"src/lib.rs": first}, "first")
+    repo.commit({"src/lib.rs": first.replace("        2\n", "        20\n")}, "second")
+    for n in range(POOL_MIN_COMMITS):  # enough commits that backfill starts its parser pool
+        repo.commit({"src/pad.rs": f"pub fn pad{n}() {{}}\n"}, f"pad {n}")
+    sql = (
+        "SELECT c.message, e.qualname, x.target FROM examples e"
+        " JOIN commits c ON c.id = e.commit_id JOIN example_contents x ON x.id = e.content_id"
+        " WHERE e.path = 'src/lib.rs' AND c.message IN ('first\n', 'second\n') ORDER BY 1"
+    )
+    found = []
+    for workers in ("1", "2"):
+        url = f"sqlite:///{tmp_path / f'workers-{workers}.db'}"
+        backfill(repo, "--db", url, "--workers", workers)
+        engine = sa.create_engine(url)
+        with engine.connect() as conn:
+            found.append([tuple(row) for row in conn.exec_driver_sql(sql).all()])
+        engine.dispose()
+    assert found[0] == found[1]
+    assert [(m, q, "10" in t) for m, q, t in found[0]] == [
+        ("first\n", "inner::visit", True),
+        ("second\n", "inner::visit#2", False),
+    ]

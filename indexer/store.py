@@ -24,7 +24,6 @@ from sqlalchemy import (
     delete,
     false,
     func,
-    insert,
     select,
     true,
     update,
@@ -99,27 +98,30 @@ def _chunks(values: Sequence[str]) -> Iterator[Sequence[str]]:
         yield values[start : start + _IN_CHUNK]
 
 
+def _rows_in(conn: Connection, sql: str, values: Sequence, *params: object) -> list[tuple]:
+    """`sql` (ending in `IN`) for `values`, a chunk at a time, straight to the driver:
+    SQLAlchemy's `in_` makes a bound parameter object per value, which cost more than
+    the query on a backfill's thousands of lookups."""
+    marker = _MARKERS[conn.dialect.paramstyle]
+    found: list[tuple] = []
+    for chunk in _chunks(values):
+        query = f"{sql} ({', '.join([marker] * len(chunk))})"
+        found.extend(conn.exec_driver_sql(query, (*params, *chunk)).all())
+    return found
+
+
 def known_commits(conn: Connection, repo: int, oids: Sequence[str]) -> set[str]:
     """Which of `oids` this repo's store already holds."""
-    found: set[str] = set()
+    marker = _MARKERS[conn.dialect.paramstyle]
+    sql = f"SELECT oid FROM commits WHERE repo_id = {marker} AND oid IN"
     with _tx(conn):
-        for chunk in _chunks(oids):
-            query = select(m.commits.c.oid).where(
-                m.commits.c.repo_id == repo, m.commits.c.oid.in_(chunk)
-            )
-            found.update(conn.execute(query).scalars())
-    return found
+        return {oid for (oid,) in _rows_in(conn, sql, oids, repo)}
 
 
 def known_blobs(conn: Connection, oids: Sequence[str]) -> set[str]:
     """Which of `oids` have been parsed (or skipped with a reason) already, by any repo."""
-    found: set[str] = set()
     with _tx(conn):
-        for chunk in _chunks(oids):
-            found.update(
-                conn.execute(select(m.blobs.c.oid).where(m.blobs.c.oid.in_(chunk))).scalars()
-            )
-    return found
+        return {oid for (oid,) in _rows_in(conn, "SELECT oid FROM blobs WHERE oid IN", oids)}
 
 
 # Built once so SQLAlchemy compiles each statement once per process.
@@ -238,20 +240,18 @@ def _content_ids(conn: Connection, contents: dict[str, tuple[str, str]]) -> dict
 
     Insert-if-absent: a content another process added meanwhile is not an error.
     """
-    c = m.example_contents.c
-    found: dict[str, int] = {}
+    select_ids = "SELECT sha256, id FROM example_contents WHERE sha256 IN"
     keys = sorted(contents)
-    for chunk in _chunks(keys):
-        found.update(conn.execute(select(c.sha256, c.id).where(c.sha256.in_(chunk))).all())
-    new = [
-        {"sha256": k, "segments": contents[k][0], "target": contents[k][1]}
-        for k in keys
-        if k not in found
-    ]
+    found = dict(_rows_in(conn, select_ids, keys))
+    new = [(k, *contents[k]) for k in keys if k not in found]
     if new:
-        conn.execute(_upsert(conn, m.example_contents).on_conflict_do_nothing(), new)
-        for chunk in _chunks([row["sha256"] for row in new]):
-            found.update(conn.execute(select(c.sha256, c.id).where(c.sha256.in_(chunk))).all())
+        marker = _MARKERS[conn.dialect.paramstyle]
+        conn.exec_driver_sql(
+            "INSERT INTO example_contents (sha256, segments, target)"
+            f" VALUES ({marker}, {marker}, {marker}) ON CONFLICT (sha256) DO NOTHING",
+            new,
+        )
+        found.update(_rows_in(conn, select_ids, [k for k, _s, _t in new]))
     return found
 
 
@@ -262,7 +262,9 @@ def write_examples(
     as (commit id, examples, skips), and mark them built: a handful of statements for a
     whole run of commits, in the caller's transaction."""
     contents: dict[str, tuple[str, str]] = {}
-    rows, skips, ids = [], [], []
+    rows: list[list] = []
+    skips: list[tuple[int, str, int]] = []
+    ids: list[int] = []
     for commit_id, examples, skipped in commits:
         ids.append(commit_id)
         for e in examples:
@@ -270,35 +272,51 @@ def write_examples(
             key = content_key(segments, e.target)
             contents.setdefault(key, (segments, e.target))
             rows.append(
-                {
-                    "commit_id": commit_id,
-                    "path": e.path,
-                    "kind": e.kind,
-                    "name": e.name,
-                    "qualname": e.qualname,
-                    "change": e.change,
-                    "content_id": key,  # replaced by the id below
-                    "resolved": json.dumps(list(e.resolved), ensure_ascii=False),
-                    "unresolved": json.dumps(list(e.unresolved), ensure_ascii=False),
-                    "secrets": " ".join(e.secrets),
-                }
+                [
+                    commit_id,
+                    e.path,
+                    e.kind,
+                    e.name,
+                    e.qualname,
+                    e.change,
+                    key,  # replaced by the content's id below
+                    json.dumps(list(e.resolved), ensure_ascii=False),
+                    json.dumps(list(e.unresolved), ensure_ascii=False),
+                    " ".join(e.secrets),
+                ]
             )
         skips.extend(
-            {"commit_id": commit_id, "reason": reason, "count": count}
-            for reason, count in sorted(skipped.items())
-            if count
+            (commit_id, reason, count) for reason, count in sorted(skipped.items()) if count
         )
     with _tx(conn):
         if rows:
             content_ids = _content_ids(conn, contents)
             for row in rows:
-                row["content_id"] = content_ids[row["content_id"]]
-            conn.execute(insert(m.examples), rows)
+                row[6] = content_ids[row[6]]
+            _bulk_insert(conn, "examples", _EXAMPLE_COLUMNS, [tuple(row) for row in rows])
         if skips:
-            conn.execute(insert(m.example_skips), skips)
+            _bulk_insert(conn, "example_skips", ("commit_id", "reason", "count"), skips)
+        marker = _MARKERS[conn.dialect.paramstyle]
         for chunk in _chunks(ids):
-            built = update(m.commits).where(m.commits.c.id.in_(chunk))
-            conn.execute(built.values(examples_built=True))
+            conn.exec_driver_sql(
+                f"UPDATE commits SET examples_built = {marker}"
+                f" WHERE id IN ({', '.join([marker] * len(chunk))})",
+                (True, *chunk),
+            )
+
+
+_EXAMPLE_COLUMNS = (
+    "commit_id",
+    "path",
+    "kind",
+    "name",
+    "qualname",
+    "change",
+    "content_id",
+    "resolved",
+    "unresolved",
+    "secrets",
+)
 
 
 def commits_without_examples(conn: Connection, repo: int) -> list[tuple[int, str]]:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import gc
 import multiprocessing
 import signal
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor
 from typing import TypeVar
@@ -168,6 +168,7 @@ class ParserPool:
             gc.unfreeze()
         self._owner: dict[str, int] = {}
         self._turn = 0
+        self._queued: list[deque[Future]] = [deque() for _ in self._executors]  # in order
 
     def submit(self, work: Work) -> list[Future[ParseResult]]:
         """Parse `work` (a batch of commits' new blobs, in commit order): one task per
@@ -184,16 +185,29 @@ class ParserPool:
         if len(self._owner) > self.OWNERS_LIMIT:
             self._owner.clear()
         return [
-            self._executors[worker].submit(_parse_in_worker, group)
+            self._track(worker, self._executors[worker].submit(_parse_in_worker, group))
             for worker, group in enumerate(groups)
             if group
         ]
 
     def call(self, fn: Callable[..., T], *args: object) -> Future[T]:
-        """Run `fn(*args)` in the next worker in turn (work other than parsing: the
-        workers are the cores a sync may use)."""
+        """Run `fn(*args)` (work other than parsing: the workers are the cores a sync
+        may use) in the worker with the fewest tasks still to do, the next in turn
+        among equals: parse tasks follow the blobs, so the workers' loads differ."""
         self._turn = (self._turn + 1) % len(self._executors)
-        return self._executors[self._turn].submit(fn, *args)
+        order = range(self._turn, self._turn + len(self._executors))
+        worker = min((w % len(self._executors) for w in order), key=self._backlog)
+        return self._track(worker, self._executors[worker].submit(fn, *args))
+
+    def _backlog(self, worker: int) -> int:
+        queue = self._queued[worker]
+        while queue and queue[0].done():
+            queue.popleft()
+        return len(queue)
+
+    def _track(self, worker: int, future: Future[T]) -> Future[T]:
+        self._queued[worker].append(future)
+        return future
 
     def close(self) -> None:
         for executor in self._executors:

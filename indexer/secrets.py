@@ -25,6 +25,7 @@ import re
 from collections.abc import Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from indexer.errors import IndexerError
@@ -163,6 +164,13 @@ def _maybe(text: str) -> bool:
     return any(r.search(backwards) for r in _KEY_NAMES_REVERSED)
 
 
+@lru_cache(maxsize=2048)  # it keeps the texts: ~2 KB each
+def _maybe_segment(text: str) -> bool:
+    """`_maybe`, remembered: an example's context definitions, imports and message
+    recur in the examples around it, and a text passes or fails whole."""
+    return _maybe(text)
+
+
 _TOKEN = re.compile(r"[\w\-.+/=]+")
 _PEM_BLOCK = re.compile(
     r"-*BEGIN [A-Z0-9 ]*PRIVATE KEY[A-Z ]*-*(?P<body>.*?)"
@@ -242,8 +250,8 @@ class _Scanner:
         for segment in example.segments:
             texts.append(segment.text)
             texts.extend(segment.variants)
-        if not _maybe("\n".join(texts)):
-            return example, ()  # the common case, in one pass over the example's text
+        if not any(map(_maybe_segment, texts)):
+            return example, ()  # the common case
         findings: list[Finding] = []
         in_variants: list[Finding] = []  # a variant's lines are its text's: counted once
         segments = []

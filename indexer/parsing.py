@@ -63,12 +63,16 @@ class BlobParser:
 
     def _edited(self, previous: str | None, blob: pygit2.Blob) -> tree_sitter.Tree | None:
         """The previous version's tree, edited to match `blob`, if it is cached."""
-        cached = self._trees.get(previous) if previous else None
+        cached = self._trees.pop(previous, None) if previous else None
         if cached is None:
             return None
-        old_tree, old_blob = cached
+        # Taken out of the cache: a version's tree serves its successor, and then the
+        # successor's tree stands for the file (half again as many reuses on syn's
+        # history as leaving it to age out, in the same memory). So it is edited in
+        # place, not copied.
+        tree, old_blob = cached
+        self._cached -= old_blob.size
         self.reused += 1
-        tree = old_tree.copy()
         # git's diff gives each changed line's byte offset in its own file; an
         # insertion or deletion point in the other file follows from the size
         # change of the hunks before it.

@@ -103,6 +103,21 @@ _SIMPLE_KINDS = {
 }
 _COMMENTS = ("line_comment", "block_comment")
 _FN_NODES = ("function_item", "function_signature_item")
+# Field ids: looking a child up by id skips a string lookup, for every item.
+_BODY, _NAME, _VALUE = (LANGUAGE.field_id_for_name(f) for f in ("body", "name", "value"))
+# The node types that hold an item or a declaration; any other ends a lead of docs.
+_ITEM_NODES = frozenset(
+    (
+        *_FN_NODES,
+        *_SIMPLE_KINDS,
+        "trait_item",
+        "impl_item",
+        "mod_item",
+        "use_declaration",
+        "foreign_mod_item",
+        "ERROR",
+    )
+)
 _PATH_NODES = ("identifier", "scoped_identifier", "self", "super", "crate", "metavariable")
 
 
@@ -208,18 +223,21 @@ def _extract(
             if ntype == "attribute_item":
                 lead = lead or node
                 continue
+            if ntype not in _ITEM_NODES:
+                lead = None
+                continue
             first, lead = lead or node, None
-            body = node.child_by_field_name("body")
+            body = node.child_by_field_id(_BODY)
             if ntype in _FN_NODES:
                 kind = "method" if ckind in ("impl", "trait") else "fn"
-                name = _text(node.child_by_field_name("name"))
+                name = _text(node.child_by_field_id(_NAME))
             elif ntype in _SIMPLE_KINDS:
                 kind = _SIMPLE_KINDS[ntype]
-                name = _text(node.child_by_field_name("name"))
+                name = _text(node.child_by_field_id(_NAME))
                 if ntype in ("const_item", "static_item"):
-                    body = node.child_by_field_name("value")
+                    body = node.child_by_field_id(_VALUE)
             elif ntype == "trait_item":
-                kind, name = "trait", _text(node.child_by_field_name("name"))
+                kind, name = "trait", _text(node.child_by_field_id(_NAME))
                 if body is not None:
                     stack.append((body, scope, (*prefix, name), "trait"))
             elif ntype == "impl_item":
@@ -227,7 +245,7 @@ def _extract(
                 if body is not None:
                     stack.append((body, scope, (*prefix, name), "impl"))
             elif ntype == "mod_item":
-                name = _text(node.child_by_field_name("name"))
+                name = _text(node.child_by_field_id(_NAME))
                 mods.append(
                     ModDecl(name, "::".join(scope), body is not None, node.start_point[0] + 1)
                 )
@@ -250,16 +268,16 @@ def _extract(
             if not name:
                 continue
             items.append(
-                Item(
-                    kind=kind,
-                    name=name,
-                    qualname="::".join((*prefix, name)),
-                    start_byte=first.start_byte,
-                    item_byte=node.start_byte,
-                    body_byte=body.start_byte if body is not None else None,
-                    end_byte=node.end_byte,
-                    start_line=first.start_point[0] + 1,
-                    end_line=node.end_point[0] + 1,
+                Item(  # positional: a third faster than by keyword, millions of times
+                    kind,
+                    name,
+                    "::".join((*prefix, name)),
+                    first.start_byte,
+                    node.start_byte,
+                    body.start_byte if body is not None else None,
+                    node.end_byte,
+                    first.start_point[0] + 1,
+                    node.end_point[0] + 1,
                 )
             )
     return tuple(items), tuple(uses), tuple(mods)

@@ -31,25 +31,25 @@ HERE = Path(__file__).resolve().parent
 CLI = Path(sys.executable).parent / "commit-indexer"
 
 
-def _children() -> dict[int, list[int]]:
-    tree: dict[int, list[int]] = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                stat = Path(f"/proc/{entry}/stat").read_text()
-            except OSError:
-                continue
-            ppid = int(stat.rsplit(")", 1)[1].split()[1])
-            tree.setdefault(ppid, []).append(int(entry))
-    return tree
+def _children_of(pid: int) -> list[int]:
+    """The children of `pid`, from each of its threads' `children` file: reading only
+    our own tree's files keeps the sampler off the cores the backfill is using (a scan
+    of every /proc entry took ~2 ms, 4% of a core at 20 samples a second)."""
+    found: list[int] = []
+    try:
+        for task in os.listdir(f"/proc/{pid}/task"):
+            found.extend(map(int, Path(f"/proc/{pid}/task/{task}/children").read_text().split()))
+    except OSError:
+        pass
+    return found
 
 
 def tree_pss_mb(root: int) -> float:
     """Sum of PSS over `root` and its descendants, in MB."""
-    children, total, stack = _children(), 0, [root]
+    total, stack = 0, [root]
     while stack:
         pid = stack.pop()
-        stack.extend(children.get(pid, []))
+        stack.extend(_children_of(pid))
         try:
             for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
                 if line.startswith("Pss:"):

@@ -51,6 +51,36 @@ def test_blank_store_is_made_from_the_models_and_stamped(
     assert version == _script().get_current_head()
 
 
+def test_a_new_stores_stamp_is_the_one_alembic_writes(new_store: Callable[[str], str]) -> None:
+    """A new store is stamped without importing alembic: the same table, key and row
+    as `alembic stamp head` writes into an empty database."""
+    ours, theirs = new_store("ours"), new_store("theirs")
+    store.open_store(ours).close()
+    config = Config()
+    config.set_main_option("script_location", str(resource_dir("migrations")))
+    engine = sa.create_engine(theirs)
+    with engine.begin() as conn:
+        config.attributes["connection"] = conn
+        command.stamp(config, "head")
+    engine.dispose()
+
+    def version_table(url: str) -> tuple:
+        engine = sa.create_engine(url)
+        with engine.connect() as conn:
+            inspector = sa.inspect(conn)
+            columns = [
+                (c["name"], str(c["type"]), c["nullable"])
+                for c in inspector.get_columns("alembic_version")
+            ]
+            key = inspector.get_pk_constraint("alembic_version")
+            rows = conn.exec_driver_sql("SELECT version_num FROM alembic_version").all()
+        engine.dispose()
+        return columns, key["constrained_columns"], key["name"], [tuple(r) for r in rows]
+
+    assert version_table(ours) == version_table(theirs)
+    assert version_table(ours)[3] == [(_script().get_current_head(),)]
+
+
 def test_every_migration_replayed_builds_exactly_the_models(
     new_store: Callable[[str], str],
 ) -> None:

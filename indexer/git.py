@@ -277,6 +277,23 @@ def _same_entry(tree: pygit2.Tree, change: FileChange) -> bool:
     return change.status != "D" and str(entry.id) == (change.new_blob or "")
 
 
+def rust_files_from(
+    repo: pygit2.Repository, base: pygit2.Commit, base_files: dict[str, str], commit: pygit2.Commit
+) -> dict[str, str]:
+    """`rust_files_at(commit)`, from `base_files` (another commit's): only the entries
+    the diff of the two trees touches are read, where `rust_files_at` walks every
+    entry of the tree (examples need the files of each commit's parent in turn)."""
+    files = dict(base_files)
+    for delta in base.tree.diff_to_tree(commit.tree).deltas:
+        old, new = delta.old_file, delta.new_file
+        files.pop(decode_path(old.raw_path), None)
+        if delta.status_char() != "D" and new.mode in (FileMode.BLOB, FileMode.BLOB_EXECUTABLE):
+            path = decode_path(new.raw_path)
+            if _is_rust(path):
+                files[path] = str(new.id)
+    return files
+
+
 def rust_files_at(repo: pygit2.Repository, commit: pygit2.Commit) -> dict[str, str]:
     """Every regular `.rs` file in a commit's tree: {path: blob oid}."""
     out: dict[str, str] = {}

@@ -65,8 +65,10 @@ class StoreSource:
         )
         self._code: LRUCache[str, bytes] = LRUCache(CACHE_CODE_BYTES, len)
         self._memo: LRUCache[tuple, object] = LRUCache(CACHE_MEMO, _size)
-        # The last table made: the next commit's parent differs from it in a few files.
+        # The last table and file list made: the next commit's parent differs from
+        # them in a few files.
         self._table: SymbolTable | None = None
+        self._last_files: tuple[str, dict[str, str]] | None = None
 
     def remember(self, blob: str, parsed: ParsedBlob) -> None:
         """Keep what the parser just found in `blob`, so building this commit's (and the
@@ -106,7 +108,15 @@ class StoreSource:
         return _cached(self._code, blob, lambda: self.repo[blob].data)
 
     def files_at(self, commit: str) -> dict[str, str]:
-        return _cached(self._files, commit, lambda: git.rust_files_at(self.repo, self.repo[commit]))
+        def read() -> dict[str, str]:
+            if self._last_files is None:
+                return git.rust_files_at(self.repo, self.repo[commit])
+            base, files = self._last_files
+            return git.rust_files_from(self.repo, self.repo[base], files, self.repo[commit])
+
+        files = _cached(self._files, commit, read)
+        self._last_files = (commit, files)
+        return files
 
     def table_at(self, commit: str) -> SymbolTable:
         self._table = SymbolTable.at(self.files_at(commit), self.index, self._table)

@@ -8,6 +8,7 @@ import json
 from collections import Counter
 from pathlib import Path
 
+import pygit2
 import pytest
 from adversarial import (
     MANY_FILES,
@@ -32,6 +33,7 @@ from gitrepo import (
     wait_idle,
 )
 
+from indexer import git
 from indexer.sync import POOL_MIN_COMMITS
 
 # Items of the history that do not become examples, by reason: the struct of the
@@ -207,3 +209,22 @@ def test_parser_pool_stores_the_same(repo: Repo, history: dict[str, str], tmp_pa
         backfill(repo, "--db", url, "--workers", workers)
         dumps.append(dump_store(url))
     assert dumps[0] == dumps[1]
+
+
+def test_file_lists_made_from_another_commits_equal_a_walk_of_the_tree(
+    repo: Repo, history: dict[str, str]
+) -> None:
+    """Example building reads each parent's .rs files from the last commit's list and
+    the diff of the two trees; across renames, deletions, symlinks, a submodule,
+    odd names and merges, from the commit before and from far away, in both
+    directions, that equals walking the whole tree."""
+    git_repo = pygit2.Repository(str(repo.path))
+    order = repo.git("rev-list", "--reverse", "--topo-order", "HEAD").split()
+    commits = [git_repo[oid] for oid in order]
+    full = [git.rust_files_at(git_repo, c) for c in commits]
+    assert any(len(files) > 300 for files in full)  # the history's many-files commit
+    for step in (1, 7, len(commits) - 1):
+        for i in range(len(commits) - step):
+            for a, b in ((i, i + step), (i + step, i)):
+                made = git.rust_files_from(git_repo, commits[a], full[a], commits[b])
+                assert made == full[b], (order[a], order[b])

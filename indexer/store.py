@@ -512,10 +512,13 @@ def find_items(
     return found
 
 
-def blob_symbols(conn: Connection, oid: str) -> tuple[list[tuple] | None, list[tuple]]:
+def blob_symbols(
+    conn: Connection, oid: str, kinds: Sequence[str] = ()
+) -> tuple[list[tuple] | None, list[tuple]]:
     """What was parsed from a blob: its items, (kind, name, qualname, start_byte,
-    item_byte, body_byte, end_byte) in file order, or None if the blob was skipped or
-    is not in the store; and its uses, (path, alias, is_glob, scope, line) in order.
+    item_byte, body_byte, end_byte) in file order (only those of `kinds`, if given),
+    or None if the blob was skipped or is not in the store; and its uses, (path,
+    alias, is_glob, scope, line) in order.
 
     Two statements on the driver's own cursor: example building asks this of every
     blob it meets, and SQLAlchemy's statement and result handling cost more than the
@@ -524,11 +527,13 @@ def blob_symbols(conn: Connection, oid: str) -> tuple[list[tuple] | None, list[t
     with _tx(conn):
         cursor = conn.connection.dbapi_connection.cursor()
         try:
+            # The kinds go in the join's condition, so a blob with none keeps its row.
+            of_kinds = f" AND i.kind IN ({', '.join([marker] * len(kinds))})" if kinds else ""
             cursor.execute(
                 "SELECT b.status, i.kind, i.name, i.qualname, i.start_byte, i.item_byte,"
-                " i.body_byte, i.end_byte FROM blobs b LEFT JOIN items i ON i.blob_id = b.id"
-                f" WHERE b.oid = {marker} ORDER BY i.start_byte, i.end_byte, i.id",
-                (oid,),
+                f" i.body_byte, i.end_byte FROM blobs b LEFT JOIN items i ON i.blob_id = b.id"
+                f"{of_kinds} WHERE b.oid = {marker} ORDER BY i.start_byte, i.end_byte, i.id",
+                (*kinds, oid),
             )
             rows = cursor.fetchall()
             cursor.execute(

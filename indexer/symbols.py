@@ -14,7 +14,7 @@ from sqlalchemy import Connection
 
 from indexer import git
 from indexer import store as st
-from indexer.context import BlobIndex, Definition, SymbolTable, index_blob
+from indexer.context import DEFINITION_KINDS, BlobIndex, Definition, SymbolTable, index_blob
 from indexer.examples import Built, build_examples
 from indexer.git import CommitInfo, FileChange
 from indexer.rust import ParsedBlob, Use
@@ -104,6 +104,17 @@ class StoreSource:
         items = None if rows is None else [Definition("", blob, *row) for row in rows]
         return _keep(self._items, blob, items), _keep(self._uses, blob, [Use(*u) for u in uses])
 
+    def _definitions(self, blob: str) -> tuple[list[Definition] | None, list[Use]]:
+        """What a symbol table needs of a blob: its items of the kinds that can be
+        context (a quarter of the rows: no methods, impls, mods), and its uses. Most
+        blobs a worker indexes are other workers' commits' files, whose every item it
+        never needs; those it does need are read whole by `items`."""
+        if blob in self._items:
+            return self._items[blob], self.uses(blob)
+        rows, uses = st.blob_symbols(self.conn, blob, sorted(DEFINITION_KINDS))
+        items = None if rows is None else [Definition("", blob, *row) for row in rows]
+        return items, _keep(self._uses, blob, [Use(*u) for u in uses])
+
     def code(self, blob: str) -> bytes:
         return _cached(self._code, blob, lambda: self.repo[blob].data)
 
@@ -124,8 +135,8 @@ class StoreSource:
 
     def index(self, path: str, blob: str) -> BlobIndex | None:
         def make() -> BlobIndex | None:
-            items = self.items(blob)
-            return None if items is None else index_blob(path, items, self.uses(blob))
+            items, uses = self._definitions(blob)
+            return None if items is None else index_blob(path, items, uses)
 
         return _cached(self._indexes, (path, blob), make)
 

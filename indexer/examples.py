@@ -105,6 +105,11 @@ class Source(Protocol):
     def memo(self, key: tuple, compute: Callable[[], T]) -> T:
         """`compute()`, remembered under `key` for a while (derived data of a blob)."""
 
+    def texts(
+        self, key: tuple, compute: Callable[[], tuple[str, tuple[str, ...]]]
+    ) -> tuple[str, tuple[str, ...]]:
+        """`compute()` (a text and its variants), remembered under `key` for a while."""
+
 
 @dataclass
 class Built:
@@ -178,6 +183,21 @@ def _kids(source: Source, blob: str, items: list[Definition]) -> dict[int, list[
     """`_children` of a blob, computed once per blob (a trait that is context for many
     changes is looked up each time)."""
     return source.memo(("children", blob), lambda: _children(items))
+
+
+def _definition_text(source: Source, d: Definition) -> tuple[str, tuple[str, ...]]:
+    """`definition_text` of a context definition. Only a trait is shown with its
+    children (its methods' signatures), so only for one are the blob's items read:
+    the blob of a struct used as context may hold thousands."""
+
+    def make() -> tuple[str, tuple[str, ...]]:
+        kids: list[Definition] = []
+        if d.kind == "trait":
+            kids = _kids(source, d.blob, source.items(d.blob) or []).get(d.start_byte, [])
+        return definition_text(source.code(d.blob), d, kids)
+
+    # The same struct is context for many changes around it: its text is made once.
+    return source.texts(("definition", d.blob, d.start_byte, d.end_byte), make)
 
 
 def _imports_text(uses: list[Use], scope: str) -> str:
@@ -273,10 +293,7 @@ def build_examples(
                 Segment(IMPORTS, _imports_text(uses, scope)),
             ]
             for definition, _count in found:
-                code = source.code(definition.blob)
-                items = source.items(definition.blob) or []
-                kids = _kids(source, definition.blob, items).get(definition.start_byte, [])
-                text, variants = definition_text(code, definition, kids)
+                text, variants = _definition_text(source, definition)
                 segments.append(Segment(CONTEXT_PREFIX + definition.kind, text, variants))
             built.examples.append(
                 Example(

@@ -28,11 +28,16 @@ CACHE_ITEMS = 40_000  # items (and uses) of recently read blobs
 CACHE_DEFINITIONS = 40_000  # definitions and uses of the blob indexes of recent trees
 CACHE_CODE_BYTES = 4_000_000  # source of recent blobs: a commit's files, their definitions
 CACHE_MEMO = 40_000  # entries of derived data of blobs (their keyed items, children)
+CACHE_TEXT_BYTES = 2_000_000  # context definitions as text, with their shorter variants
 CACHE_TREES = 8
 
 
 def _size(value: object) -> int:
     return 1 + (len(value) if value is not None else 0)  # type: ignore[arg-type]
+
+
+def _texts_size(value: tuple[str, tuple[str, ...]]) -> int:
+    return len(value[0]) + sum(map(len, value[1]))
 
 
 def _index_size(index: BlobIndex | None) -> int:
@@ -65,6 +70,9 @@ class StoreSource:
         )
         self._code: LRUCache[str, bytes] = LRUCache(CACHE_CODE_BYTES, len)
         self._memo: LRUCache[tuple, object] = LRUCache(CACHE_MEMO, _size)
+        self._texts: LRUCache[tuple, tuple[str, tuple[str, ...]]] = LRUCache(
+            CACHE_TEXT_BYTES, _texts_size
+        )
         # The last table and file list made: the next commit's parent differs from
         # them in a few files.
         self._table: SymbolTable | None = None
@@ -142,6 +150,11 @@ class StoreSource:
 
     def memo(self, key: tuple, compute: Callable[[], T]) -> T:
         return _cached(self._memo, key, compute)
+
+    def texts(
+        self, key: tuple, compute: Callable[[], tuple[str, tuple[str, ...]]]
+    ) -> tuple[str, tuple[str, ...]]:
+        return _cached(self._texts, key, compute)
 
 
 def _file_order(items: Iterable[Definition]) -> list[Definition]:

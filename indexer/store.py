@@ -520,33 +520,33 @@ def blob_symbols(
     or None if the blob was skipped or is not in the store; and its uses, (path,
     alias, is_glob, scope, line) in order.
 
-    Two statements on the driver's own cursor: example building asks this of every
+    Three statements on the driver's own cursor: example building asks this of every
     blob it meets, and SQLAlchemy's statement and result handling cost more than the
     database's answer."""
     marker = _MARKERS[conn.dialect.paramstyle]
+    of_kinds = f" AND kind IN ({', '.join([marker] * len(kinds))})" if kinds else ""
     with _tx(conn):
         cursor = conn.connection.dbapi_connection.cursor()
         try:
-            # The kinds go in the join's condition, so a blob with none keeps its row.
-            of_kinds = f" AND i.kind IN ({', '.join([marker] * len(kinds))})" if kinds else ""
+            cursor.execute(f"SELECT id, status FROM blobs WHERE oid = {marker}", (oid,))
+            found = cursor.fetchone()
+            if found is None or found[1] == "skipped":
+                return None, []
             cursor.execute(
-                "SELECT b.status, i.kind, i.name, i.qualname, i.start_byte, i.item_byte,"
-                f" i.body_byte, i.end_byte FROM blobs b LEFT JOIN items i ON i.blob_id = b.id"
-                f"{of_kinds} WHERE b.oid = {marker} ORDER BY i.start_byte, i.end_byte, i.id",
-                (*kinds, oid),
+                "SELECT kind, name, qualname, start_byte, item_byte, body_byte, end_byte"
+                f" FROM items WHERE blob_id = {marker}{of_kinds}"
+                " ORDER BY start_byte, end_byte, id",
+                (found[0], *kinds),
             )
-            rows = cursor.fetchall()
+            items = cursor.fetchall()  # tuples as they are: callers make millions
             cursor.execute(
-                "SELECT u.path, u.alias, u.is_glob, u.scope, u.line FROM uses u"
-                f" JOIN blobs b ON b.id = u.blob_id WHERE b.oid = {marker} ORDER BY u.id",
-                (oid,),
+                "SELECT path, alias, is_glob, scope, line FROM uses"
+                f" WHERE blob_id = {marker} ORDER BY id",
+                (found[0],),
             )
             uses = cursor.fetchall()
         finally:
             cursor.close()
-    if not rows or rows[0][0] == "skipped":
-        return None, []
-    items = [tuple(row[1:]) for row in rows if row[1] is not None]
     return items, [
         (path, alias, bool(glob), scope, line) for path, alias, glob, scope, line in uses
     ]

@@ -109,7 +109,7 @@ class StoreSource:
         """Both of a blob's lists from the store, kept: whoever asks for one asks for
         the other next."""
         rows, uses = st.blob_symbols(self.conn, blob)
-        items = None if rows is None else [Definition("", blob, *row) for row in rows]
+        items = None if rows is None else _definitions(blob, rows)
         return _keep(self._items, blob, items), _keep(self._uses, blob, [Use(*u) for u in uses])
 
     def _definitions(self, blob: str) -> tuple[list[Definition] | None, list[Use]]:
@@ -120,7 +120,7 @@ class StoreSource:
         if blob in self._items:
             return self._items[blob], self.uses(blob)
         rows, uses = st.blob_symbols(self.conn, blob, sorted(DEFINITION_KINDS))
-        items = None if rows is None else [Definition("", blob, *row) for row in rows]
+        items = None if rows is None else _definitions(blob, rows)
         return items, _keep(self._uses, blob, [Use(*u) for u in uses])
 
     def code(self, blob: str) -> bytes:
@@ -155,6 +155,16 @@ class StoreSource:
         self, key: tuple, compute: Callable[[], tuple[str, tuple[str, ...]]]
     ) -> tuple[str, tuple[str, ...]]:
         return _cached(self._texts, key, compute)
+
+
+def _definitions(blob: str, rows: list[tuple]) -> list[Definition]:
+    """Definitions of a blob's item rows. Made with tuple.__new__: the named tuple's
+    own constructor is Python code, and a backfill makes millions of these."""
+    head = ("", blob)
+    return [_new_tuple(Definition, head + row) for row in rows]
+
+
+_new_tuple = tuple.__new__
 
 
 def _file_order(items: Iterable[Definition]) -> list[Definition]:

@@ -89,7 +89,7 @@ class StoreSource:
         _cached(
             self._items,
             blob,
-            lambda: _file_order(Definition("", blob, *i[:7]) for i in parsed.items),
+            lambda: _file_order(_definitions(blob, [i[:7] for i in parsed.items])),
         )
         _cached(self._uses, blob, lambda: [Use(*u) for u in parsed.uses])
 

@@ -91,6 +91,9 @@ def crate_root(path: str) -> str:
     return ""
 
 
+_new_tuple = tuple.__new__  # a Definition without its constructor's Python-level cost
+
+
 @dataclass(frozen=True)
 class BlobIndex:
     """What one blob contributes to a symbol table, whatever its path: definitions by
@@ -105,7 +108,8 @@ def index_blob(path: str, items: list[Definition], uses: list[Use]) -> BlobIndex
     definitions: dict[tuple[tuple[str, ...], str], list[Definition]] = {}
     for d in items:
         if d.kind in DEFINITION_KINDS:
-            d = d._replace(path=path)
+            if d.path != path:  # items read for the index come with it
+                d = _new_tuple(Definition, (path, *d[1:]))
             scope = tuple(d.qualname.split("::")[:-1])
             definitions.setdefault((scope, d.name), []).append(d)
     bound: dict[tuple[tuple[str, ...], str], str] = {}

@@ -112,7 +112,7 @@ class StoreSource:
         items = None if rows is None else _definitions(blob, rows)
         return _keep(self._items, blob, items), _keep(self._uses, blob, [Use(*u) for u in uses])
 
-    def _definitions(self, blob: str) -> tuple[list[Definition] | None, list[Use]]:
+    def _definitions(self, blob: str, path: str) -> tuple[list[Definition] | None, list[Use]]:
         """What a symbol table needs of a blob: its items of the kinds that can be
         context (a quarter of the rows: no methods, impls, mods), and its uses. Most
         blobs a worker indexes are other workers' commits' files, whose every item it
@@ -120,7 +120,7 @@ class StoreSource:
         if blob in self._items:
             return self._items[blob], self.uses(blob)
         rows, uses = st.blob_symbols(self.conn, blob, sorted(DEFINITION_KINDS))
-        items = None if rows is None else _definitions(blob, rows)
+        items = None if rows is None else _definitions(blob, rows, path)  # made at `path`
         return items, _keep(self._uses, blob, [Use(*u) for u in uses])
 
     def code(self, blob: str) -> bytes:
@@ -143,7 +143,7 @@ class StoreSource:
 
     def index(self, path: str, blob: str) -> BlobIndex | None:
         def make() -> BlobIndex | None:
-            items, uses = self._definitions(blob)
+            items, uses = self._definitions(blob, path)
             return None if items is None else index_blob(path, items, uses)
 
         return _cached(self._indexes, (path, blob), make)
@@ -157,10 +157,11 @@ class StoreSource:
         return _cached(self._texts, key, compute)
 
 
-def _definitions(blob: str, rows: list[tuple]) -> list[Definition]:
-    """Definitions of a blob's item rows. Made with tuple.__new__: the named tuple's
-    own constructor is Python code, and a backfill makes millions of these."""
-    head = ("", blob)
+def _definitions(blob: str, rows: list[tuple], path: str = "") -> list[Definition]:
+    """Definitions of a blob's item rows (at `path`, or none yet). Made with
+    tuple.__new__: the named tuple's own constructor is Python code, and a backfill
+    makes millions of these."""
+    head = (path, blob)
     return [_new_tuple(Definition, head + row) for row in rows]
 
 

@@ -106,18 +106,16 @@ def _rows_in(conn: Connection, sql: str, values: Sequence, *params: object) -> l
     """`sql` (ending in `IN`) for `values`, a chunk at a time, straight to the driver:
     SQLAlchemy's `in_` makes a bound parameter object per value, which cost more than
     the query on a backfill's thousands of lookups."""
-    marker = _MARKERS[conn.dialect.paramstyle]
     found: list[tuple] = []
     for chunk in _chunks(values):
-        query = f"{sql} ({', '.join([marker] * len(chunk))})"
+        query = f"{sql} ({_markers(conn, len(chunk))})"
         found.extend(conn.exec_driver_sql(query, (*params, *chunk)).all())
     return found
 
 
 def known_commits(conn: Connection, repo: int, oids: Sequence[str]) -> set[str]:
     """Which of `oids` this repo's store already holds."""
-    marker = _MARKERS[conn.dialect.paramstyle]
-    sql = f"SELECT oid FROM commits WHERE repo_id = {marker} AND oid IN"
+    sql = f"SELECT oid FROM commits WHERE repo_id = {_marker(conn)} AND oid IN"
     with _tx(conn):
         return {oid for (oid,) in _rows_in(conn, sql, oids, repo)}
 
@@ -128,10 +126,17 @@ def known_blobs(conn: Connection, oids: Sequence[str]) -> set[str]:
         return {oid for (oid,) in _rows_in(conn, "SELECT oid FROM blobs WHERE oid IN", oids)}
 
 
-# Built once so SQLAlchemy compiles each statement once per process.
-
-
 _MARKERS = {"qmark": "?", "format": "%s", "pyformat": "%s"}
+
+
+def _marker(conn: Connection) -> str:
+    """The driver's parameter placeholder, for SQL sent straight to it."""
+    return _MARKERS[conn.dialect.paramstyle]
+
+
+def _markers(conn: Connection, n: int) -> str:
+    """`n` placeholders, comma-separated: a VALUES row or an IN list."""
+    return ", ".join([_marker(conn)] * n)
 
 
 def _bulk_insert(conn: Connection, table: str, columns: Sequence[str], rows: list[tuple]) -> None:
@@ -145,10 +150,7 @@ def _bulk_insert(conn: Connection, table: str, columns: Sequence[str], rows: lis
             for row in rows:
                 copy.write_row(row)
         return
-    marker = _MARKERS[conn.dialect.paramstyle]
-    sql = (
-        f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join([marker] * len(columns))})"
-    )
+    sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({_markers(conn, len(columns))})"
     conn.exec_driver_sql(sql, rows)
 
 
@@ -159,11 +161,7 @@ def _insert_returning_id(conn: Connection, table: str, row: dict[str, object]) -
     """One row straight to the driver, its new id back: a backfill inserts a commit and
     its blobs this way thousands of times, where SQLAlchemy's statement handling cost
     more than the insert."""
-    marker = _MARKERS[conn.dialect.paramstyle]
-    sql = (
-        f"INSERT INTO {table} ({', '.join(row)}) VALUES ({', '.join([marker] * len(row))})"
-        " RETURNING id"
-    )
+    sql = f"INSERT INTO {table} ({', '.join(row)}) VALUES ({_markers(conn, len(row))}) RETURNING id"
     return conn.exec_driver_sql(sql, tuple(row.values())).scalar_one()
 
 
@@ -249,10 +247,9 @@ def _content_ids(conn: Connection, contents: dict[str, tuple[str, str]]) -> dict
     found = dict(_rows_in(conn, select_ids, keys))
     new = [(k, *contents[k]) for k in keys if k not in found]
     if new:
-        marker = _MARKERS[conn.dialect.paramstyle]
         conn.exec_driver_sql(
             "INSERT INTO example_contents (sha256, segments, target)"
-            f" VALUES ({marker}, {marker}, {marker}) ON CONFLICT (sha256) DO NOTHING",
+            f" VALUES ({_markers(conn, 3)}) ON CONFLICT (sha256) DO NOTHING",
             new,
         )
         found.update(_rows_in(conn, select_ids, [k for k, _s, _t in new]))
@@ -300,11 +297,10 @@ def write_examples(
             _bulk_insert(conn, "examples", _EXAMPLE_COLUMNS, [tuple(row) for row in rows])
         if skips:
             _bulk_insert(conn, "example_skips", ("commit_id", "reason", "count"), skips)
-        marker = _MARKERS[conn.dialect.paramstyle]
         for chunk in _chunks(ids):
             conn.exec_driver_sql(
-                f"UPDATE commits SET examples_built = {marker}"
-                f" WHERE id IN ({', '.join([marker] * len(chunk))})",
+                f"UPDATE commits SET examples_built = {_marker(conn)}"
+                f" WHERE id IN ({_markers(conn, len(chunk))})",
                 (True, *chunk),
             )
 
@@ -523,8 +519,8 @@ def blob_symbols(
     Three statements on the driver's own cursor: example building asks this of every
     blob it meets, and SQLAlchemy's statement and result handling cost more than the
     database's answer."""
-    marker = _MARKERS[conn.dialect.paramstyle]
-    of_kinds = f" AND kind IN ({', '.join([marker] * len(kinds))})" if kinds else ""
+    marker = _marker(conn)
+    of_kinds = f" AND kind IN ({_markers(conn, len(kinds))})" if kinds else ""
     with _tx(conn):
         cursor = conn.connection.dbapi_connection.cursor()
         try:

@@ -123,29 +123,36 @@ def index_blob(path: str, items: list[Definition], uses: list[Use]) -> BlobIndex
 class SymbolTable:
     """The definitions visible at one commit: its files (path -> blob) and each blob's
     index. Blob indexes are shared between commits by the caller's cache, and a table
-    made `after` another (the previous commit's) shares all it can with it, so its
-    cost follows the files the commits changed, not the size of the tree.
+    made `at` a tree from another tree's table shares all it can with it, so its cost
+    follows the files that differ, not the size of the tree.
 
     A module that does not define a name itself may re-export it (`pub use user::User`
     in model/mod.rs): those are followed, a few hops at most.
     """
 
-    def __init__(self, files: dict[str, BlobIndex], blobs: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        files: dict[str, BlobIndex],
+        blobs: dict[str, str] | None = None,
+        layout: tuple[dict, dict] | None = None,
+        named: dict[str, dict[str, list[Definition]]] | None = None,
+    ) -> None:
         self.files = files  # path -> the index of the blob there (its definitions carry the path)
-        self.blobs = blobs or {}  # path -> blob: what `after` compares
+        self.blobs = blobs or {}  # path -> blob: what `at` compares
         # crate -> name -> file-level definitions, built on a crate's first `named`
-        self._named: dict[str, dict[str, list[Definition]]] = {}
+        self._named = named if named is not None else {}
         self._in_module: dict[tuple[str, tuple[str, ...], str], list[Definition]] = {}
         # resolve's memos, valid for this commit: (path, ref) -> candidates, path -> scope
         self.resolved: dict[tuple[str, str], list[Definition]] = {}
         self.scopes: dict[str, FileScope] = {}
+        # (crate, module) -> paths, crate -> paths: given when the paths are another
+        # table's, which computed them
         self.modules: dict[tuple[str, tuple[str, ...]], list[str]] = {}
         self.crates: dict[str, list[str]] = {}
-        self._layout()
-
-    def _layout(self) -> None:
-        self.modules, self.crates = {}, {}
-        for path in sorted(self.files):
+        if layout is not None:
+            self.modules, self.crates = layout
+            return
+        for path in sorted(files):
             crate = crate_root(path)
             self.modules.setdefault((crate, module_path(path)), []).append(path)
             self.crates.setdefault(crate, []).append(path)
@@ -165,34 +172,28 @@ class SymbolTable:
         old = previous.blobs
         changed = [p for p, b in blobs.items() if old.get(p) != b]
         changed += [p for p in old if p not in blobs]
-        table = cls.__new__(cls)
-        table.files = dict(previous.files)
-        table.blobs = blobs
+        files = dict(previous.files)
         for path in changed:
             blob = blobs.get(path)
             found = index(path, blob) if blob is not None else None
             if found is None:
-                table.files.pop(path, None)
+                files.pop(path, None)
             else:
-                table.files[path] = found
-        table._in_module, table.resolved, table.scopes = {}, {}, {}
-        if table.files.keys() == previous.files.keys():
-            # The same paths: the same modules and crates, and the name index of every
-            # crate changes only by the names of the changed files.
-            table.modules, table.crates = previous.modules, previous.crates
-            table._named = dict(previous._named)
-            for crate in {crate_root(p) for p in changed} & table._named.keys():
-                paths = [p for p in changed if crate_root(p) == crate and p in table.files]
-                table._named[crate] = _renamed(
-                    previous._named[crate],
-                    paths,
-                    [previous.files[p] for p in paths],
-                    [table.files[p] for p in paths],
-                )
-        else:
-            table._named = {}
-            table._layout()
-        return table
+                files[path] = found
+        if files.keys() != previous.files.keys():
+            return cls(files, blobs)  # paths came or went: modules and crates anew
+        # The same paths: the same modules and crates, and the name index of every
+        # crate changes only by the names of the changed files.
+        named = dict(previous._named)
+        for crate in {crate_root(p) for p in changed} & named.keys():
+            paths = [p for p in changed if crate_root(p) == crate and p in files]
+            named[crate] = _renamed(
+                previous._named[crate],
+                paths,
+                [previous.files[p] for p in paths],
+                [files[p] for p in paths],
+            )
+        return cls(files, blobs, (previous.modules, previous.crates), named)
 
     def _defined(self, crate: str, module: tuple[str, ...], name: str) -> list[Definition]:
         found: list[Definition] = []

@@ -94,6 +94,14 @@ def crate_root(path: str) -> str:
 _new_tuple = tuple.__new__  # a Definition without its constructor's Python-level cost
 
 
+def definitions(blob: str, rows: list[tuple], path: str = "") -> list[Definition]:
+    """Definitions of a blob's item rows, (kind, name, qualname, start_byte, item_byte,
+    body_byte, end_byte), at `path` (or none yet). Made with tuple.__new__: the named
+    tuple's own constructor is Python code, and a backfill makes millions of these."""
+    head = (path, blob)
+    return [_new_tuple(Definition, head + row) for row in rows]
+
+
 @dataclass(frozen=True)
 class BlobIndex:
     """What one blob contributes to a symbol table, whatever its path: definitions by

@@ -14,7 +14,14 @@ from sqlalchemy import Connection
 
 from indexer import git
 from indexer import store as st
-from indexer.context import DEFINITION_KINDS, BlobIndex, Definition, SymbolTable, index_blob
+from indexer.context import (
+    DEFINITION_KINDS,
+    BlobIndex,
+    Definition,
+    SymbolTable,
+    definitions,
+    index_blob,
+)
 from indexer.examples import Built, build_examples
 from indexer.git import CommitInfo, FileChange
 from indexer.rust import ParsedBlob, Use
@@ -89,7 +96,7 @@ class StoreSource:
         _cached(
             self._items,
             blob,
-            lambda: _file_order(_definitions(blob, [i[:7] for i in parsed.items])),
+            lambda: _file_order(definitions(blob, [i[:7] for i in parsed.items])),
         )
         _cached(self._uses, blob, lambda: [Use(*u) for u in parsed.uses])
 
@@ -109,10 +116,10 @@ class StoreSource:
         """Both of a blob's lists from the store, kept: whoever asks for one asks for
         the other next."""
         rows, uses = st.blob_symbols(self.conn, blob)
-        items = None if rows is None else _definitions(blob, rows)
+        items = None if rows is None else definitions(blob, rows)
         return _keep(self._items, blob, items), _keep(self._uses, blob, [Use(*u) for u in uses])
 
-    def _definitions(self, blob: str, path: str) -> tuple[list[Definition] | None, list[Use]]:
+    def _index_rows(self, blob: str, path: str) -> tuple[list[Definition] | None, list[Use]]:
         """What a symbol table needs of a blob: its items of the kinds that can be
         context (a quarter of the rows: no methods, impls, mods), and its uses. Most
         blobs a worker indexes are other workers' commits' files, whose every item it
@@ -120,7 +127,7 @@ class StoreSource:
         if blob in self._items:
             return self._items[blob], self.uses(blob)
         rows, uses = st.blob_symbols(self.conn, blob, sorted(DEFINITION_KINDS))
-        items = None if rows is None else _definitions(blob, rows, path)  # made at `path`
+        items = None if rows is None else definitions(blob, rows, path)  # made at `path`
         return items, _keep(self._uses, blob, [Use(*u) for u in uses])
 
     def code(self, blob: str) -> bytes:
@@ -143,7 +150,7 @@ class StoreSource:
 
     def index(self, path: str, blob: str) -> BlobIndex | None:
         def make() -> BlobIndex | None:
-            items, uses = self._definitions(blob, path)
+            items, uses = self._index_rows(blob, path)
             return None if items is None else index_blob(path, items, uses)
 
         return _cached(self._indexes, (path, blob), make)
@@ -155,17 +162,6 @@ class StoreSource:
         self, key: tuple, compute: Callable[[], tuple[str, tuple[str, ...]]]
     ) -> tuple[str, tuple[str, ...]]:
         return _cached(self._texts, key, compute)
-
-
-def _definitions(blob: str, rows: list[tuple], path: str = "") -> list[Definition]:
-    """Definitions of a blob's item rows (at `path`, or none yet). Made with
-    tuple.__new__: the named tuple's own constructor is Python code, and a backfill
-    makes millions of these."""
-    head = (path, blob)
-    return [_new_tuple(Definition, head + row) for row in rows]
-
-
-_new_tuple = tuple.__new__
 
 
 def _file_order(items: Iterable[Definition]) -> list[Definition]:

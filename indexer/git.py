@@ -277,6 +277,9 @@ def _same_entry(tree: pygit2.Tree, change: FileChange) -> bool:
     return change.status != "D" and str(entry.id) == (change.new_blob or "")
 
 
+_REGULAR_FILE = (FileMode.BLOB, FileMode.BLOB_EXECUTABLE)  # not a symlink or gitlink
+
+
 def rust_files_from(
     repo: pygit2.Repository, base: pygit2.Commit, base_files: dict[str, str], commit: pygit2.Commit
 ) -> dict[str, str]:
@@ -287,7 +290,7 @@ def rust_files_from(
     for delta in base.tree.diff_to_tree(commit.tree).deltas:
         old, new = delta.old_file, delta.new_file
         files.pop(decode_path(old.raw_path), None)
-        if delta.status_char() != "D" and new.mode in (FileMode.BLOB, FileMode.BLOB_EXECUTABLE):
+        if delta.status_char() != "D" and new.mode in _REGULAR_FILE:
             path = decode_path(new.raw_path)
             if _is_rust(path):
                 files[path] = str(new.id)
@@ -304,6 +307,6 @@ def rust_files_at(repo: pygit2.Repository, commit: pygit2.Commit) -> dict[str, s
             path = prefix + decode_path(entry.raw_name)
             if entry.filemode == FileMode.TREE:
                 stack.append((path + "/", repo[entry.id]))
-            elif entry.filemode in (FileMode.BLOB, FileMode.BLOB_EXECUTABLE) and _is_rust(path):
+            elif entry.filemode in _REGULAR_FILE and _is_rust(path):
                 out[path] = str(entry.id)
     return out

@@ -270,7 +270,7 @@ class _Scanner:
         return cleaned, found
 
     def _text(self, text: str, where: str, findings: list[Finding]) -> str:
-        if not text or not _maybe(text):
+        if not text or not _maybe_segment(text):  # `example` just asked: cached
             return text  # the common case: nothing a plugin could match
         lines = text.splitlines(keepends=True)
         changed = False

@@ -25,12 +25,17 @@ import time
 from pathlib import Path
 
 import indexer.sync as sync_module
-from indexer.sync import open_target, sync
+from indexer.sync import SyncResult, open_target, sync
 
 CLI = Path(sys.executable).parent / "commit-indexer"
 
 
-def _timed_sync_result(repo: Path, db: Path):  # noqa: ANN202 (seconds, SyncResult)
+def _timed_sync(repo: Path, db: Path, examples: bool = True) -> tuple[float, SyncResult]:
+    """One sync into the store `db`, timed; with `examples` False no commit makes any
+    (the workers are forked from this process, so they see the switch too)."""
+    makes_examples = sync_module.makes_examples
+    if not examples:
+        sync_module.makes_examples = lambda info: False
     target = open_target(str(repo), f"sqlite:///{db}")
     try:
         start = time.perf_counter()
@@ -38,15 +43,6 @@ def _timed_sync_result(repo: Path, db: Path):  # noqa: ANN202 (seconds, SyncResu
         return time.perf_counter() - start, result
     finally:
         target.close()
-
-
-def _timed_sync(repo: Path, db: Path, examples: bool) -> float:
-    makes_examples = sync_module.makes_examples
-    if not examples:
-        sync_module.makes_examples = lambda info: False
-    try:
-        return _timed_sync_result(repo, db)[0]
-    finally:
         sync_module.makes_examples = makes_examples
 
 
@@ -66,16 +62,15 @@ def main() -> int:
     work = Path(tempfile.mkdtemp(prefix="commit-indexer-export-bench-"))
     url = f"sqlite:///{work / 'index.db'}"
     try:
-        # B: the same backfill with no commit making examples (the workers are
-        # forked from this process, so they see the switch too); T: the real one.
+        # B: the same backfill with no commit making examples; T: the real one.
         # Alternated --repeat times into fresh stores, the fastest of each counting.
         rests, totals = [], []
         for n in range(args.repeat):
-            rests.append(_timed_sync(args.repo, work / f"symbols-only-{n}.db", examples=False))
+            rests.append(_timed_sync(args.repo, work / f"symbols-only-{n}.db", examples=False)[0])
             if n:
                 for old in work.glob("index.db*"):
                     old.unlink()
-            seconds, result = _timed_sync_result(args.repo, work / "index.db")
+            seconds, result = _timed_sync(args.repo, work / "index.db")
             totals.append(seconds)
         rest, total = min(rests), min(totals)
         examples = total - rest

@@ -156,7 +156,12 @@ def count(url: str, sql: str) -> int:
 
 def rows(repo: Repo, sql: str, *params: object) -> list[tuple]:
     """The rows of a query on the repo's default store."""
-    engine = sa.create_engine(db_url(repo))
+    return rows_at(db_url(repo), sql, *params)
+
+
+def rows_at(url: str, sql: str, *params: object) -> list[tuple]:
+    """The rows of a query on the store at `url`."""
+    engine = sa.create_engine(url)
     with engine.connect() as conn:
         found = [tuple(row) for row in conn.exec_driver_sql(sql, params).all()]
     engine.dispose()

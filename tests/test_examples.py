@@ -5,8 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pygit2
-import sqlalchemy as sa
-from gitrepo import Repo, backfill, cli
+from gitrepo import Repo, backfill, cli, rows_at
 
 from indexer import git
 from indexer.examples import Example, build_examples
@@ -246,10 +245,7 @@ def test_one_name_twice_is_numbered_in_file_order_by_any_number_of_workers(
     for workers in ("1", "2"):
         url = f"sqlite:///{tmp_path / f'workers-{workers}.db'}"
         backfill(repo, "--db", url, "--workers", workers)
-        engine = sa.create_engine(url)
-        with engine.connect() as conn:
-            found.append([tuple(row) for row in conn.exec_driver_sql(sql).all()])
-        engine.dispose()
+        found.append(rows_at(url, sql))
     assert found[0] == found[1]
     assert [(m, q, "10" in t) for m, q, t in found[0]] == [
         ("first\n", "inner::visit", True),

@@ -256,6 +256,9 @@ def _content_ids(conn: Connection, contents: dict[str, tuple[str, str]]) -> dict
     return found
 
 
+CONTENTS_HELD_CHARS = 8_000_000  # new contents held before they are written
+
+
 def write_examples(
     conn: Connection, commits: Iterable[tuple[int, Iterable[Example], dict[str, int]]]
 ) -> None:
@@ -263,35 +266,44 @@ def write_examples(
     as (commit id, examples, skips), and mark them built: a handful of statements for a
     whole run of commits, in the caller's transaction."""
     contents: dict[str, tuple[str, str]] = {}
+    held = 0  # characters in `contents`
+    content_ids: dict[str, int] = {}
     rows: list[list] = []
     skips: list[tuple[int, str, int]] = []
     ids: list[int] = []
-    for commit_id, examples, skipped in commits:
-        ids.append(commit_id)
-        for e in examples:
-            segments = segments_json(e.segments)
-            key = content_key(segments, e.target)
-            contents.setdefault(key, (segments, e.target))
-            rows.append(
-                [
-                    commit_id,
-                    e.path,
-                    e.kind,
-                    e.name,
-                    e.qualname,
-                    e.change,
-                    key,  # replaced by the content's id below
-                    json.dumps(list(e.resolved), ensure_ascii=False),
-                    json.dumps(list(e.unresolved), ensure_ascii=False),
-                    " ".join(e.secrets),
-                ]
-            )
-        skips.extend(
-            (commit_id, reason, count) for reason, count in sorted(skipped.items()) if count
-        )
     with _tx(conn):
+        for commit_id, examples, skipped in commits:
+            ids.append(commit_id)
+            for e in examples:
+                segments = segments_json(e.segments)
+                key = content_key(segments, e.target)
+                if key not in contents:
+                    contents[key] = (segments, e.target)
+                    held += len(segments) + len(e.target)
+                rows.append(
+                    [
+                        commit_id,
+                        e.path,
+                        e.kind,
+                        e.name,
+                        e.qualname,
+                        e.change,
+                        key,  # replaced by the content's id below
+                        json.dumps(list(e.resolved), ensure_ascii=False),
+                        json.dumps(list(e.unresolved), ensure_ascii=False),
+                        " ".join(e.secrets),
+                    ]
+                )
+                # Each example's JSON holds the commit's message: a long one, in every
+                # example of a big commit, would be held here many times over.
+                if held > CONTENTS_HELD_CHARS:
+                    content_ids.update(_content_ids(conn, contents))
+                    contents, held = {}, 0
+            skips.extend(
+                (commit_id, reason, count) for reason, count in sorted(skipped.items()) if count
+            )
         if rows:
-            content_ids = _content_ids(conn, contents)
+            content_ids.update(_content_ids(conn, contents))
             for row in rows:
                 row[6] = content_ids[row[6]]
             _bulk_insert(conn, "examples", _EXAMPLE_COLUMNS, [tuple(row) for row in rows])

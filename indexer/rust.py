@@ -82,7 +82,7 @@ class ModDecl(NamedTuple):
 @dataclass(frozen=True)
 class ParsedBlob:
     """What one blob holds. Coming back from a parser process, items, uses and mods
-    are plain tuples in the same field order (see `parsing._to_wire`)."""
+    are plain tuples in the same field order (see `parsing.unpack`)."""
 
     status: str
     reason: str | None

@@ -25,7 +25,7 @@ from indexer import git
 from indexer import store as st
 from indexer.errors import IndexerError
 from indexer.examples import Built, build_examples, makes_examples
-from indexer.parsing import BlobParser, ParseResult, ParserPool, Work
+from indexer.parsing import BlobParser, Packed, ParseResult, ParserPool, Work, unpack
 from indexer.rust import DEFAULT_MAX_BLOB_BYTES, ParsedBlob
 from indexer.secrets import check_mode, mode_of
 from indexer.symbols import StoreSource, build_in_worker
@@ -249,11 +249,12 @@ class _Examples:
 
 
 class _Parsed:
-    """The parse of one batch of commits' new blobs, taken commit by commit."""
+    """The parse of one batch of commits' new blobs, taken commit by commit: the pool
+    workers' packed results (unpacked as their commit is written), or one parsed here."""
 
-    def __init__(self, parts: list[Future[ParseResult] | ParseResult]) -> None:
-        self.parts = parts  # a future per worker, or one result parsed here
-        self.by_oid: dict[str, tuple[str, int, ParsedBlob]] | None = None
+    def __init__(self, parts: list[Future[Packed]] | list[ParseResult]) -> None:
+        self.parts = parts
+        self.by_oid: dict[str, tuple[str, int, ParsedBlob | bytes]] | None = None
 
     def take(self, oids: list[str]) -> ParseResult:
         if not oids:
@@ -264,7 +265,8 @@ class _Parsed:
                 for parsed in part.result() if isinstance(part, Future) else part:
                     self.by_oid[parsed[0]] = parsed
             self.parts = []
-        return [self.by_oid.pop(oid) for oid in oids]
+        taken = [self.by_oid.pop(oid) for oid in oids]
+        return [(oid, size, unpack(b) if isinstance(b, bytes) else b) for oid, size, b in taken]
 
 
 def _index(

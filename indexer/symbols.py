@@ -24,6 +24,7 @@ from indexer.context import (
 )
 from indexer.examples import Built, build_examples
 from indexer.git import CommitInfo, FileChange
+from indexer.parsing import unpack
 from indexer.rust import ParsedBlob, Use
 
 T = TypeVar("T")
@@ -84,21 +85,22 @@ class StoreSource:
         # them in a few files.
         self._table: SymbolTable | None = None
         self._last_files: tuple[str, dict[str, str]] | None = None
+        # Blobs the writer had just received from a parser when it sent this run, as
+        # the parser packed them (`parsing.unpack`): cheaper than reading them back.
+        self.fresh: dict[str, bytes] = {}
 
-    def remember(self, blob: str, parsed: ParsedBlob) -> None:
-        """Keep what the parser just found in `blob`, so building this commit's (and the
-        next ones') examples need not read it back from the store."""
+    def remember(self, blob: str, parsed: ParsedBlob) -> tuple[list[Definition] | None, list[Use]]:
+        """Keep what the parser found in `blob`, so building this commit's (and the
+        next ones') examples need not read it back from the store; both lists back."""
         if parsed.status == "skipped":
-            _cached(self._items, blob, lambda: None)
-            return
+            return _keep(self._items, blob, None), _keep(self._uses, blob, [])
         # In file order, as the store gives them (`blob_symbols`): the parser meets
         # nested blocks last first, and `#2` names depend on the order.
-        _cached(
-            self._items,
-            blob,
-            lambda: _file_order(definitions(blob, [i[:7] for i in parsed.items])),
+        items = _file_order(definitions(blob, [i[:7] for i in parsed.items]))
+        return (
+            _keep(self._items, blob, items),
+            _keep(self._uses, blob, [Use(*u) for u in parsed.uses]),
         )
-        _cached(self._uses, blob, lambda: [Use(*u) for u in parsed.uses])
 
     def items(self, blob: str) -> list[Definition] | None:
         try:
@@ -115,6 +117,9 @@ class StoreSource:
     def _read(self, blob: str) -> tuple[list[Definition] | None, list[Use]]:
         """Both of a blob's lists from the store, kept: whoever asks for one asks for
         the other next."""
+        packed = self.fresh.pop(blob, None)
+        if packed is not None:  # unpacked on demand: a run's blobs outgrow the caches
+            return self.remember(blob, unpack(packed))
         rows, uses = st.blob_symbols(self.conn, blob)
         items = None if rows is None else definitions(blob, rows)
         return _keep(self._items, blob, items), _keep(self._uses, blob, [Use(*u) for u in uses])
@@ -174,14 +179,20 @@ _worker_source: tuple[tuple[str, str], StoreSource] | None = None
 
 
 def build_in_worker(
-    url: str, repo_path: str, commits: list[tuple[CommitInfo, list[FileChange]]], secrets: str
+    url: str,
+    repo_path: str,
+    commits: list[tuple[CommitInfo, list[FileChange]]],
+    secrets: str,
+    fresh: list[tuple[str, bytes]],
 ) -> list[Built]:
     """`build_examples` for a run of commits, in a worker process, reading the symbols
-    the writer has already committed (the commits' own, and every ancestor's)."""
+    the writer has already committed (the commits' own, and every ancestor's), and
+    the blobs these commits brought as their parser packed them (`fresh`)."""
     global _worker_source
     if _worker_source is None or _worker_source[0] != (url, repo_path):
         engine = st.connect_engine(url)
         source = StoreSource(pygit2.Repository(repo_path), engine.connect())
         _worker_source = ((url, repo_path), source)
     source = _worker_source[1]
+    source.fresh = dict(fresh)
     return [build_examples(source, info, changes, secrets) for info, changes in commits]

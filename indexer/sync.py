@@ -202,13 +202,18 @@ class _Examples:
         self.local = StoreSource(target.repo, conn) if pool is None else None
         self.batch: list[tuple[int, git.CommitInfo, list[git.FileChange]]] = []
         self.waiting: deque[tuple[list[int], Future[list[Built]]]] = deque()
+        self.fresh: list[tuple[str, bytes]] = []  # packed blobs, for the next run
         self.written = 0
 
-    def remember(self, parsed: ParseResult) -> None:
-        """Blobs just parsed here: the local source need not read them back."""
+    def remember(self, taken: list[tuple[str, int, ParsedBlob | bytes]]) -> None:
+        """Blobs just parsed, here or (packed) by a worker: the source that builds the
+        examples need not read them back from the store. A worker gets the packed ones
+        with its next run, as the bytes they came in."""
         if self.local is not None:
-            for oid, _size, blob in parsed:
-                self.local.remember(oid, blob)
+            for oid, _size, blob in taken:
+                self.local.remember(oid, blob)  # type: ignore[arg-type]  # parsed here
+        else:
+            self.fresh.extend((oid, blob) for oid, _size, blob in taken)  # type: ignore[misc]
 
     def add(self, commit_id: int, info: git.CommitInfo, changes: list[git.FileChange]) -> None:
         if self.local is not None:
@@ -231,9 +236,9 @@ class _Examples:
     def _send(self) -> None:
         url, path = self.target.store.url, self.target.repo.path
         commits = [(info, changes) for _id, info, changes in self.batch]
-        future = self.pool.call(build_in_worker, url, path, commits, self.secrets)
+        future = self.pool.call(build_in_worker, url, path, commits, self.secrets, self.fresh)
         self.waiting.append(([commit_id for commit_id, _i, _c in self.batch], future))
-        self.batch = []
+        self.batch, self.fresh = [], []
 
     def _write_oldest(self) -> None:
         commit_ids, future = self.waiting.popleft()
@@ -256,7 +261,8 @@ class _Parsed:
         self.parts = parts
         self.by_oid: dict[str, tuple[str, int, ParsedBlob | bytes]] | None = None
 
-    def take(self, oids: list[str]) -> ParseResult:
+    def take(self, oids: list[str]) -> list[tuple[str, int, ParsedBlob | bytes]]:
+        """The parse of `oids`, as it came: packed by a worker, or not."""
         if not oids:
             return []
         if self.by_oid is None:
@@ -265,8 +271,7 @@ class _Parsed:
                 for parsed in part.result() if isinstance(part, Future) else part:
                     self.by_oid[parsed[0]] = parsed
             self.parts = []
-        taken = [self.by_oid.pop(oid) for oid in oids]
-        return [(oid, size, unpack(b) if isinstance(b, bytes) else b) for oid, size, b in taken]
+        return [self.by_oid.pop(oid) for oid in oids]
 
 
 def _index(
@@ -322,13 +327,14 @@ def _write_all(
     def write_oldest() -> None:
         nonlocal blobs
         item = pending.popleft()
-        parsed = item.parsed.take(item.new_blobs)
+        taken = item.parsed.take(item.new_blobs)
+        parsed = [(oid, size, unpack(b) if isinstance(b, bytes) else b) for oid, size, b in taken]
         replace = item.info.oid in plan.rewrite
         commit_id = st.write_commit(
             conn, target.repo_id, item.info, item.changes, parsed, replace
         )  # its own transaction: the commit, its changes and its new blobs
         blobs += len(parsed)
-        examples.remember(parsed)
+        examples.remember(taken)
         if makes_examples(item.info):
             examples.add(commit_id, item.info, item.changes)
         report()

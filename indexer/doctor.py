@@ -24,7 +24,7 @@ from sqlalchemy import Connection, create_engine, delete, func, select
 from sqlalchemy.exc import DatabaseError
 from sqlalchemy.pool import NullPool
 
-from indexer import git, schema
+from indexer import example_store, git, schema
 from indexer import models as m
 from indexer import store as st
 from indexer.errors import StoreError
@@ -153,7 +153,7 @@ def _gather_rows(repo: pygit2.Repository, conn: Connection, facts: _Facts) -> No
         facts.holes = [oid for oid in missing if oid not in seen]
     everything, unreadable = git.walk(repo, git.ref_tips(repo, remotes=True), ())
     facts.unreachable = None if unreadable else len(stored - set(everything))
-    facts.unbuilt = [oid for _id, oid in st.commits_without_examples(conn, rid)]
+    facts.unbuilt = [oid for _id, oid in example_store.commits_without_examples(conn, rid)]
     facts.stale_tips = [t for t in st.synced_tips(conn, rid) if t not in repo]
     facts.missing_blobs = sorted(
         conn.execute(

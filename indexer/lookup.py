@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from indexer import git
+from indexer import example_store, git
 from indexer import store as st
 from indexer.errors import IndexerError
 from indexer.sync import Target
@@ -55,7 +55,7 @@ def find_symbols(
 @dataclass(frozen=True)
 class CommitExamples:
     commit: str
-    examples: list[st.StoredExample]
+    examples: list[example_store.StoredExample]
     skipped: dict[str, int]
 
 
@@ -68,8 +68,8 @@ def commit_examples(target: Target, rev: str, path: str | None = None) -> Commit
                 f"commit {oid[:12]} ({rev}) is not indexed yet",
                 hint=f"run `commit-indexer sync --rev {rev}` or `commit-indexer backfill` first",
             )
-        examples = st.commit_examples(conn, target.repo_id, oid)
-        skipped = st.example_skips(conn, target.repo_id, oid)
+        examples = example_store.commit_examples(conn, target.repo_id, oid)
+        skipped = example_store.example_skips(conn, target.repo_id, oid)
     if path is not None:
         examples = [e for e in examples if e.path == path]
     return CommitExamples(oid, examples, skipped)

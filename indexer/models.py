@@ -173,7 +173,7 @@ examples = Table(
 )
 
 # Segments are stored as text (JSON), so a new tokenizer or budget needs no re-parse;
-# keyed by the sha256 of the two (store.content_key), so equal examples share a row.
+# keyed by the sha256 of the two (`example_store.content_key`): equal examples share a row.
 example_contents = Table(
     "example_contents",
     metadata,

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from indexer import git
+from indexer import example_store, git
 from indexer import store as st
 from indexer.budget import EncodedExample, SkipReason, encode_example, fit, get_template
 from indexer.card import dataset_card
@@ -52,10 +52,10 @@ def _store_tokenizer(target: Target, tokenizer: Tokenizer, template: str) -> Tok
         template,
     )
     with st.translate_errors(target.store.url), target.store.connect() as conn:
-        tid = st.add_tokenizer(
+        tid = example_store.add_tokenizer(
             conn, tokenizer.sha256, tokenizer.name, tokenizer.kind, tokenizer.to_bytes()
         )
-        st.set_repo_tokenizer(conn, target.repo_id, tid, template)
+        example_store.set_repo_tokenizer(conn, target.repo_id, tid, template)
     return _info(tokenizer, template)
 
 
@@ -85,20 +85,20 @@ def use_tokenizer(target: Target, path: Path, template: str = "native") -> Token
 
 def _tokenizer_for(
     target: Target, template: str | None
-) -> tuple[st.StoredTokenizer, Tokenizer, str]:
+) -> tuple[example_store.StoredTokenizer, Tokenizer, str]:
     with st.translate_errors(target.store.url), target.store.connect() as conn:
-        stored = st.repo_tokenizer(conn, target.repo_id)
+        stored = example_store.repo_tokenizer(conn, target.repo_id)
     if stored is None:
         # The default after a backfill: a native model trained on the repo's code.
         train_tokenizer(target)
         with target.store.connect() as conn:
-            stored = st.repo_tokenizer(conn, target.repo_id)
+            stored = example_store.repo_tokenizer(conn, target.repo_id)
     assert stored is not None
     tokenizer = Tokenizer.from_bytes(stored.kind, stored.data, stored.name)
     return stored, tokenizer, template or stored.template
 
 
-def _example(row: st.StoredExample) -> Example:
+def _example(row: example_store.StoredExample) -> Example:
     return Example(
         commit=row.commit,
         parent=row.parents.split()[0] if row.parents else None,
@@ -112,7 +112,7 @@ def _example(row: st.StoredExample) -> Example:
     )
 
 
-def _record_id(e: st.StoredExample) -> str:
+def _record_id(e: example_store.StoredExample) -> str:
     key = "\0".join((e.commit, e.path, e.kind, e.qualname)).encode()
     return hashlib.sha256(key).hexdigest()[:16]
 
@@ -220,14 +220,14 @@ def _records(
     duplicates: Dedup,
     secrets: dict[str, Any],
 ) -> Iterator[dict[str, Any]]:
-    skips.update(st.example_skips(conn, target.repo_id))
+    skips.update(example_store.example_skips(conn, target.repo_id))
     secrets["dropped_examples"] = skips.get(SKIP_REASON, 0)
     for start in range(0, len(commits), COMMITS_PER_CHUNK):
         chunk = commits[start : start + COMMITS_PER_CHUNK]
         order = {oid: n for n, oid in enumerate(chunk)}
-        rows = st.examples_of(conn, target.repo_id, chunk)
+        rows = example_store.examples_of(conn, target.repo_id, chunk)
         rows.sort(key=lambda e: (order[e.commit], e.path, e.kind, e.qualname))
-        cached = st.cached_tokens(conn, [e.id for e in rows], tokenizer_id, template)
+        cached = example_store.cached_tokens(conn, [e.id for e in rows], tokenizer_id, template)
         new: dict[int, bytes] = {}
         for row in rows:
             candidate = duplicates.check(row.content_id, row.target)
@@ -272,6 +272,6 @@ def _records(
                 "attention_mask": list(fitted.attention_mask),
                 "n_tokens": fitted.n_tokens,
             }
-        st.save_tokens(conn, tokenizer_id, template, new)
+        example_store.save_tokens(conn, tokenizer_id, template, new)
         if on_progress:
             on_progress(min(start + COMMITS_PER_CHUNK, len(commits)), len(commits))

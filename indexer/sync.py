@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import pygit2
 from sqlalchemy import Connection
 
-from indexer import git
+from indexer import example_store, git
 from indexer import store as st
 from indexer.errors import IndexerError
 from indexer.examples import Built, build_examples, makes_examples
@@ -149,7 +149,7 @@ def sync(
             # ones that git no longer has are gc's business).
             unbuilt = [
                 (cid, oid)
-                for cid, oid in st.commits_without_examples(conn, target.repo_id)
+                for cid, oid in example_store.commits_without_examples(conn, target.repo_id)
                 if oid in target.repo
             ]
         blobs = 0
@@ -246,7 +246,7 @@ class _Examples:
 
     def _write(self, commit_ids: list[int], built: list[Built]) -> None:
         with self.conn.begin():  # a run of commits at once: their examples are all or none
-            st.write_examples(
+            example_store.write_examples(
                 self.conn,
                 [(c, one.examples, one.skipped) for c, one in zip(commit_ids, built, strict=True)],
             )

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from gitrepo import Repo, cli, count, db_url, make_repo
 
-from indexer import store as st
+from indexer import example_store
 from indexer.demo import build_demo_repo
 from indexer.examples import Example, Segment
 from indexer.secrets import scan_example
@@ -104,7 +104,7 @@ def _decoded(repo: Repo, folder: Path) -> str:
     """The text the exported token ids decode to."""
     target = open_target(str(repo.path))
     with target.store.connect() as conn:
-        stored = st.repo_tokenizer(conn, target.repo_id)
+        stored = example_store.repo_tokenizer(conn, target.repo_id)
     target.close()
     tokenizer = Tokenizer.from_bytes(stored.kind, stored.data, stored.name)
     return "\n".join(
@@ -267,7 +267,7 @@ def test_the_demo_repo_has_no_false_positive(tmp_path: Path) -> None:
     target = open_target(str(demo.path))
     with target.store.connect() as conn:
         oids = [oid for (oid,) in conn.exec_driver_sql("SELECT oid FROM commits")]
-        stored = st.examples_of(conn, target.repo_id, oids)
+        stored = example_store.examples_of(conn, target.repo_id, oids)
     target.close()
     assert len(stored) > 100
     for row in stored:

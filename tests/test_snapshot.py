@@ -10,7 +10,7 @@ from pathlib import Path
 import torch
 from gitrepo import Repo, cli, dump_store, make_repo
 
-from indexer import store as st
+from indexer import example_store
 from indexer.budget import IGNORE, encode_example, fit, render_text
 from indexer.dataset import ExportDataset, collate
 from indexer.demo import build_demo_repo
@@ -84,7 +84,7 @@ def test_records_decode_to_their_text_and_label_only_the_target(tmp_path: Path) 
     assert cli("export", out, "--repo", demo.path, "--max-tokens", "512").exit_code == 0
     target = open_target(str(demo.path))
     with target.store.connect() as conn:
-        stored = st.repo_tokenizer(conn, target.repo_id)
+        stored = example_store.repo_tokenizer(conn, target.repo_id)
     target.close()
     tokenizer = Tokenizer.from_bytes(stored.kind, stored.data, stored.name)
     records = [json.loads(line) for line in (out / "train.jsonl").read_text().splitlines()]

@@ -19,7 +19,7 @@ from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from gitrepo import count, store_at_revision
 
-from indexer import schema, store
+from indexer import example_store, schema, store
 from indexer.models import metadata
 from indexer.resources import resource_dir
 
@@ -249,7 +249,7 @@ def test_a_postgresql_store_at_0002_with_rows_is_upgraded(pg_url: str) -> None:
     with opened.connect() as conn:
         version = conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar()
         built = conn.exec_driver_sql("SELECT oid, examples_built FROM commits").all()
-        [example] = store.commit_examples(conn, 1, "a" * 40)
+        [example] = example_store.commit_examples(conn, 1, "a" * 40)
         contents = conn.exec_driver_sql("SELECT count(*) FROM example_contents").scalar()
     opened.close()
     assert version == schema.script_head()
@@ -312,7 +312,7 @@ def test_a_0003_store_gets_example_contents_and_its_examples_scanned(tmp_path: P
         assert q("SELECT count(*) FROM example_contents").scalar() == 2
         assert q("SELECT count(DISTINCT content_id) FROM examples WHERE name = 'a'").scalar() == 1
         assert q("SELECT count(*) FROM example_tokens").scalar() == 0
-        b = store.commit_examples(conn, 1, f"{2:040x}")[1]
+        b = example_store.commit_examples(conn, 1, f"{2:040x}")[1]
     opened.close()
     assert b.name == "b" and key not in b.target and b.secrets == ("AWSKeyDetector",)
     assert b.target == 'fn b() -> &str { "<secret:AWSKeyDetector>" }'

@@ -1,0 +1,92 @@
+"""SQL sent straight to the database driver, for the store's hot paths: placeholders,
+`IN` lists in chunks, bulk inserts (COPY on PostgreSQL), and transactions that nest.
+
+A backfill writes millions of rows and asks thousands of small questions; for those,
+SQLAlchemy's per-statement and per-parameter handling cost more than the database's
+own work. Everything else goes through SQLAlchemy Core.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+
+from sqlalchemy import Connection, Table
+
+IN_CHUNK = 500  # bound on `IN (...)` lists, well under SQLite's variable limit
+
+
+@contextmanager
+def tx(conn: Connection) -> Iterator[None]:
+    """A transaction, or nothing when the caller already holds one (so reads can run
+    inside the transaction that writes a commit and its examples)."""
+    if conn.in_transaction():
+        yield
+    else:
+        with conn.begin():
+            yield
+
+
+def upsert(conn: Connection, table: Table):  # noqa: ANN202 (a dialect's Insert)
+    """An INSERT that can say ON CONFLICT, for rows that concurrent processes may
+    both add (a repo, a tokenizer, cached tokens): the second one's insert then
+    does nothing, or updates, instead of failing on the unique key."""
+    # Imported here: the PostgreSQL dialect module costs ~90 ms to import, and most
+    # commands (a hook's sync above all) never build one of these.
+    if conn.dialect.name == "postgresql":
+        from sqlalchemy.dialects import postgresql as dialect
+    else:
+        from sqlalchemy.dialects import sqlite as dialect
+    return dialect.insert(table)
+
+
+def chunks(values: Sequence[str]) -> Iterator[Sequence[str]]:
+    for start in range(0, len(values), IN_CHUNK):
+        yield values[start : start + IN_CHUNK]
+
+
+def rows_in(conn: Connection, sql: str, values: Sequence, *params: object) -> list[tuple]:
+    """`sql` (ending in `IN`) for `values`, a chunk at a time, straight to the driver:
+    SQLAlchemy's `in_` makes a bound parameter object per value, which cost more than
+    the query on a backfill's thousands of lookups."""
+    found: list[tuple] = []
+    for chunk in chunks(values):
+        query = f"{sql} ({markers(conn, len(chunk))})"
+        found.extend(conn.exec_driver_sql(query, (*params, *chunk)).all())
+    return found
+
+
+_MARKERS = {"qmark": "?", "format": "%s", "pyformat": "%s"}
+
+
+def marker(conn: Connection) -> str:
+    """The driver's parameter placeholder, for SQL sent straight to it."""
+    return _MARKERS[conn.dialect.paramstyle]
+
+
+def markers(conn: Connection, n: int) -> str:
+    """`n` placeholders, comma-separated: a VALUES row or an IN list."""
+    return ", ".join([marker(conn)] * n)
+
+
+def bulk_insert(conn: Connection, table: str, columns: Sequence[str], rows: list[tuple]) -> None:
+    """Many rows straight to the driver: items and examples are most of a backfill's
+    rows, and SQLAlchemy's per-row parameter handling would cost more than SQLite's
+    insert. PostgreSQL takes them with COPY, one stream instead of a message per row
+    (executemany there costs three times as much)."""
+    if conn.dialect.name == "postgresql":
+        cursor = conn.connection.driver_connection.cursor()
+        with cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+        return
+    sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({markers(conn, len(columns))})"
+    conn.exec_driver_sql(sql, rows)
+
+
+def insert_returning_id(conn: Connection, table: str, row: dict[str, object]) -> int:
+    """One row straight to the driver, its new id back: a backfill inserts a commit and
+    its blobs this way thousands of times, where SQLAlchemy's statement handling cost
+    more than the insert."""
+    sql = f"INSERT INTO {table} ({', '.join(row)}) VALUES ({markers(conn, len(row))}) RETURNING id"
+    return conn.exec_driver_sql(sql, tuple(row.values())).scalar_one()

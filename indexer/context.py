@@ -30,8 +30,9 @@ DEFINITION_KINDS = {"struct", "enum", "union", "trait", "type", "const", "static
 
 # Comments and string literals. Each pattern starts with a lookahead of the bytes a
 # match can start with: `re` then skips every other position at once instead of
-# trying each alternative (or a lookbehind) there, 4x faster for this one and a third
-# for the next two on dtolnay/syn's sources, with the same matches.
+# trying each alternative (or a lookbehind) there. On dtolnay/syn's sources cut in
+# item-sized pieces, with the same matches: 2.4x faster for this one, a third and a
+# tenth faster for the next two.
 _BLANKED = re.compile(
     rb"(?=[/br\"'])(?://[^\n]*|/\*.*?\*/|b?r(#*)\".*?\"\1|b?\"(?:\\.|[^\"\\])*\"|b?'(?:\\.|[^'\\])')",
     re.S,

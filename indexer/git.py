@@ -281,7 +281,7 @@ _REGULAR_FILE = (FileMode.BLOB, FileMode.BLOB_EXECUTABLE)  # not a symlink or gi
 
 
 def rust_files_from(
-    repo: pygit2.Repository, base: pygit2.Commit, base_files: dict[str, str], commit: pygit2.Commit
+    base: pygit2.Commit, base_files: dict[str, str], commit: pygit2.Commit
 ) -> dict[str, str]:
     """`rust_files_at(commit)`, from `base_files` (another commit's): only the entries
     the diff of the two trees touches are read, where `rust_files_at` walks every

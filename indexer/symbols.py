@@ -143,7 +143,7 @@ class StoreSource:
             if self._last_files is None:
                 return git.rust_files_at(self.repo, self.repo[commit])
             base, files = self._last_files
-            return git.rust_files_from(self.repo, self.repo[base], files, self.repo[commit])
+            return git.rust_files_from(self.repo[base], files, self.repo[commit])
 
         files = _cached(self._files, commit, read)
         self._last_files = (commit, files)

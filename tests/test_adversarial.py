@@ -226,5 +226,5 @@ def test_file_lists_made_from_another_commits_equal_a_walk_of_the_tree(
     for step in (1, 7, len(commits) - 1):
         for i in range(len(commits) - step):
             for a, b in ((i, i + step), (i + step, i)):
-                made = git.rust_files_from(git_repo, commits[a], full[a], commits[b])
+                made = git.rust_files_from(commits[a], full[a], commits[b])
                 assert made == full[b], (order[a], order[b])

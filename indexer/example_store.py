@@ -14,7 +14,7 @@ from sqlalchemy import Connection, false, func, select
 
 from indexer import models as m
 from indexer.examples import Example, Segment
-from indexer.sql import IN_CHUNK, bulk_insert, chunks, marker, markers, rows_in, tx, upsert
+from indexer.sql import bulk_insert, chunks, marker, markers, rows_in, tx, upsert
 
 
 def segments_json(segments: Iterable[Segment]) -> str:
@@ -285,9 +285,9 @@ def cached_tokens(
     k = m.example_tokens.c
     found: dict[int, bytes] = {}
     with tx(conn):
-        for start in range(0, len(example_ids), IN_CHUNK):
+        for chunk in chunks(example_ids):
             query = select(k.example_id, k.data).where(
-                k.example_id.in_(example_ids[start : start + IN_CHUNK]),
+                k.example_id.in_(chunk),
                 k.tokenizer_id == tokenizer_id,
                 k.template == template,
             )

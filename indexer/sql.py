@@ -10,8 +10,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from typing import TypeVar
 
 from sqlalchemy import Connection, Table
+
+T = TypeVar("T")
 
 IN_CHUNK = 500  # bound on `IN (...)` lists, well under SQLite's variable limit
 
@@ -40,7 +43,8 @@ def upsert(conn: Connection, table: Table):  # noqa: ANN202 (a dialect's Insert)
     return dialect.insert(table)
 
 
-def chunks(values: Sequence[str]) -> Iterator[Sequence[str]]:
+def chunks(values: Sequence[T]) -> Iterator[Sequence[T]]:
+    """`values` in slices of at most IN_CHUNK, for `IN (...)` lists."""
     for start in range(0, len(values), IN_CHUNK):
         yield values[start : start + IN_CHUNK]
 

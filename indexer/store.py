@@ -45,7 +45,6 @@ from indexer.git import CommitInfo, FileChange
 from indexer.rust import PARSER_VERSION, Item, ParsedBlob, Use
 from indexer.rust import ModDecl as RustModDecl
 from indexer.sql import (
-    IN_CHUNK,
     bulk_insert,
     chunks,
     insert_returning_id,
@@ -388,8 +387,7 @@ def collect_garbage(conn: Connection, repo: int, reachable: set[str]) -> Collect
         stored = conn.execute(select(c.id, c.oid).where(c.repo_id == repo)).all()
         dead = [cid for cid, oid in stored if oid not in reachable]
         examples = 0
-        for start in range(0, len(dead), IN_CHUNK):
-            ids = dead[start : start + IN_CHUNK]
+        for ids in chunks(dead):
             example_ids = select(e.id).where(e.commit_id.in_(ids))
             conn.execute(
                 delete(m.example_tokens).where(m.example_tokens.c.example_id.in_(example_ids))

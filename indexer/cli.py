@@ -28,6 +28,7 @@ from rich.progress import (
 )
 from rich.text import Text
 
+from indexer import interpreter
 from indexer.errors import IndexerError
 from indexer.rust import DEFAULT_MAX_BLOB_BYTES
 
@@ -645,4 +646,5 @@ def hook_run(
 
 
 def main() -> None:
-    app()
+    interpreter.tune()
+    interpreter.run_and_exit(app)

@@ -16,7 +16,7 @@ from gitrepo import Repo, cli, count, db_url, make_repo
 from indexer import example_store
 from indexer.demo import build_demo_repo
 from indexer.examples import Example, Segment
-from indexer.secrets import scan_example
+from indexer.secrets import _maybe, scan_example
 from indexer.sync import open_target
 from indexer.tokenizer import Tokenizer
 
@@ -37,6 +37,12 @@ KEY_BODY = [_token("", 64, ALNUM + "+/", 6 + i) for i in range(4)]
 PRIVATE_KEY = "\n".join(
     ["-----BEGIN RSA PRIVATE KEY-----", *KEY_BODY, "-----END RSA PRIVATE KEY-----"]
 )
+DISCORD = ".".join((_token("M", 23, ALNUM, 7), _token("", 6, ALNUM, 8), _token("", 27, ALNUM, 9)))
+TELEGRAM = "123456789:" + _token("", 35, ALNUM, 10)
+IBM_IAM = _token("", 44, ALNUM, 11)
+IBM_HMAC = _token("", 48, "0123456789abcdef", 12)
+GITLAB = _token("glpat-", 20, ALNUM, 13)
+SENDGRID = f"SG.{_token('', 22, ALNUM, 14)}.{_token('', 43, ALNUM, 15)}"
 SECRETS = (AWS, GITHUB, SLACK, STRIPE, API_KEY, f":{PASSWORD}@", *KEY_BODY)
 
 CONFIG = f'''pub struct Config {{
@@ -246,6 +252,45 @@ def test_ordinary_rust_is_not_flagged(code: str) -> None:
     example = _example(code, msg="This reverts commit 5982fa4e522059f5c544bdf4edcb90307682b177.")
     cleaned, findings = scan_example(example)
     assert findings == () and cleaned is example
+
+
+@pytest.mark.parametrize(
+    ("line", "secret", "detector"),
+    [
+        (f'let bot = "{DISCORD}";', DISCORD, "DiscordBotTokenDetector"),
+        (f'let bot = "{TELEGRAM}";', TELEGRAM, "TelegramBotTokenDetector"),
+        (f'let ibm_cloud_iam_key = "{IBM_IAM}";', IBM_IAM, "IbmCloudIamDetector"),
+        (f"// key:{IBM_IAM}", IBM_IAM, "IbmCloudIamDetector"),
+        (f'let cos_secret_access_key = "{IBM_HMAC}";', IBM_HMAC, "IbmCosHmacDetector"),
+        (f'let gitlab = "{GITLAB}";', GITLAB, "GitLabTokenDetector"),
+        (f'let sendgrid = "{SENDGRID}";', SENDGRID, "SendGridDetector"),
+    ],
+)
+def test_long_tokens_pass_the_prefilter_and_are_redacted(
+    line: str, secret: str, detector: str
+) -> None:
+    """The prefilter finds these by the shape of the whole token (and, for an assigned
+    value, the name it is assigned to): each must still reach detect-secrets."""
+    cleaned, findings = scan_example(_example(f"fn f() {{\n    {line}\n}}"))
+    assert detector in [f.detector for f in findings]
+    assert secret not in repr(cleaned)
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "    fn test_serde_levelfilter_serialize_deserialize() {",
+        '    "tests/ui/delegation/glob-glob.rs",',
+        "    let index_of_header = MSG.find(header).unwrap();",
+        "4304:  48 8d 05 1d bd 02 00  lea  0x2bd1d(%rip),%rax  # 30028"
+        " <anon.7cf0325160a81106a62a3eb77a18e0e0.0.llvm.16433780892884680004+0x30>",
+    ],
+)
+def test_long_names_do_not_reach_detect_secrets(line: str) -> None:
+    """rust-lang/log's and dtolnay/syn's histories have these (a test name,
+    disassembly in a commit message, paths, a constant): letting one through cost a
+    worker 0.15 s to import detect-secrets."""
+    assert not _maybe(line)
 
 
 def test_a_secret_in_a_shorter_variant_is_redacted_too() -> None:

@@ -25,6 +25,7 @@ import time
 from pathlib import Path
 
 import indexer.sync as sync_module
+from indexer import interpreter
 from indexer.sync import SyncResult, open_target, sync
 
 CLI = Path(sys.executable).parent / "commit-indexer"
@@ -59,6 +60,7 @@ def main() -> int:
         help="run B and T this many times each, alternated; the fastest of each counts",
     )
     args = ap.parse_args()
+    interpreter.tune()  # the garbage collector as the CLI sets it (the workers inherit it)
     work = Path(tempfile.mkdtemp(prefix="commit-indexer-export-bench-"))
     url = f"sqlite:///{work / 'index.db'}"
     try:

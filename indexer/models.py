@@ -105,7 +105,7 @@ blobs = Table(
     Column("oid", String(40), nullable=False, unique=True),
     Column("size", BigInteger, nullable=False),
     Column("status", String(16), nullable=False),  # parsed, partial, skipped
-    Column("reason", String(32)),  # binary, non_utf8, too_large, syntax_error
+    Column("reason", String(32)),  # binary, non_utf8, too_large, syntax_error, too_deep
     Column("parser_version", Integer, nullable=False),
 )
 

@@ -44,6 +44,7 @@ from gitrepo import (
 )
 
 from indexer import database, store
+from indexer.rust import MAX_NESTING
 
 
 def blob_at(repo: Repo, path: str, rev: str = "HEAD") -> str:
@@ -120,9 +121,8 @@ def test_syntax_error_keeps_what_tree_sitter_recovers(repo: Repo) -> None:
     assert "src/lib.rs:1-1  fn  normal" in symbols(repo, "normal")
 
 
-@pytest.mark.parametrize("source", [DEEP_PARENS, DEEP_MODS], ids=["parens", "mods"])
-def test_deep_nesting_does_not_recurse(repo: Repo, source: str) -> None:
-    repo.commit({**NORMAL, "src/deep.rs": source})
+def test_deep_nesting_does_not_recurse(repo: Repo) -> None:
+    repo.commit({**NORMAL, "src/deep.rs": DEEP_PARENS})
     output = backfill(repo)
     assert "RecursionError" not in output
     assert blob_state(repo, "src/deep.rs") == ("parsed", None)
@@ -130,21 +130,25 @@ def test_deep_nesting_does_not_recurse(repo: Repo, source: str) -> None:
     assert "src/lib.rs:1-1  fn  normal" in symbols(repo, "normal")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="rust.py/examples.py: every nested item stores its whole qualified name"
-    " (items.qualname, mods.scope, examples.qualname), so n nested mods cost O(n^2):"
-    " the 50 kB of DEEP_MODS become ~110 MB of store. A depth cap or a shared prefix"
-    " would bound it; left to the lead (parsing semantics).",
-)
-def test_deep_nesting_stores_in_proportion_to_the_file(repo: Repo) -> None:
-    repo.commit({"src/deep.rs": DEEP_MODS})
-    backfill(repo)
+def test_deep_mods_are_indexed_to_a_depth_and_counted(repo: Repo) -> None:
+    """5,000 nested `mod a {`: every item stores its whole qualified name, so all of
+    them would cost O(n^2) (the 50 kB file made ~110 MB of store). The outer
+    MAX_NESTING levels are indexed, the blob is partial for the reason too_deep."""
+    repo.commit({**NORMAL, "src/deep.rs": DEEP_MODS})
+    output = backfill(repo)
+    assert "RecursionError" not in output
+    assert blob_state(repo, "src/deep.rs") == ("partial", "too_deep")
+    assert skipped(repo, "partial") == {"too_deep": 1}
     stored = sum(
         count(db_url(repo), f"SELECT coalesce(sum(length({column})), 0) FROM {table}")
         for table, column in (("items", "qualname"), ("mods", "scope"), ("examples", "qualname"))
     )
     assert stored < 100 * len(DEEP_MODS)
+    deepest = "::".join(["a"] * (MAX_NESTING + 1))
+    assert count(db_url(repo), f"SELECT count(*) FROM items WHERE qualname = '{deepest}'") == 1
+    assert count(db_url(repo), "SELECT count(*) FROM items WHERE kind = 'mod'") == MAX_NESTING + 1
+    assert count(db_url(repo), "SELECT count(*) FROM items WHERE name = 'deep'") == 0
+    assert "src/lib.rs:1-1  fn  normal" in symbols(repo, "normal")
 
 
 def test_symlinks_are_counted_never_parsed(repo: Repo) -> None:

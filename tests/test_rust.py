@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from indexer.rust import Use, module_path, parse_blob, resolve_use
+from indexer.rust import MAX_NESTING, Use, module_path, parse_blob, resolve_use
 
 SOURCE = b"""//! Crate docs are not an item.
 use std::collections::{HashMap, btree_map::{self, Entry as BEntry}};
@@ -210,8 +210,20 @@ def test_deep_nesting_does_not_recurse() -> None:
     assert parse_blob(expr).status in ("parsed", "partial")
     mods = b"mod a { " * depth + b"fn deep() {}" + b" }" * depth
     parsed = parse_blob(mods)
+    assert (parsed.status, parsed.reason) == ("partial", "too_deep")
     deepest = max(parsed.items, key=lambda i: i.qualname.count("::"))
-    assert deepest.name == "deep" and deepest.qualname.count("::") > 100
+    assert deepest.qualname == "::".join(["a"] * (MAX_NESTING + 1))
+
+
+def test_nesting_up_to_the_limit_is_whole() -> None:
+    depth = MAX_NESTING + 1  # the innermost fn's path has MAX_NESTING + 2 parts
+    mods = b"mod a { " * depth + b"fn deep() {}" + b" }" * depth
+    parsed = parse_blob(mods)
+    assert (parsed.status, parsed.reason) == ("partial", "too_deep")
+    mods = b"mod a { " * MAX_NESTING + b"fn deep() {}" + b" }" * MAX_NESTING
+    parsed = parse_blob(mods)
+    assert (parsed.status, parsed.reason) == ("parsed", None)
+    assert ("fn", "::".join(["a"] * MAX_NESTING + ["deep"])) in _items(parsed)
 
 
 def test_bom_and_crlf_keep_names_and_lines() -> None:

@@ -109,7 +109,9 @@ _SIMPLE_KINDS = {
 _COMMENTS = ("line_comment", "block_comment")
 _FN_NODES = ("function_item", "function_signature_item")
 # Field ids: looking a child up by id skips a string lookup, for every item.
-_BODY, _NAME, _VALUE = (LANGUAGE.field_id_for_name(f) for f in ("body", "name", "value"))
+_BODY, _NAME, _VALUE, _TRAIT, _TYPE = (
+    LANGUAGE.field_id_for_name(f) for f in ("body", "name", "value", "trait", "type")
+)
 # The node types that hold an item or a declaration; any other ends a lead of docs.
 _ITEM_NODES = frozenset(
     (
@@ -199,11 +201,11 @@ def _is_doc(start: int, data: bytes) -> bool:
 
 
 def _impl_name(node: tree_sitter.Node) -> str:
-    trait = node.child_by_field_name("trait")
-    target = _one_line(node.child_by_field_name("type"))
-    negative = any(c.type == "!" for c in node.children)
+    trait = node.child_by_field_id(_TRAIT)
+    target = _one_line(node.child_by_field_id(_TYPE))
     if trait is None:
         return f"impl {target}"
+    negative = any(c.type == "!" for c in node.children)
     return f"impl {'!' if negative else ''}{_one_line(trait)} for {target}"
 
 

@@ -55,7 +55,13 @@ DbOpt = Annotated[
     typer.Option("--db", help="SQLAlchemy URL of the store [default: SQLite in the git dir]."),
 ]
 WorkersOpt = Annotated[
-    int | None, typer.Option("--workers", "-j", min=1, help="Parser processes [default: cores].")
+    int | None,
+    typer.Option(
+        "--workers",
+        "-j",
+        min=1,
+        help="Processes to use, this one and N - 1 parsers [default: cores].",
+    ),
 ]
 MaxBytesOpt = Annotated[
     int, typer.Option("--max-blob-bytes", min=1, help="Larger .rs files are skipped, counted.")

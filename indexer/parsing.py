@@ -216,6 +216,10 @@ class ParserPool:
         worker = min((w % len(self._executors) for w in order), key=self._backlog)
         return self._track(worker, self._executors[worker].submit(fn, *args))
 
+    def least_backlog(self) -> int:
+        """Tasks queued in the least loaded worker, the one it is running included."""
+        return min(map(self._backlog, range(len(self._executors))))
+
     def _backlog(self, worker: int) -> int:
         queue = self._queued[worker]
         while queue and queue[0].done():

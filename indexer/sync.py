@@ -7,7 +7,9 @@ finishes the work.
 Parsing is the expensive part, so blobs go to a process pool that works ahead of
 the writer, which commits in walk order. Each distinct blob is parsed once: the
 store is asked before a blob is sent, and a blob already sent in this run is not
-sent again.
+sent again. With N cores there are N - 1 parsers: writing takes part of a core, and
+the writer builds examples in the rest of it, as the parsers do when they run out
+of blobs (`_Examples`).
 """
 
 from __future__ import annotations
@@ -188,61 +190,106 @@ def behind(target: Target, rev: str = "HEAD") -> int:
         return len(_plan(target, conn, _resolve_tips(target, rev, False)).todo)
 
 
+@dataclass
+class _Run:
+    """Consecutive commits whose examples are built together."""
+
+    commit_ids: list[int]
+    commits: list[tuple[git.CommitInfo, list[git.FileChange]]]
+    fresh: list[tuple[str, bytes]]  # blobs parsed since the run before, packed
+    built: Future[list[Built]] | None = None  # None until a worker or this process takes it
+
+
 class _Examples:
     """The second transaction of each commit: its examples, built from the symbols
-    the first one committed. With a pool they are built in its workers, a run of
-    consecutive commits per task (they share most files, so the worker's caches
-    serve them), each worker reading the store through its own connection; without
-    one they are built here. Written in the order the commits were."""
+    the first one committed, a run of consecutive commits at a time (they share most
+    files, so the builder's caches serve them). Without a pool they are all built
+    here. With one, a run goes to a worker that has nothing left to do (it reads the
+    store through its own connection); while every worker is busy parsing ahead,
+    this process builds the oldest run itself between its writes, so each process
+    stays busy whichever of parsing and writing is the larger part of the history.
+    Written in the order the commits were."""
 
     def __init__(
         self, target: Target, conn: Connection, pool: ParserPool | None, secrets: str
     ) -> None:
         self.target, self.conn, self.pool, self.secrets = target, conn, pool, secrets
-        self.local = StoreSource(target.repo, conn) if pool is None else None
+        self.local = StoreSource(target.repo, conn)
         self.batch: list[tuple[int, git.CommitInfo, list[git.FileChange]]] = []
-        self.waiting: deque[tuple[list[int], Future[list[Built]]]] = deque()
+        self.runs: deque[_Run] = deque()  # in commit order, built or not
         self.fresh: list[tuple[str, bytes]] = []  # packed blobs, for the next run
         self.written = 0
 
     def remember(self, taken: list[tuple[str, int, ParsedBlob | bytes]]) -> None:
         """Blobs just parsed, here or (packed) by a worker: the source that builds the
-        examples need not read them back from the store. A worker gets the packed ones
-        with its next run, as the bytes they came in."""
-        if self.local is not None:
+        examples need not read them back from the store. The packed ones go with the
+        next run, as the bytes they came in, to whichever process builds it."""
+        if self.pool is None:
             for oid, _size, blob in taken:
                 self.local.remember(oid, blob)  # type: ignore[arg-type]  # parsed here
         else:
             self.fresh.extend((oid, blob) for oid, _size, blob in taken)  # type: ignore[misc]
 
     def add(self, commit_id: int, info: git.CommitInfo, changes: list[git.FileChange]) -> None:
-        if self.local is not None:
+        if self.pool is None:
             self._write([commit_id], [build_examples(self.local, info, changes, self.secrets)])
             return
         self.batch.append((commit_id, info, changes))
         if len(self.batch) >= EXAMPLE_BATCH_COMMITS:
-            self._send()
-        while self.waiting and (
-            self.waiting[0][1].done() or len(self.waiting) > WINDOW_COMMITS // EXAMPLE_BATCH_COMMITS
+            self._close_run()
+        self._hand_out()
+        while self.runs and (
+            _done(self.runs[0]) or len(self.runs) > WINDOW_COMMITS // EXAMPLE_BATCH_COMMITS
         ):
             self._write_oldest()
 
     def finish(self) -> None:
         if self.batch:
-            self._send()
-        while self.waiting:
+            self._close_run()
+        while self.runs:
+            self._hand_out()
             self._write_oldest()
 
-    def _send(self) -> None:
-        url, path = self.target.store.url, self.target.repo.path
+    def _close_run(self) -> None:
+        ids = [commit_id for commit_id, _i, _c in self.batch]
         commits = [(info, changes) for _id, info, changes in self.batch]
-        future = self.pool.call(build_in_worker, url, path, commits, self.secrets, self.fresh)
-        self.waiting.append(([commit_id for commit_id, _i, _c in self.batch], future))
+        self.runs.append(_Run(ids, commits, self.fresh))
         self.batch, self.fresh = [], []
 
+    def _hand_out(self) -> None:
+        """Give runs nobody builds yet to idle workers, oldest first; when more than
+        one is left, build the oldest here."""
+        assert self.pool is not None
+        waiting = [run for run in self.runs if run.built is None]
+        while waiting and self.pool.least_backlog() == 0:
+            run = waiting.pop(0)
+            url, path = self.target.store.url, self.target.repo.path
+            run.built = self.pool.call(
+                build_in_worker, url, path, run.commits, self.secrets, run.fresh
+            )
+        if len(waiting) > 1:
+            self._build_here(waiting[0])
+
+    def build_waiting(self) -> bool:
+        """Build the oldest run no worker has taken, here; False if there is none."""
+        run = next((run for run in self.runs if run.built is None), None)
+        if run is None:
+            return False
+        self._build_here(run)
+        return True
+
+    def _build_here(self, run: _Run) -> None:
+        self.local.fresh = dict(run.fresh)
+        built = [build_examples(self.local, *commit, self.secrets) for commit in run.commits]
+        run.built = Future()
+        run.built.set_result(built)
+
     def _write_oldest(self) -> None:
-        commit_ids, future = self.waiting.popleft()
-        self._write(commit_ids, future.result())
+        run = self.runs.popleft()
+        if run.built is None:  # its turn to be written, and no worker has taken it
+            self._build_here(run)
+        assert run.built is not None
+        self._write(run.commit_ids, run.built.result())
 
     def _write(self, commit_ids: list[int], built: list[Built]) -> None:
         with self.conn.begin():  # a run of commits at once: their examples are all or none
@@ -251,6 +298,10 @@ class _Examples:
                 [(c, one.examples, one.skipped) for c, one in zip(commit_ids, built, strict=True)],
             )
         self.written += len(commit_ids)
+
+
+def _done(run: _Run) -> bool:
+    return run.built is not None and run.built.done()
 
 
 class _Parsed:
@@ -273,6 +324,10 @@ class _Parsed:
             self.parts = []
         return [self.by_oid.pop(oid) for oid in oids]
 
+    def ready(self) -> bool:
+        """Can `take` answer without waiting for a worker?"""
+        return all(part.done() for part in self.parts if isinstance(part, Future))
+
 
 def _index(
     target: Target,
@@ -291,7 +346,9 @@ def _index(
         # No database connection may cross the fork (SQLite's and psycopg's state
         # would be shared with the workers): close them all, and reconnect after.
         target.store.engine.dispose()
-        pool = ParserPool(repo.path, workers, max_bytes)
+        # One process per core: this one writes, and builds examples while the
+        # parsers are busy (writing alone leaves most of a core idle).
+        pool = ParserPool(repo.path, workers - 1, max_bytes)
     try:
         with target.store.connect() as conn:
             if bulk:
@@ -327,6 +384,8 @@ def _write_all(
     def write_oldest() -> None:
         nonlocal blobs
         item = pending.popleft()
+        while item.new_blobs and not item.parsed.ready() and examples.build_waiting():
+            pass  # build examples here rather than wait for the parsers
         taken = item.parsed.take(item.new_blobs)
         parsed = [(oid, size, unpack(b) if isinstance(b, bytes) else b) for oid, size, b in taken]
         replace = item.info.oid in plan.rewrite

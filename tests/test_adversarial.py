@@ -204,11 +204,12 @@ def test_parser_pool_stores_the_same(repo: Repo, history: dict[str, str], tmp_pa
     for n in range(POOL_MIN_COMMITS):  # enough commits that backfill starts its parser pool
         repo.commit({"src/pad.rs": f"pub fn pad{n}() {{}}\n"}, f"pad {n}")
     dumps = []
-    for workers in ("1", "2"):
+    # All in one process; one parser beside the writer; two parsers.
+    for workers in ("1", "2", "3"):
         url = f"sqlite:///{tmp_path / f'workers-{workers}.db'}"
         backfill(repo, "--db", url, "--workers", workers)
         dumps.append(dump_store(url))
-    assert dumps[0] == dumps[1]
+    assert dumps[0] == dumps[1] == dumps[2]
 
 
 def test_file_lists_made_from_another_commits_equal_a_walk_of_the_tree(

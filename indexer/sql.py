@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from typing import TypeVar
 
 from sqlalchemy import Connection, Table
+from sqlalchemy.exc import DBAPIError
 
 T = TypeVar("T")
 
@@ -49,14 +50,33 @@ def chunks(values: Sequence[T]) -> Iterator[Sequence[T]]:
         yield values[start : start + IN_CHUNK]
 
 
+@contextmanager
+def driver_cursor(conn: Connection, sql: str) -> Iterator:
+    """A cursor of the driver's own connection, inside the transaction `conn` holds.
+    A backfill sends tens of thousands of small statements; SQLAlchemy's handling of
+    each (an execution context, a result object, events) cost a quarter of the
+    writer's time on rust-lang/log. The driver's errors come out as SQLAlchemy's,
+    as they would from `conn` (`database.translate_errors` reads those)."""
+    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    try:
+        yield cursor
+    except conn.dialect.loaded_dbapi.Error as exc:
+        raise DBAPIError.instance(
+            sql, None, exc, conn.dialect.loaded_dbapi.Error, dialect=conn.dialect
+        ) from exc
+    finally:
+        cursor.close()
+
+
 def rows_in(conn: Connection, sql: str, values: Sequence, *params: object) -> list[tuple]:
     """`sql` (ending in `IN`) for `values`, a chunk at a time, straight to the driver:
     SQLAlchemy's `in_` makes a bound parameter object per value, which cost more than
     the query on a backfill's thousands of lookups."""
     found: list[tuple] = []
-    for chunk in chunks(values):
-        query = f"{sql} ({markers(conn, len(chunk))})"
-        found.extend(conn.exec_driver_sql(query, (*params, *chunk)).all())
+    with driver_cursor(conn, sql) as cursor:
+        for chunk in chunks(values):
+            cursor.execute(f"{sql} ({markers(conn, len(chunk))})", (*params, *chunk))
+            found.extend(map(tuple, cursor.fetchall()))
     return found
 
 
@@ -79,13 +99,14 @@ def bulk_insert(conn: Connection, table: str, columns: Sequence[str], rows: list
     insert. PostgreSQL takes them with COPY, one stream instead of a message per row
     (executemany there costs three times as much)."""
     if conn.dialect.name == "postgresql":
-        cursor = conn.connection.driver_connection.cursor()
-        with cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
+        sql = f"COPY {table} ({', '.join(columns)}) FROM STDIN"
+        with driver_cursor(conn, sql) as cursor, cursor.copy(sql) as copy:
             for row in rows:
                 copy.write_row(row)
         return
     sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({markers(conn, len(columns))})"
-    conn.exec_driver_sql(sql, rows)
+    with driver_cursor(conn, sql) as cursor:
+        cursor.executemany(sql, rows)
 
 
 def insert_returning_id(conn: Connection, table: str, row: dict[str, object]) -> int:
@@ -93,4 +114,6 @@ def insert_returning_id(conn: Connection, table: str, row: dict[str, object]) ->
     its blobs this way thousands of times, where SQLAlchemy's statement handling cost
     more than the insert."""
     sql = f"INSERT INTO {table} ({', '.join(row)}) VALUES ({markers(conn, len(row))}) RETURNING id"
-    return conn.exec_driver_sql(sql, tuple(row.values())).scalar_one()
+    with driver_cursor(conn, sql) as cursor:
+        cursor.execute(sql, tuple(row.values()))
+        return cursor.fetchone()[0]

@@ -11,6 +11,7 @@ from concurrent.futures import ProcessPoolExecutor
 from multiprocessing.managers import BarrierProxy as Barrier
 from pathlib import Path
 
+import pytest
 import sqlalchemy as sa
 from alembic import command
 from alembic.autogenerate import compare_metadata
@@ -19,7 +20,7 @@ from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from gitrepo import count, store_at_revision
 
-from indexer import example_store, schema, store
+from indexer import example_store, schema, sql, store
 from indexer.models import metadata
 from indexer.resources import resource_dir
 
@@ -316,3 +317,24 @@ def test_a_0003_store_gets_example_contents_and_its_examples_scanned(tmp_path: P
     opened.close()
     assert b.name == "b" and key not in b.target and b.secrets == ("AWSKeyDetector",)
     assert b.target == 'fn b() -> &str { "<secret:AWSKeyDetector>" }'
+
+
+def test_statements_sent_to_the_driver_fail_as_sqlalchemy_errors(
+    new_store: Callable[[str], str],
+) -> None:
+    # The hot paths bypass SQLAlchemy's execution; their failures must still be the
+    # errors `database.translate_errors` and the callers know.
+    opened = store.open_store(new_store("driver"))
+    row = {"oid": "a" * 40, "size": 1, "status": "parsed", "reason": None, "parser_version": 1}
+    with opened.connect() as conn:
+        with conn.begin():
+            first = sql.insert_returning_id(conn, "blobs", row)
+        assert sql.rows_in(conn, "SELECT id FROM blobs WHERE oid IN", ["a" * 40]) == [(first,)]
+        with pytest.raises(sa.exc.IntegrityError), conn.begin():
+            sql.insert_returning_id(conn, "blobs", row)  # oid is unique
+        with pytest.raises(sa.exc.DBAPIError), conn.begin():
+            sql.bulk_insert(conn, "no_such_table", ("x",), [(1,)])
+        with conn.begin():
+            count_sql = "SELECT count(*) FROM blobs WHERE oid IN"
+            assert sql.rows_in(conn, count_sql, ["a" * 40]) == [(1,)]
+    opened.close()

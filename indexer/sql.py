@@ -56,7 +56,8 @@ def driver_cursor(conn: Connection, sql: str) -> Iterator:
     A backfill sends tens of thousands of small statements; SQLAlchemy's handling of
     each (an execution context, a result object, events) cost a quarter of the
     writer's time on rust-lang/log. The driver's errors come out as SQLAlchemy's,
-    as they would from `conn` (`database.translate_errors` reads those)."""
+    as they would from `conn` (`database.translate_errors` reads those), naming
+    `sql` as the statement."""
     cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
     try:
         yield cursor

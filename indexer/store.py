@@ -47,6 +47,7 @@ from indexer.rust import ModDecl as RustModDecl
 from indexer.sql import (
     bulk_insert,
     chunks,
+    driver_cursor,
     insert_returning_id,
     marker,
     markers,
@@ -345,28 +346,23 @@ def blob_symbols(
     database's answer."""
     one = marker(conn)
     of_kinds = f" AND kind IN ({markers(conn, len(kinds))})" if kinds else ""
-    with tx(conn):
-        cursor = conn.connection.dbapi_connection.cursor()
-        try:
-            cursor.execute(f"SELECT id, status FROM blobs WHERE oid = {one}", (oid,))
-            found = cursor.fetchone()
-            if found is None or found[1] == "skipped":
-                return None, []
-            cursor.execute(
-                "SELECT kind, name, qualname, start_byte, item_byte, body_byte, end_byte"
-                f" FROM items WHERE blob_id = {one}{of_kinds}"
-                " ORDER BY start_byte, end_byte, id",
-                (found[0], *kinds),
-            )
-            items = cursor.fetchall()  # tuples as they are: callers make millions
-            cursor.execute(
-                "SELECT path, alias, is_glob, scope, line FROM uses"
-                f" WHERE blob_id = {one} ORDER BY id",
-                (found[0],),
-            )
-            uses = cursor.fetchall()
-        finally:
-            cursor.close()
+    with tx(conn), driver_cursor(conn, "blob_symbols") as cursor:
+        cursor.execute(f"SELECT id, status FROM blobs WHERE oid = {one}", (oid,))
+        found = cursor.fetchone()
+        if found is None or found[1] == "skipped":
+            return None, []
+        cursor.execute(
+            "SELECT kind, name, qualname, start_byte, item_byte, body_byte, end_byte"
+            f" FROM items WHERE blob_id = {one}{of_kinds}"
+            " ORDER BY start_byte, end_byte, id",
+            (found[0], *kinds),
+        )
+        items = cursor.fetchall()  # tuples as they are: callers make millions
+        cursor.execute(
+            f"SELECT path, alias, is_glob, scope, line FROM uses WHERE blob_id = {one} ORDER BY id",
+            (found[0],),
+        )
+        uses = cursor.fetchall()
     return items, [
         (path, alias, bool(glob), scope, line) for path, alias, glob, scope, line in uses
     ]

@@ -146,6 +146,16 @@ def dump_store(url: str) -> dict[str, list[tuple]]:
     return {table: sorted(map(tuple, rows), key=repr) for table, rows in dump.items()}
 
 
+def unbuild_examples(url: str, after_id: int = 0) -> None:
+    """The state a crash between a commit's two transactions leaves, for the commits
+    after `after_id`: their symbols are stored, their examples are not."""
+    late = f"SELECT id FROM commits WHERE id > {after_id}"
+    with sa.create_engine(url).begin() as conn:
+        conn.execute(sa.text(f"DELETE FROM examples WHERE commit_id IN ({late})"))
+        conn.execute(sa.text(f"DELETE FROM example_skips WHERE commit_id IN ({late})"))
+        conn.execute(sa.text(f"UPDATE commits SET examples_built = 0 WHERE id IN ({late})"))
+
+
 def count(url: str, sql: str) -> int:
     engine = sa.create_engine(url)
     with engine.connect() as conn:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pygit2
-from gitrepo import Repo, backfill, cli, rows_at
+from gitrepo import Repo, backfill, cli, rows_at, unbuild_examples
 
 from indexer import git
 from indexer.examples import Example, build_examples
@@ -228,8 +228,9 @@ def test_one_name_twice_is_numbered_in_file_order_by_any_number_of_workers(
 ) -> None:
     """`inner::visit` in two cfg'd mods: the first in the file is `inner::visit`, the
     second `inner::visit#2`, whether the examples were built from the parse just made
-    (one process) or from the store (the workers). They once differed: the parser
-    meets the items of nested blocks last block first."""
+    (in this process, or from what a worker sent) or read back from the store (a
+    sync finishing examples a stopped one left). They once differed: the parser meets
+    the items of nested blocks last block first."""
     repo.commit({"src/lib.rs": TWO_CFG_MODS}, "two mods")
     first = TWO_CFG_MODS.replace("        1\n", "        10\n")
     repo.commit({"src/lib.rs": first}, "first")
@@ -246,7 +247,11 @@ def test_one_name_twice_is_numbered_in_file_order_by_any_number_of_workers(
         url = f"sqlite:///{tmp_path / f'workers-{workers}.db'}"
         backfill(repo, "--db", url, "--workers", workers)
         found.append(rows_at(url, sql))
-    assert found[0] == found[1]
+    unbuild_examples(url)  # every commit's examples, built again from the store
+    assert rows_at(url, sql) == []
+    assert cli("sync", "--repo", repo.path, "--db", url, "--workers", "1").exit_code == 0
+    found.append(rows_at(url, sql))
+    assert found[0] == found[1] == found[2]
     assert [(m, q, "10" in t) for m, q, t in found[0]] == [
         ("first\n", "inner::visit", True),
         ("second\n", "inner::visit#2", False),

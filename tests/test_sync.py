@@ -23,6 +23,7 @@ from gitrepo import (
     file_hashes,
     history_blobs,
     make_repo,
+    unbuild_examples,
 )
 
 from indexer import store
@@ -177,16 +178,6 @@ def test_kill_9_at_any_point_then_rerun_equals_uninterrupted(
     assert file_hashes(tmp_path / "killed") == file_hashes(tmp_path / "clean")
 
 
-def _unbuild_examples(url: str, after_id: int) -> None:
-    """The state a crash between a commit's two transactions leaves: its symbols are
-    stored, its examples are not."""
-    late = f"SELECT id FROM commits WHERE id > {after_id}"
-    with sa.create_engine(url).begin() as conn:
-        conn.execute(sa.text(f"DELETE FROM examples WHERE commit_id IN ({late})"))
-        conn.execute(sa.text(f"DELETE FROM example_skips WHERE commit_id IN ({late})"))
-        conn.execute(sa.text(f"UPDATE commits SET examples_built = 0 WHERE id IN ({late})"))
-
-
 def test_a_sync_stopped_between_a_commits_two_transactions_is_finished(tmp_path: Path) -> None:
     # The kill test above reaches this state only by chance: make it directly.
     repo = make_repo(tmp_path)
@@ -196,7 +187,7 @@ def test_a_sync_stopped_between_a_commits_two_transactions_is_finished(tmp_path:
         assert cli("backfill", "--repo", repo.path, "--db", stored).exit_code == 0
     examples = "SELECT count(*) FROM examples"
     for workers, after_id in (("1", 20), ("2", 50)):  # built in this process, then in workers
-        _unbuild_examples(url, after_id)
+        unbuild_examples(url, after_id)
         assert count(url, examples) < count(clean, examples)
         result = cli("sync", "--repo", repo.path, "--db", url, "--workers", workers)
         assert result.exit_code == 0, result.output

@@ -267,6 +267,7 @@ class _Examples:
             run.built = self.pool.call(
                 build_in_worker, url, path, run.commits, self.secrets, run.fresh
             )
+            run.fresh = []  # sent: the builder holds them now
         if len(waiting) > 1:
             self._build_here(waiting[0])
 
@@ -279,7 +280,7 @@ class _Examples:
         return True
 
     def _build_here(self, run: _Run) -> None:
-        self.local.fresh = dict(run.fresh)
+        self.local.fresh, run.fresh = dict(run.fresh), []
         built = [build_examples(self.local, *commit, self.secrets) for commit in run.commits]
         run.built = Future()
         run.built.set_result(built)

@@ -22,7 +22,7 @@ from sqlalchemy.engine import URL
 from sqlalchemy.exc import ArgumentError, DatabaseError, IntegrityError, OperationalError
 from sqlalchemy.pool import NullPool
 
-from indexer import schema
+from indexer import models, schema
 from indexer.errors import StoreError, StoreLocked
 from indexer.locks import file_lock
 
@@ -215,6 +215,7 @@ def connect_engine(url: str) -> Engine:
             engine = create_engine(parsed)
             event.listen(engine, "connect", _sqlite_pragmas)
         else:
+            models.for_postgresql()
             connect_args = {}
             if "application_name" not in parsed.query:
                 connect_args["application_name"] = "commit-indexer"  # in pg_stat_activity

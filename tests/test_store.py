@@ -338,3 +338,24 @@ def test_statements_sent_to_the_driver_fail_as_sqlalchemy_errors(
             count_sql = "SELECT count(*) FROM blobs WHERE oid IN"
             assert sql.rows_in(conn, count_sql, ["a" * 40]) == [(1,)]
     opened.close()
+
+
+def test_a_new_store_has_partial_indexes_on_either_backend(
+    new_store: Callable[[str], str],
+) -> None:
+    # PostgreSQL's WHERE is attached to the models only when a PostgreSQL store is
+    # opened (models.for_postgresql); a store made from the models must have it.
+    url = new_store("partial")
+    opened = store.open_store(url)
+    names = "('ix_commits_unbuilt', 'ix_commits_boundary', 'ix_commits_repo_oid')"
+    if url.startswith("sqlite"):
+        sql = f"SELECT name, sql FROM sqlite_master WHERE name IN {names}"
+    else:
+        sql = f"SELECT indexname, indexdef FROM pg_indexes WHERE indexname IN {names}"
+    with opened.connect() as conn:
+        found = dict(conn.exec_driver_sql(sql).all())
+    opened.close()
+    assert "WHERE" in found["ix_commits_unbuilt"]
+    assert "examples_built" in found["ix_commits_unbuilt"].split("WHERE")[1]
+    assert "is_boundary" in found["ix_commits_boundary"].split("WHERE")[1]
+    assert "WHERE" not in found["ix_commits_repo_oid"]

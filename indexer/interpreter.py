@@ -48,7 +48,7 @@ def run_and_exit(command: Callable[[], object]) -> None:
         try:
             stream.flush()
         except (OSError, ValueError):  # a closed pipe (`| head`) or a closed stream
-            status = status or 1
+            status = status or 120  # what Python's own exit gives when its flush fails
     os._exit(status)
 
 

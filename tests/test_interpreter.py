@@ -11,12 +11,15 @@ from pathlib import Path
 from gitrepo import make_repo
 
 
+def _buffered() -> dict[str, str]:
+    """The environment with stdout block-buffered, as a pipe makes it (PYTHONUNBUFFERED
+    would hide output lost at exit)."""
+    return {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}
+
+
 def _python(code: str) -> subprocess.CompletedProcess[str]:
-    """Run `code` with stdout block-buffered, as a pipe makes it (PYTHONUNBUFFERED would
-    hide output lost at exit)."""
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}
     return subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, env=env
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, env=_buffered()
     )
 
 
@@ -52,6 +55,27 @@ def test_a_thread_still_running_is_waited_for() -> None:
         "interpreter.run_and_exit(command)\n"
     )
     assert done.returncode == 0 and done.stdout == "thread finished\n"
+
+
+def test_output_a_closed_pipe_refuses_gives_the_status_pythons_own_exit_gives() -> None:
+    command = "import sys\ndef command():\n    sys.stdout.write('x' * 100)\n"
+    statuses = []
+    for ending in (
+        "command()",
+        "from indexer import interpreter; interpreter.run_and_exit(command)",
+    ):
+        read, write = os.pipe()
+        os.close(read)  # the reader has gone, as `| head` does after its lines
+        done = subprocess.run(
+            [sys.executable, "-c", command + ending],
+            stdout=write,
+            stderr=subprocess.PIPE,
+            env=_buffered(),
+            timeout=60,
+        )
+        os.close(write)
+        statuses.append(done.returncode)
+    assert statuses == [120, 120]
 
 
 def test_a_message_exit_prints_it_and_is_status_1() -> None:

@@ -129,8 +129,8 @@ class StoreSource:
     def _index_rows(self, blob: str, path: str) -> tuple[list[Definition] | None, list[Use]]:
         """What a symbol table needs of a blob: its items of the kinds that can be
         context (a quarter of the rows: no methods, impls, mods), and its uses. Most
-        blobs a worker indexes are other workers' commits' files, whose every item it
-        never needs; those it does need are read whole by `items`."""
+        blobs a builder indexes are files of commits another process built, whose
+        every item it never needs; those it does need are read whole by `items`."""
         if blob in self._items:
             return self._items[blob], self.uses(blob)
         rows, uses = st.blob_symbols(self.conn, blob, sorted(DEFINITION_KINDS))

@@ -199,6 +199,9 @@ class _Run:
     fresh: list[tuple[str, bytes]]  # blobs parsed since the run before, packed
     built: Future[list[Built]] | None = None  # None until a worker or this process takes it
 
+    def done(self) -> bool:
+        return self.built is not None and self.built.done()
+
 
 class _Examples:
     """The second transaction of each commit: its examples, built from the symbols
@@ -239,7 +242,7 @@ class _Examples:
             self._close_run()
         self._hand_out()
         while self.runs and (
-            _done(self.runs[0]) or len(self.runs) > WINDOW_COMMITS // EXAMPLE_BATCH_COMMITS
+            self.runs[0].done() or len(self.runs) > WINDOW_COMMITS // EXAMPLE_BATCH_COMMITS
         ):
             self._write_oldest()
 
@@ -260,10 +263,10 @@ class _Examples:
         """Give runs nobody builds yet to idle workers, oldest first; when more than
         one is left, build the oldest here."""
         assert self.pool is not None
-        waiting = [run for run in self.runs if run.built is None]
+        waiting = self._unbuilt()
+        url, path = self.target.store.url, self.target.repo.path
         while waiting and self.pool.least_backlog() == 0:
             run = waiting.pop(0)
-            url, path = self.target.store.url, self.target.repo.path
             run.built = self.pool.call(
                 build_in_worker, url, path, run.commits, self.secrets, run.fresh
             )
@@ -273,11 +276,14 @@ class _Examples:
 
     def build_waiting(self) -> bool:
         """Build the oldest run no worker has taken, here; False if there is none."""
-        run = next((run for run in self.runs if run.built is None), None)
-        if run is None:
-            return False
-        self._build_here(run)
-        return True
+        waiting = self._unbuilt()
+        if waiting:
+            self._build_here(waiting[0])
+        return bool(waiting)
+
+    def _unbuilt(self) -> list[_Run]:
+        """The runs nobody builds yet, oldest first."""
+        return [run for run in self.runs if run.built is None]
 
     def _build_here(self, run: _Run) -> None:
         self.local.fresh, run.fresh = dict(run.fresh), []
@@ -299,10 +305,6 @@ class _Examples:
                 [(c, one.examples, one.skipped) for c, one in zip(commit_ids, built, strict=True)],
             )
         self.written += len(commit_ids)
-
-
-def _done(run: _Run) -> bool:
-    return run.built is not None and run.built.done()
 
 
 class _Parsed:

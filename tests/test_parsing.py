@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import fcntl
+import sys
+
 import pygit2
+import pytest
 from gitrepo import Repo
 
-from indexer.parsing import BlobParser
+from indexer.parsing import PIPE_BYTES, BlobParser, ParserPool, unpack
 from indexer.rust import parse_blob
 
 BASE = [f"pub fn f{n}(x: u32) -> u32 {{\n    x + {n}\n}}\n" for n in range(30)]
@@ -62,3 +66,26 @@ def test_cache_is_bounded_by_source_bytes(repo: Repo) -> None:
     parser.parse(oids[0], previous=oids[0])  # evicted: parsed fresh
     parser.parse(oids[-1], previous=oids[-1])  # still cached: reused
     assert parser.reused == 1
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="pipe sizes are Linux's")
+def test_pool_pipes_hold_a_whole_result(repo: Repo) -> None:
+    """A batch's packed result is larger than a default pipe (64 KB); the pool's
+    pipes are enlarged so a worker need not wait for this process to read it."""
+    files = {f"src/m{n}.rs": "".join(BASE).replace("pub fn f", f"pub fn m{n}_") for n in range(60)}
+    repo.commit(files, "many items")
+    oids = [repo.git("rev-parse", f"HEAD:{path}") for path in files]
+    pool = ParserPool(str(repo.path), 1, 1_000_000)
+    try:
+        [future] = pool.submit([(oid, None) for oid in oids])
+        packed = future.result()
+        executor = pool._executors[0]
+        for queue in (executor._result_queue, executor._call_queue):
+            assert fcntl.fcntl(queue._writer.fileno(), fcntl.F_GETPIPE_SZ) == PIPE_BYTES
+    finally:
+        pool.close()
+    assert sum(len(blob) for _oid, _size, blob in packed) > 64 * 1024
+    git_repo = pygit2.Repository(str(repo.path))
+    for oid, size, blob in packed:
+        assert unpack(blob) == parse_blob(git_repo[oid].data)
+        assert size == len(git_repo[oid].data)

@@ -9,7 +9,7 @@ import pygit2
 import pytest
 from gitrepo import Repo
 
-from indexer.parsing import PIPE_BYTES, BlobParser, ParserPool, unpack
+from indexer.parsing import PIPE_BYTES, SPARE_TREES, BlobParser, ParserPool, unpack
 from indexer.rust import parse_blob
 
 BASE = [f"pub fn f{n}(x: u32) -> u32 {{\n    x + {n}\n}}\n" for n in range(30)]
@@ -66,6 +66,32 @@ def test_cache_is_bounded_by_source_bytes(repo: Repo) -> None:
     parser.parse(oids[0], previous=oids[0])  # evicted: parsed fresh
     parser.parse(oids[-1], previous=oids[-1])  # still cached: reused
     assert parser.reused == 1
+
+
+def test_a_version_edited_on_two_branches_is_reused_by_both(repo: Repo) -> None:
+    """The first branch's edit takes the tree of the version they share; a copy of it
+    serves the second branch, while SPARE_TREES other trees are taken after it."""
+    git_repo = pygit2.Repository(str(repo.path))
+    base = "".join(BASE)
+    shared = git_repo.create_blob(base.encode())
+    left = git_repo.create_blob(("use std::fmt;\n" + base).encode())
+    right = git_repo.create_blob((base + "pub struct Right;\n").encode())
+    others = [git_repo.create_blob(f"{base}// {n}\n".encode()) for n in range(SPARE_TREES + 1)]
+    parser = BlobParser(git_repo)
+    parser.parse(str(shared))
+    for oid in (left, right):
+        _oid, _size, parsed = parser.parse(str(oid), str(shared))
+        assert parsed == parse_blob(git_repo[oid].data)
+    assert parser.reused == 2
+    # a version whose tree was taken longer ago (SPARE_TREES takes) is parsed afresh
+    parser.parse(str(shared))
+    parser.parse(str(left), str(shared))
+    for n, other in enumerate(others):
+        parser.parse(str(other), str(shared) if n == 0 else str(others[n - 1]))
+    reused = parser.reused
+    _oid, _size, parsed = parser.parse(str(right), str(shared))
+    assert parser.reused == reused
+    assert parsed == parse_blob(git_repo[right].data)
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="pipe sizes are Linux's")

@@ -14,9 +14,7 @@ import weakref
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
-from pathlib import Path
 
-import pygit2
 from sqlalchemy import Connection, Engine, create_engine, event, make_url, text
 from sqlalchemy.engine import URL
 from sqlalchemy.exc import ArgumentError, DatabaseError, IntegrityError, OperationalError
@@ -24,37 +22,18 @@ from sqlalchemy.pool import NullPool
 
 from indexer import models, schema
 from indexer.errors import StoreError, StoreLocked
-from indexer.locks import file_lock
+from indexer.locks import BUSY_TIMEOUT_MS, file_lock
+from indexer.store_location import STORE_CONFIG_KEY as STORE_CONFIG_KEY
+from indexer.store_location import default_url as default_url
+from indexer.store_location import sqlite_path as sqlite_path
+from indexer.store_location import store_url as store_url
 
-BUSY_TIMEOUT_MS = 30_000
 BACKENDS = ("sqlite", "postgresql")
 # The key of the PostgreSQL advisory lock that the one writer holds: an arbitrary
 # constant (the bytes of "cmtindex"). Advisory locks are scoped to one database, so
 # stores in different databases of one server do not wait for each other.
 WRITER_LOCK_KEY = int.from_bytes(b"cmtindex", "big")
 URL_HINT = "use sqlite:///PATH or postgresql+psycopg://USER@HOST/DATABASE"
-
-
-# A repo whose store is elsewhere (PostgreSQL, a shared file) says so in its git
-# config, so the hooks, `watch` and every command find it without `--db`. The config
-# is the repo's own, never committed; keep passwords in ~/.pgpass, not in the URL.
-STORE_CONFIG_KEY = "commit-indexer.db"
-
-
-def default_url(git_common_dir: Path) -> str:
-    """SQLite in the repo's git common dir, so every worktree shares one store."""
-    return f"sqlite:///{git_common_dir / 'commit-indexer' / 'index.db'}"
-
-
-def store_url(repo: pygit2.Repository, git_common_dir: Path, given: str | None) -> str:
-    """The store of a repo: `given` (--db), else `git config commit-indexer.db`, else
-    SQLite in its git dir."""
-    if given:
-        return given
-    try:
-        return repo.config[STORE_CONFIG_KEY].strip()
-    except KeyError:
-        return default_url(git_common_dir)
 
 
 def display_url(url: str) -> str:
@@ -176,11 +155,6 @@ def writer_lock(url: str) -> Iterator[None]:
                 conn.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": WRITER_LOCK_KEY})
     finally:
         engine.dispose()
-
-
-def sqlite_path(url: str) -> Path | None:
-    """The file of a SQLite store, None for another database."""
-    return Path(url.removeprefix("sqlite:///")) if url.startswith("sqlite:///") else None
 
 
 def _parse(url: str) -> URL:

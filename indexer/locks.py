@@ -1,4 +1,5 @@
-"""Exclusive file locks (flock) between commit-indexer processes on one machine."""
+"""Exclusive file locks (flock) between commit-indexer processes on one machine, and how
+long a store's connection waits for another process's lock."""
 
 from __future__ import annotations
 
@@ -6,6 +7,8 @@ import fcntl
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+
+BUSY_TIMEOUT_MS = 30_000
 
 
 @contextmanager

@@ -27,6 +27,7 @@ from sqlalchemy import (
 )
 
 from indexer import models as m
+from indexer.blob_rows import BlobRows, read_rows
 from indexer.database import BUSY_TIMEOUT_MS as BUSY_TIMEOUT_MS
 from indexer.database import Store as Store
 from indexer.database import bulk_writes as bulk_writes
@@ -50,7 +51,6 @@ from indexer.sql import (
     driver_cursor,
     insert_returning_id,
     marker,
-    markers,
     rows_in,
     tx,
     upsert,
@@ -333,39 +333,14 @@ def find_items(
     return found
 
 
-def blob_symbols(
-    conn: Connection, oid: str, kinds: Sequence[str] = ()
-) -> tuple[list[tuple] | None, list[tuple]]:
-    """What was parsed from a blob: its items, (kind, name, qualname, start_byte,
-    item_byte, body_byte, end_byte) in file order (only those of `kinds`, if given),
-    or None if the blob was skipped or is not in the store; and its uses, (path,
-    alias, is_glob, scope, line) in order.
+def blob_symbols(conn: Connection, oid: str, kinds: Sequence[str] = ()) -> BlobRows:
+    """What was parsed from a blob (`blob_rows.read_rows`), read in `conn`'s transaction.
 
-    Three statements on the driver's own cursor: example building asks this of every
-    blob it meets, and SQLAlchemy's statement and result handling cost more than the
-    database's answer."""
-    one = marker(conn)
-    of_kinds = f" AND kind IN ({markers(conn, len(kinds))})" if kinds else ""
+    On the driver's own cursor: example building asks this of every blob it meets,
+    and SQLAlchemy's statement and result handling cost more than the database's
+    answer."""
     with tx(conn), driver_cursor(conn, "blob_symbols") as cursor:
-        cursor.execute(f"SELECT id, status FROM blobs WHERE oid = {one}", (oid,))
-        found = cursor.fetchone()
-        if found is None or found[1] == "skipped":
-            return None, []
-        cursor.execute(
-            "SELECT kind, name, qualname, start_byte, item_byte, body_byte, end_byte"
-            f" FROM items WHERE blob_id = {one}{of_kinds}"
-            " ORDER BY start_byte, end_byte, id",
-            (found[0], *kinds),
-        )
-        items = cursor.fetchall()  # tuples as they are: callers make millions
-        cursor.execute(
-            f"SELECT path, alias, is_glob, scope, line FROM uses WHERE blob_id = {one} ORDER BY id",
-            (found[0],),
-        )
-        uses = cursor.fetchall()
-    return items, [
-        (path, alias, bool(glob), scope, line) for path, alias, glob, scope, line in uses
-    ]
+        return read_rows(cursor, marker(conn), oid, kinds)
 
 
 @dataclass(frozen=True)

@@ -1,19 +1,23 @@
 """The symbol table as example building reads it: each blob's items and uses from the
 store, trees and code from git, with small caches (a blob never changes, and the
-commits of a history share most of their files)."""
+commits of a history share most of their files).
+
+No SQLAlchemy here: a parser worker builds examples from a SQLite store with
+`blob_rows.SqliteRows`, and imports the store's modules only for another database."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from contextlib import suppress
+from dataclasses import dataclass
+from functools import partial
 from typing import TypeVar
 
 import pygit2
 from cachetools import LRUCache
-from sqlalchemy import Connection
 
 from indexer import git
-from indexer import store as st
+from indexer.blob_rows import ReadRows, SqliteRows
 from indexer.context import (
     DEFINITION_KINDS,
     BlobIndex,
@@ -24,6 +28,7 @@ from indexer.context import (
 )
 from indexer.examples import Built, build_examples
 from indexer.git import CommitInfo, FileChange
+from indexer.locks import BUSY_TIMEOUT_MS
 from indexer.parsing import unpack
 from indexer.rust import ParsedBlob, Use
 
@@ -68,10 +73,11 @@ def _cached(cache: LRUCache, key: object, make: Callable[[], T]) -> T:
 
 
 class StoreSource:
-    """`examples.Source` over a store connection and a repository."""
+    """`examples.Source` over a repository and the store's rows of its blobs (`read`:
+    `store.blob_symbols` on a connection, or `blob_rows.SqliteRows`)."""
 
-    def __init__(self, repo: pygit2.Repository, conn: Connection) -> None:
-        self.repo, self.conn = repo, conn
+    def __init__(self, repo: pygit2.Repository, read: ReadRows) -> None:
+        self.repo, self.read = repo, read
         self._items: LRUCache[str, list[Definition] | None] = LRUCache(CACHE_ITEMS, _size)
         self._uses: LRUCache[str, list[Use]] = LRUCache(CACHE_ITEMS, _size)
         self._files: LRUCache[str, dict[str, str]] = LRUCache(CACHE_TREES)
@@ -122,7 +128,7 @@ class StoreSource:
         packed = self.fresh.pop(blob, None)
         if packed is not None:  # unpacked on demand: a run's blobs outgrow the caches
             return self.remember(blob, unpack(packed))
-        rows, uses = st.blob_symbols(self.conn, blob)
+        rows, uses = self.read(blob, ())
         items = None if rows is None else definitions(blob, rows)
         return _keep(self._items, blob, items), _keep(self._uses, blob, [Use(*u) for u in uses])
 
@@ -133,7 +139,7 @@ class StoreSource:
         every item it never needs; those it does need are read whole by `items`."""
         if blob in self._items:
             return self._items[blob], self.uses(blob)
-        rows, uses = st.blob_symbols(self.conn, blob, sorted(DEFINITION_KINDS))
+        rows, uses = self.read(blob, sorted(DEFINITION_KINDS))
         items = None if rows is None else definitions(blob, rows, path)  # made at `path`
         return items, _keep(self._uses, blob, [Use(*u) for u in uses])
 
@@ -175,13 +181,30 @@ def _file_order(items: Iterable[Definition]) -> list[Definition]:
     return sorted(items, key=lambda d: (d.start_byte, d.end_byte))
 
 
-# A worker process's source, made on its first task: its own engine (connections
+@dataclass(frozen=True)
+class WorkerStore:
+    """The store as a worker opens it: a SQLite file it reads on a connection of its
+    own, without SQLAlchemy; or any other URL, through SQLAlchemy."""
+
+    url: str
+    sqlite_file: str | None  # the file of a SQLite store
+
+
+# A worker process's source, made on its first task: its own connection (connections
 # never cross a fork) and its own caches, which its later tasks reuse.
-_worker_source: tuple[tuple[str, str], StoreSource] | None = None
+_worker_source: tuple[tuple[WorkerStore, str], StoreSource] | None = None
+
+
+def _rows_of(store: WorkerStore) -> ReadRows:
+    if store.sqlite_file is not None:
+        return SqliteRows(store.sqlite_file, BUSY_TIMEOUT_MS)
+    from indexer import store as st  # SQLAlchemy, and the driver of the database
+
+    return partial(st.blob_symbols, st.connect_engine(store.url).connect())
 
 
 def build_in_worker(
-    url: str,
+    store: WorkerStore,
     repo_path: str,
     commits: list[tuple[CommitInfo, list[FileChange]]],
     secrets: str,
@@ -191,10 +214,9 @@ def build_in_worker(
     the writer has already committed (the commits' own, and every ancestor's), and
     the blobs these commits brought as their parser packed them (`fresh`)."""
     global _worker_source
-    if _worker_source is None or _worker_source[0] != (url, repo_path):
-        engine = st.connect_engine(url)
-        source = StoreSource(pygit2.Repository(repo_path), engine.connect())
-        _worker_source = ((url, repo_path), source)
+    if _worker_source is None or _worker_source[0] != (store, repo_path):
+        source = StoreSource(pygit2.Repository(repo_path), _rows_of(store))
+        _worker_source = ((store, repo_path), source)
     source = _worker_source[1]
     source.fresh = dict(fresh)
     return [build_examples(source, info, changes, secrets) for info, changes in commits]

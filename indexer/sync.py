@@ -19,6 +19,7 @@ from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass
+from functools import partial
 
 import pygit2
 from sqlalchemy import Connection
@@ -30,7 +31,7 @@ from indexer.examples import Built, build_examples, makes_examples
 from indexer.parsing import BlobParser, Packed, ParseResult, ParserPool, Work, unpack
 from indexer.rust import DEFAULT_MAX_BLOB_BYTES, ParsedBlob
 from indexer.secrets import check_mode, mode_of
-from indexer.symbols import StoreSource, build_in_worker
+from indexer.symbols import StoreSource, WorkerStore, build_in_worker
 
 # Below this many commits to index, forking workers costs more than it saves
 # (the hook's sync of one commit stays in-process).
@@ -203,6 +204,17 @@ class _Run:
         return self.built is not None and self.built.done()
 
 
+def _worker_store(store: st.Store) -> WorkerStore:
+    """How a worker opens `store`: a plain SQLite file without SQLAlchemy."""
+    url = store.engine.url
+    plain_file = (
+        url.get_backend_name() == "sqlite"
+        and url.database not in (None, "", ":memory:")
+        and not url.query
+    )
+    return WorkerStore(store.url, url.database if plain_file else None)
+
+
 class _Examples:
     """The second transaction of each commit: its examples, built from the symbols
     the first one committed, a run of consecutive commits at a time (they share most
@@ -217,7 +229,8 @@ class _Examples:
         self, target: Target, conn: Connection, pool: ParserPool | None, secrets: str
     ) -> None:
         self.target, self.conn, self.pool, self.secrets = target, conn, pool, secrets
-        self.local = StoreSource(target.repo, conn)
+        self.local = StoreSource(target.repo, partial(st.blob_symbols, conn))
+        self.worker_store = _worker_store(target.store)
         self.batch: list[tuple[int, git.CommitInfo, list[git.FileChange]]] = []
         self.runs: deque[_Run] = deque()  # in commit order, built or not
         self.fresh: list[tuple[str, bytes]] = []  # packed blobs, for the next run
@@ -264,11 +277,11 @@ class _Examples:
         one is left, build the oldest here."""
         assert self.pool is not None
         waiting = self._unbuilt()
-        url, path = self.target.store.url, self.target.repo.path
+        store, path = self.worker_store, self.target.repo.path
         while waiting and self.pool.least_backlog() == 0:
             run = waiting.pop(0)
             run.built = self.pool.call(
-                build_in_worker, url, path, run.commits, self.secrets, run.fresh
+                build_in_worker, store, path, run.commits, self.secrets, run.fresh
             )
             run.fresh = []  # sent: the builder holds them now
         if len(waiting) > 1:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 
 import pygit2
@@ -9,6 +10,7 @@ from gitrepo import Repo, backfill, cli, rows_at, unbuild_examples
 
 from indexer import git
 from indexer.examples import Example, build_examples
+from indexer.store import blob_symbols
 from indexer.symbols import StoreSource
 from indexer.sync import POOL_MIN_COMMITS, open_target
 
@@ -45,7 +47,7 @@ def _examples(repo: Repo) -> list[Example]:
         commit = target.repo.revparse_single("HEAD").peel(pygit2.Commit)
         with target.store.connect() as conn:
             built = build_examples(
-                StoreSource(target.repo, conn),
+                StoreSource(target.repo, partial(blob_symbols, conn)),
                 git.commit_info(target.repo, commit),
                 git.changed_files(target.repo, commit),
             )

@@ -178,24 +178,35 @@ def _run_sync(
     max_bytes: int,
     show_progress: bool,
     secrets: str | None = None,
+    head_start: bool = False,
 ):  # noqa: ANN202
-    from indexer.sync import sync
+    pool = None
+    if head_start:  # before the store's modules are imported: see head_start.py
+        from indexer import head_start as ahead
 
-    bar = _LazyProgress() if show_progress else None
-    with _opened(repo, db) as target:
-        try:
-            result = sync(
-                target,
-                rev,
-                remotes,
-                workers,
-                max_bytes,
-                on_progress=bar.update if bar else None,
-                secrets=secrets,
-            )
-        finally:
-            if bar:
-                bar.close()
+        pool = ahead.start(str(repo), db, remotes, workers, max_bytes)
+    try:
+        from indexer.sync import sync
+
+        bar = _LazyProgress() if show_progress else None
+        with _opened(repo, db) as target:
+            try:
+                result = sync(
+                    target,
+                    rev,
+                    remotes,
+                    workers,
+                    max_bytes,
+                    on_progress=bar.update if bar else None,
+                    secrets=secrets,
+                    pool=pool,
+                )
+            finally:
+                if bar:
+                    bar.close()
+    finally:
+        if pool is not None:
+            pool.close()  # `sync` closed it, unless the store did not open
     for tip in result.unreadable:
         err.print(
             f"warning: skipped the history of {tip[:12]}: libgit2 cannot read a commit in it"
@@ -220,7 +231,15 @@ def backfill(
     """Index every commit reachable from HEAD, branches and tags. Resumable: rerun after Ctrl-C."""
     start = time.perf_counter()
     result = _run_sync(
-        repo, db, None, remotes, workers, max_blob_bytes, show_progress=True, secrets=secrets
+        repo,
+        db,
+        None,
+        remotes,
+        workers,
+        max_blob_bytes,
+        show_progress=True,
+        secrets=secrets,
+        head_start=True,
     )
     seconds = time.perf_counter() - start
     if result.commits == 0:

@@ -16,16 +16,20 @@ import fcntl
 import gc
 import marshal
 import multiprocessing
+import os
 import signal
+import time
 from collections import OrderedDict, deque
 from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor
 from contextlib import suppress
+from multiprocessing.synchronize import Event as EventType
 from typing import TypeVar
 
 import pygit2
 import tree_sitter
 
+from indexer import git
 from indexer.rust import DEFAULT_MAX_BLOB_BYTES, ParsedBlob, parse_source
 
 # Trees cost ~40x their source in memory: 1.5 MB of source is ~65 MB of trees.
@@ -143,12 +147,19 @@ class BlobParser:
 
 
 _worker: BlobParser | None = None
+_stop_history: EventType | None = None  # set: `_parse_history` ends at its next blob
+_ahead: dict[str, tuple[str, int, bytes]] = {}  # what `_parse_history` parsed, not yet asked for
+
+# `_parse_history` ends on its own after this long: its parent stops it within a
+# second, unless it was killed before it could.
+HISTORY_SECONDS = 10
 
 
-def _init_worker(repo_path: str, max_bytes: int, cache_bytes: int) -> None:
-    global _worker
+def _init_worker(repo_path: str, max_bytes: int, cache_bytes: int, stop: EventType) -> None:
+    global _worker, _stop_history
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
     _worker = BlobParser(pygit2.Repository(repo_path), max_bytes, cache_bytes)
+    _stop_history = stop
 
 
 def _ready() -> None:
@@ -180,7 +191,34 @@ def unpack(packed: bytes) -> ParsedBlob:
 
 def _parse_in_worker(work: Work) -> Packed:
     assert _worker is not None
-    return [(oid, size, _pack(parsed)) for oid, size, parsed in _worker.parse_many(work)]
+    return [
+        _ahead.pop(oid, None) or _packed(_worker.parse(oid, previous)) for oid, previous in work
+    ]
+
+
+def _packed(parsed: tuple[str, int, ParsedBlob]) -> tuple[str, int, bytes]:
+    oid, size, blob = parsed
+    return oid, size, _pack(blob)
+
+
+def _parse_history(tips: list[str]) -> int:
+    """Parse the new blobs of the history under `tips`, in the order a sync into an
+    empty store asks for them, until stopped; `_parse_in_worker` answers from them.
+    How many were parsed."""
+    assert _worker is not None and _stop_history is not None
+    repo, parent = _worker.repo, os.getppid()
+    deadline = time.monotonic() + HISTORY_SECONDS
+    order, _unreadable = git.walk(repo, tips, ())
+    seen: set[str] = set()
+    for oid in order:
+        for change in git.changed_files(repo, repo[oid]):
+            if change.new_blob is None or change.new_blob in seen:
+                continue
+            if _stop_history.is_set() or os.getppid() != parent or time.monotonic() > deadline:
+                return len(seen)
+            seen.add(change.new_blob)
+            _ahead[change.new_blob] = _packed(_worker.parse(change.new_blob, change.old_blob))
+    return len(seen)
 
 
 PIPE_BYTES = 1 << 20  # Linux's default limit for a pipe an unprivileged process enlarges
@@ -219,7 +257,8 @@ class ParserPool:
         # started here, before the caller starts anything else (the progress bar
         # appears only once the first commit is written).
         context = multiprocessing.get_context("fork")
-        args = (repo_path, max_bytes, CACHE_SOURCE_BYTES // workers)
+        self._stop_history = context.Event()
+        args = (repo_path, max_bytes, CACHE_SOURCE_BYTES // workers, self._stop_history)
         self._executors = [
             ProcessPoolExecutor(1, context, initializer=_init_worker, initargs=args)
             for _ in range(workers)
@@ -238,10 +277,18 @@ class ParserPool:
         self._turn = 0
         self._queued: list[deque[Future]] = [deque() for _ in self._executors]  # in order
 
+    def start_history(self, tips: list[str]) -> Future[int]:
+        """Start parsing the history under `tips` in the first worker, before the
+        writer has planned anything: for a sync into an empty store, which asks for
+        these blobs first (`head_start`). It stops at the first `submit`; the future
+        gives how many blobs it parsed."""
+        return self._track(0, self._executors[0].submit(_parse_history, tips))
+
     def submit(self, work: Work) -> list[Future[Packed]]:
         """Parse `work` (a batch of commits' new blobs, in commit order): one task per
         worker, each blob with the worker that parsed its previous version unless
         that worker already has far more of the batch than another."""
+        self._stop_history.set()
         groups: list[Work] = [[] for _ in self._executors]
         for oid, previous in work:
             least = min(range(len(groups)), key=lambda w: len(groups[w]))
@@ -282,5 +329,7 @@ class ParserPool:
         return future
 
     def close(self) -> None:
+        """Stop the workers; closing again does nothing."""
+        self._stop_history.set()
         for executor in self._executors:
             executor.shutdown(wait=True, cancel_futures=True)

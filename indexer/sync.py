@@ -133,10 +133,31 @@ def sync(
     max_blob_bytes: int = DEFAULT_MAX_BLOB_BYTES,
     on_progress: Callable[[SyncProgress], None] | None = None,
     secrets: str | None = None,
+    pool: ParserPool | None = None,
 ) -> SyncResult:
     """Index what is new: reachable from `rev`, or from HEAD, branches and tags.
 
-    `secrets` (redact or drop) defaults to `git config commit-indexer.secrets`."""
+    `secrets` (redact or drop) defaults to `git config commit-indexer.secrets`.
+    `pool`: a parser pool already started (`head_start`), which this sync uses and
+    closes before it returns: a worker must end before the store closes, or the
+    worker's connection keeps SQLite from folding its WAL file back into the store."""
+    try:
+        return _sync(target, rev, remotes, workers, max_blob_bytes, on_progress, secrets, pool)
+    finally:
+        if pool is not None:
+            pool.close()
+
+
+def _sync(
+    target: Target,
+    rev: str | None,
+    remotes: bool,
+    workers: int | None,
+    max_blob_bytes: int,
+    on_progress: Callable[[SyncProgress], None] | None,
+    secrets: str | None,
+    pool: ParserPool | None,
+) -> SyncResult:
     mode = check_mode(secrets) if secrets else mode_of(target.repo)
     store = target.store
     with st.translate_errors(store.url), store.writer():
@@ -157,7 +178,7 @@ def sync(
             ]
         blobs = 0
         if plan.todo or unbuilt:
-            blobs = _index(target, plan, unbuilt, workers, max_blob_bytes, on_progress, mode)
+            blobs = _index(target, plan, unbuilt, workers, max_blob_bytes, on_progress, mode, pool)
         if rev is None:
             with store.connect() as conn:
                 readable = [t for t in tips if t not in plan.unreadable]
@@ -353,12 +374,13 @@ def _index(
     max_bytes: int,
     on_progress: Callable[[SyncProgress], None] | None,
     secrets: str,
+    started: ParserPool | None,
 ) -> int:
     repo, todo = target.repo, plan.todo
     workers = workers or os.cpu_count() or 1
     bulk = len(todo) + len(unbuilt) >= POOL_MIN_COMMITS
-    pool = None
-    if bulk and workers > 1:
+    pool = started
+    if pool is None and bulk and workers > 1:
         # No database connection may cross the fork (SQLite's and psycopg's state
         # would be shared with the workers): close them all, and reconnect after.
         target.store.engine.dispose()
@@ -371,8 +393,8 @@ def _index(
                 st.bulk_writes(conn)
             return _write_all(target, conn, plan, unbuilt, pool, max_bytes, on_progress, secrets)
     finally:
-        if pool is not None:
-            pool.close()
+        if pool is not None and pool is not started:
+            pool.close()  # one given to `sync` closes there
 
 
 def _write_all(

@@ -9,6 +9,7 @@ import pygit2
 import pytest
 from gitrepo import Repo
 
+from indexer import git
 from indexer.parsing import PIPE_BYTES, SPARE_TREES, BlobParser, ParserPool, unpack
 from indexer.rust import parse_blob
 
@@ -115,3 +116,45 @@ def test_pool_pipes_hold_a_whole_result(repo: Repo) -> None:
     for oid, size, blob in packed:
         assert unpack(blob) == parse_blob(git_repo[oid].data)
         assert size == len(git_repo[oid].data)
+
+
+def test_history_parsed_ahead_answers_a_sync_into_an_empty_store(repo: Repo) -> None:
+    """`start_history` parses the new blobs of the whole history, in the order a sync
+    into an empty store asks for them; the batches asked for after it are answered
+    with exactly what parsing them then would give."""
+    for n, version in enumerate(_versions()):
+        repo.commit({"src/lib.rs": version, f"src/m{n % 3}.rs": version[: 40 * (n + 1)]}, f"v{n}")
+    git_repo = pygit2.Repository(str(repo.path))
+    tips = git.ref_tips(git_repo)
+    order, _unreadable = git.walk(git_repo, tips, ())
+    work: dict[str, str | None] = {}  # new blob -> the blob it replaces, first seen first
+    for oid in order:
+        for change in git.changed_files(git_repo, git_repo[oid]):
+            if change.new_blob:
+                work.setdefault(change.new_blob, change.old_blob)
+    pool = ParserPool(str(repo.path), 1, 1_000_000)
+    try:
+        assert pool.start_history(tips).result(timeout=60) == len(work)  # all of it, unasked
+        [future] = pool.submit(list(work.items()))
+        packed = future.result(timeout=60)
+    finally:
+        pool.close()
+    assert [oid for oid, _size, _blob in packed] == list(work)
+    for oid, size, blob in packed:
+        assert size == len(git_repo[oid].data)
+        assert unpack(blob) == parse_blob(git_repo[oid].data)
+
+
+def test_a_submit_stops_the_history_parse(repo: Repo) -> None:
+    for n in range(40):
+        repo.commit({f"src/m{n}.rs": "".join(BASE) * 20}, f"m{n}")
+    git_repo = pygit2.Repository(str(repo.path))
+    pool = ParserPool(str(repo.path), 1, 1_000_000)
+    try:
+        history = pool.start_history(git.ref_tips(git_repo))
+        oid = repo.git("rev-parse", "HEAD:src/m0.rs")
+        [future] = pool.submit([(oid, None)])
+        assert unpack(future.result(timeout=60)[0][2]) == parse_blob(git_repo[oid].data)
+        assert history.result(timeout=60) < 40  # it stopped before the end
+    finally:
+        pool.close()

@@ -276,21 +276,32 @@ class ParserPool:
         self._owner: dict[str, int] = {}
         self._turn = 0
         self._queued: list[deque[Future]] = [deque() for _ in self._executors]  # in order
+        self._history: Future[int] | None = None
+        self._ahead = 0  # blobs still to ask for that the first worker parsed ahead
 
     def start_history(self, tips: list[str]) -> Future[int]:
         """Start parsing the history under `tips` in the first worker, before the
         writer has planned anything: for a sync into an empty store, which asks for
-        these blobs first (`head_start`). It stops at the first `submit`; the future
-        gives how many blobs it parsed."""
-        return self._track(0, self._executors[0].submit(_parse_history, tips))
+        these blobs first, in this order (`head_start`). It stops at the first
+        `submit`; the future gives how many blobs it parsed."""
+        self._history = self._track(0, self._executors[0].submit(_parse_history, tips))
+        return self._history
 
     def submit(self, work: Work) -> list[Future[Packed]]:
         """Parse `work` (a batch of commits' new blobs, in commit order): one task per
         worker, each blob with the worker that parsed its previous version unless
-        that worker already has far more of the batch than another."""
-        self._stop_history.set()
+        that worker already has far more of the batch than another. The blobs the
+        first worker parsed ahead (`start_history`) go to it."""
+        if self._history is not None:
+            self._stop_history.set()  # it ends at its next blob
+            self._ahead, self._history = self._history.result(), None
         groups: list[Work] = [[] for _ in self._executors]
         for oid, previous in work:
+            if self._ahead > 0:
+                self._ahead -= 1
+                groups[0].append((oid, previous))
+                self._owner[oid] = 0
+                continue
             least = min(range(len(groups)), key=lambda w: len(groups[w]))
             worker = self._owner.get(previous, least) if previous else least
             if len(groups[worker]) > len(groups[least]) + self.IMBALANCE:

@@ -18,6 +18,7 @@ import marshal
 import multiprocessing
 import os
 import signal
+import threading
 import time
 from collections import OrderedDict, deque
 from collections.abc import Callable
@@ -150,6 +151,7 @@ _worker: BlobParser | None = None
 _stop_history: EventType | None = None  # set: `_parse_history` ends at its next blob
 _ahead: dict[str, tuple[str, int, bytes]] = {}  # what `_parse_history` parsed, not yet asked for
 
+PARENT_CHECK_SECONDS = 1.0
 # `_parse_history` ends on its own after this long: its parent stops it within a
 # second, unless it was killed before it could.
 HISTORY_SECONDS = 10
@@ -158,8 +160,17 @@ HISTORY_SECONDS = 10
 def _init_worker(repo_path: str, max_bytes: int, cache_bytes: int, stop: EventType) -> None:
     global _worker, _stop_history
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+    threading.Thread(target=_exit_with_parent, args=(os.getppid(),), daemon=True).start()
     _worker = BlobParser(pygit2.Repository(repo_path), max_bytes, cache_bytes)
     _stop_history = stop
+
+
+def _exit_with_parent(parent: int) -> None:
+    """End this worker once its parent is gone: killed (kill -9), it never says so, and
+    the worker would wait for its next task for ever. It only reads, so nothing is lost."""
+    while os.getppid() == parent:
+        time.sleep(PARENT_CHECK_SECONDS)
+    os._exit(0)
 
 
 def _ready() -> None:

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import fcntl
+import subprocess
 import sys
+import time
+from pathlib import Path
 
 import pygit2
 import pytest
@@ -158,3 +161,37 @@ def test_a_submit_stops_the_history_parse(repo: Repo) -> None:
         assert history.result(timeout=60) < 40  # it stopped before the end
     finally:
         pool.close()
+
+
+ORPHAN = """
+import sys, time
+from indexer.parsing import ParserPool
+pool = ParserPool(sys.argv[1], 2, 1_000_000)
+print(*(pid for executor in pool._executors for pid in executor._processes), flush=True)
+time.sleep(60)
+"""
+
+
+def _running(pid: int) -> bool:
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except FileNotFoundError:
+        return False
+    return "\\nState:\\tZ" not in status  # a zombie has ended
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_workers_end_when_their_parent_is_killed(repo: Repo) -> None:
+    repo.commit({"src/lib.rs": "".join(BASE)}, "one")
+    parent = subprocess.Popen(
+        [sys.executable, "-c", ORPHAN, str(repo.path)], stdout=subprocess.PIPE, text=True
+    )
+    assert parent.stdout is not None
+    workers = [int(pid) for pid in parent.stdout.readline().split()]
+    assert len(workers) == 2 and all(map(_running, workers))
+    parent.kill()
+    parent.wait()
+    deadline = time.monotonic() + 10
+    while any(map(_running, workers)) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not any(map(_running, workers))

@@ -7,7 +7,6 @@ code 2; Ctrl-C exits 130; a traceback only with `--debug`.
 from __future__ import annotations
 
 import functools
-import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -16,17 +15,6 @@ from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
 from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    ProgressColumn,
-    Task,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
-from rich.text import Text
 
 from indexer import interpreter
 from indexer.errors import IndexerError
@@ -127,48 +115,6 @@ def _opened(repo: Path, db: str | None) -> Iterator[Target]:
         target.close()
 
 
-class _RateColumn(ProgressColumn):
-    """Commits/s and blobs/s since the start."""
-
-    def render(self, task: Task) -> Text:
-        elapsed = task.elapsed or 0.0
-        if elapsed <= 0:
-            return Text("")
-        blobs = task.fields.get("blobs", 0)
-        return Text(f"{task.completed / elapsed:,.0f} commits/s  {blobs / elapsed:,.0f} blobs/s")
-
-
-class _LazyProgress:
-    """A rich progress bar that appears with the first commit written, so a sync with
-    nothing to do, or one that fails before it starts, prints no empty bar."""
-
-    columns = (
-        TextColumn("indexing"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("commits"),
-        _RateColumn(),
-        TimeElapsedColumn(),
-        TextColumn("ETA"),
-        TimeRemainingColumn(),
-    )
-
-    def __init__(self) -> None:
-        self.progress: Progress | None = None
-        self.task = None
-
-    def update(self, p) -> None:  # noqa: ANN001 (a sync.SyncProgress)
-        if self.progress is None:
-            self.progress = Progress(*self.columns, console=err)
-            self.progress.start()
-            self.task = self.progress.add_task("sync", total=p.total, blobs=0)
-        self.progress.update(self.task, completed=p.done, total=p.total, blobs=p.blobs)
-
-    def close(self) -> None:
-        if self.progress is not None:
-            self.progress.stop()
-
-
 def _run_sync(
     repo: Path,
     db: str | None,
@@ -188,7 +134,11 @@ def _run_sync(
     try:
         from indexer.sync import sync
 
-        bar = _LazyProgress() if show_progress else None
+        bar = None
+        if show_progress:
+            from indexer.progress_bars import SyncBar
+
+            bar = SyncBar(err)
         with _opened(repo, db) as target:
             try:
                 result = sync(
@@ -388,6 +338,8 @@ def demo(
     workers: WorkersOpt = None,
 ) -> None:
     """Generate a demo Rust repository with a real history, backfill it and print stats."""
+    import tempfile
+
     from indexer.demo import build_demo_repo
 
     dest = path or Path(tempfile.mkdtemp(prefix="commit-indexer-demo-"))
@@ -480,17 +432,11 @@ def export_command(
     db: DbOpt = None,
 ) -> None:
     """Write the dataset as it stands: train/val/test files, README.md and manifest.json."""
+    from indexer.progress_bars import export_bar
     from indexer.snapshot import export_snapshot
 
     with _opened(repo, db) as target:
-        with Progress(
-            TextColumn("exporting"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TextColumn("commits"),
-            TimeElapsedColumn(),
-            console=err,
-        ) as progress:
+        with export_bar(err) as progress:
             task = progress.add_task("export", total=None)
 
             def update(done: int, total: int) -> None:

@@ -1,0 +1,77 @@
+"""The progress bars of `backfill` and `export` (rich): imported by those commands
+only, so the others, and a backfill's parser workers, do without them."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    ProgressColumn,
+    Task,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.text import Text
+
+if TYPE_CHECKING:
+    from indexer.sync import SyncProgress
+
+
+class _RateColumn(ProgressColumn):
+    """Commits/s and blobs/s since the start."""
+
+    def render(self, task: Task) -> Text:
+        elapsed = task.elapsed or 0.0
+        if elapsed <= 0:
+            return Text("")
+        blobs = task.fields.get("blobs", 0)
+        return Text(f"{task.completed / elapsed:,.0f} commits/s  {blobs / elapsed:,.0f} blobs/s")
+
+
+class SyncBar:
+    """A rich progress bar that appears with the first commit written, so a sync with
+    nothing to do, or one that fails before it starts, prints no empty bar."""
+
+    columns = (
+        TextColumn("indexing"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("commits"),
+        _RateColumn(),
+        TimeElapsedColumn(),
+        TextColumn("ETA"),
+        TimeRemainingColumn(),
+    )
+
+    def __init__(self, console: Console) -> None:
+        self.console = console
+        self.progress: Progress | None = None
+        self.task = None
+
+    def update(self, p: SyncProgress) -> None:
+        if self.progress is None:
+            self.progress = Progress(*self.columns, console=self.console)
+            self.progress.start()
+            self.task = self.progress.add_task("sync", total=p.total, blobs=0)
+        self.progress.update(self.task, completed=p.done, total=p.total, blobs=p.blobs)
+
+    def close(self) -> None:
+        if self.progress is not None:
+            self.progress.stop()
+
+
+def export_bar(console: Console) -> Progress:
+    """The bar of `export`: commits done, of a total it learns as it goes."""
+    return Progress(
+        TextColumn("exporting"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("commits"),
+        TimeElapsedColumn(),
+        console=console,
+    )

@@ -348,7 +348,9 @@ def demo(
     built = build_demo_repo(dest)
     out.print(f"demo repository: {built.path} ({built.commits} commits)")
     start = time.perf_counter()
-    result = _run_sync(built.path, None, None, False, workers, DEFAULT_MAX_BLOB_BYTES, True)
+    result = _run_sync(
+        built.path, None, None, False, workers, DEFAULT_MAX_BLOB_BYTES, True, head_start=True
+    )
     seconds = time.perf_counter() - start
     out.print(f"indexed {result.commits} commits, parsed {result.blobs} blobs in {seconds:.1f}s")
     out.print()

@@ -5,7 +5,9 @@ parsed recently, its tree is edited with git's line diff of the two blobs and
 tree-sitter reparses only around the edits (about a third of the time of a fresh
 parse on real histories). A `BlobParser` keeps those trees, bounded by the source
 size they stand for; a `ParserPool` runs one per worker process and sends each blob
-to the worker that parsed its previous version.
+to the worker that parsed its previous version. For a sync into an empty store, the
+pool can start on the history before the sync has planned anything
+(`start_history`, see `head_start.py`).
 
 This module never touches the store; `sync` decides what to parse and writes it.
 """
@@ -149,9 +151,9 @@ class BlobParser:
 
 _worker: BlobParser | None = None
 _stop_history: EventType | None = None  # set: `_parse_history` ends at its next blob
-_ahead: dict[str, tuple[str, int, bytes]] = {}  # what `_parse_history` parsed, not yet asked for
+_history_parsed: dict[str, tuple[str, int, bytes]] = {}  # by `_parse_history`, not asked for yet
 
-PARENT_CHECK_SECONDS = 1.0
+PARENT_CHECK_SECONDS = 1.0  # how often a worker looks whether its parent is alive
 # `_parse_history` ends on its own after this long: its parent stops it within a
 # second, unless it was killed before it could.
 HISTORY_SECONDS = 10
@@ -203,7 +205,8 @@ def unpack(packed: bytes) -> ParsedBlob:
 def _parse_in_worker(work: Work) -> Packed:
     assert _worker is not None
     return [
-        _ahead.pop(oid, None) or _packed(_worker.parse(oid, previous)) for oid, previous in work
+        _history_parsed.pop(oid, None) or _packed(_worker.parse(oid, previous))
+        for oid, previous in work
     ]
 
 
@@ -215,21 +218,25 @@ def _packed(parsed: tuple[str, int, ParsedBlob]) -> tuple[str, int, bytes]:
 def _parse_history(tips: list[str]) -> int:
     """Parse the new blobs of the history under `tips`, in the order a sync into an
     empty store asks for them, until stopped; `_parse_in_worker` answers from them.
-    How many were parsed."""
+    How many were parsed: the first that many blobs the sync asks for."""
     assert _worker is not None and _stop_history is not None
     repo, parent = _worker.repo, os.getppid()
     deadline = time.monotonic() + HISTORY_SECONDS
-    order, _unreadable = git.walk(repo, tips, ())
-    seen: set[str] = set()
-    for oid in order:
-        for change in git.changed_files(repo, repo[oid]):
-            if change.new_blob is None or change.new_blob in seen:
-                continue
-            if _stop_history.is_set() or os.getppid() != parent or time.monotonic() > deadline:
-                return len(seen)
-            seen.add(change.new_blob)
-            _ahead[change.new_blob] = _packed(_worker.parse(change.new_blob, change.old_blob))
-    return len(seen)
+    try:
+        order, _unreadable = git.walk(repo, tips, ())
+        for oid in order:
+            for change in git.changed_files(repo, repo[oid]):
+                blob = change.new_blob
+                if blob is None or blob in _history_parsed:
+                    continue
+                if _stop_history.is_set() or os.getppid() != parent:
+                    return len(_history_parsed)
+                if time.monotonic() > deadline:
+                    return len(_history_parsed)
+                _history_parsed[blob] = _packed(_worker.parse(blob, change.old_blob))
+    except Exception:  # a head start only: the sync meets the same error and reports it
+        pass
+    return len(_history_parsed)
 
 
 PIPE_BYTES = 1 << 20  # Linux's default limit for a pipe an unprivileged process enlarges
@@ -288,7 +295,7 @@ class ParserPool:
         self._turn = 0
         self._queued: list[deque[Future]] = [deque() for _ in self._executors]  # in order
         self._history: Future[int] | None = None
-        self._ahead = 0  # blobs still to ask for that the first worker parsed ahead
+        self._history_left = 0  # blobs the first worker parsed ahead, not asked for yet
 
     def start_history(self, tips: list[str]) -> Future[int]:
         """Start parsing the history under `tips` in the first worker, before the
@@ -305,11 +312,11 @@ class ParserPool:
         first worker parsed ahead (`start_history`) go to it."""
         if self._history is not None:
             self._stop_history.set()  # it ends at its next blob
-            self._ahead, self._history = self._history.result(), None
+            self._history_left, self._history = self._history.result(), None
         groups: list[Work] = [[] for _ in self._executors]
         for oid, previous in work:
-            if self._ahead > 0:
-                self._ahead -= 1
+            if self._history_left > 0:
+                self._history_left -= 1
                 groups[0].append((oid, previous))
                 self._owner[oid] = 0
                 continue

@@ -195,3 +195,19 @@ def test_workers_end_when_their_parent_is_killed(repo: Repo) -> None:
     while any(map(_running, workers)) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not any(map(_running, workers))
+
+
+def test_a_history_parse_that_fails_only_parses_nothing_ahead(repo: Repo) -> None:
+    """Whatever stops the head start (here a tip that is not even a string), the
+    batches asked for after it are parsed as ever."""
+    repo.commit({"src/lib.rs": "".join(BASE)}, "one")
+    oid = repo.git("rev-parse", "HEAD:src/lib.rs")
+    pool = ParserPool(str(repo.path), 1, 1_000_000)
+    try:
+        assert pool.start_history([None]).result(timeout=60) == 0  # type: ignore[list-item]
+        [future] = pool.submit([(oid, None)])
+        assert unpack(future.result(timeout=60)[0][2]) == parse_blob(
+            repo.path.joinpath("src/lib.rs").read_bytes()
+        )
+    finally:
+        pool.close()

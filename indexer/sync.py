@@ -40,6 +40,10 @@ BATCH_COMMITS = 16  # commits read from git per store query for known blobs, and
 # How far the parsers may run ahead of the writer; their results wait here in memory.
 WINDOW_COMMITS = 128
 EXAMPLE_BATCH_COMMITS = 16  # consecutive commits per example-building task
+# A run of examples goes to a worker with at most this many tasks queued: one waiting
+# behind the task it runs keeps it busy while this process is slow to send the next
+# (log, 25 alternating rounds each: median 1.68-1.76 s against 1.74-1.88 s with none).
+HAND_OUT_BACKLOG = 1
 CLAIMED_LIMIT = 200_000  # bound on the in-memory set of blob oids sent in this run
 
 
@@ -240,8 +244,9 @@ class _Examples:
     """The second transaction of each commit: its examples, built from the symbols
     the first one committed, a run of consecutive commits at a time (they share most
     files, so the builder's caches serve them). Without a pool they are all built
-    here. With one, a run goes to a worker that has nothing left to do (it reads the
-    store through its own connection); while every worker is busy parsing ahead,
+    here. With one, a run goes to a worker that is nearly done with what it has
+    (`HAND_OUT_BACKLOG`; it reads the store through its own connection); while every
+    worker is busy parsing ahead,
     this process builds the oldest run itself between its writes, so each process
     stays busy whichever of parsing and writing is the larger part of the history.
     Written in the order the commits were."""
@@ -294,12 +299,12 @@ class _Examples:
         self.batch, self.fresh = [], []
 
     def _hand_out(self) -> None:
-        """Give runs nobody builds yet to idle workers, oldest first; when more than
-        one is left, build the oldest here."""
+        """Give runs nobody builds yet to workers that are nearly idle, oldest first;
+        when more than one is left, build the oldest here."""
         assert self.pool is not None
         waiting = self._unbuilt()
         store, path = self.worker_store, self.target.repo.path
-        while waiting and self.pool.least_backlog() == 0:
+        while waiting and self.pool.least_backlog() <= HAND_OUT_BACKLOG:
             run = waiting.pop(0)
             run.built = self.pool.call(
                 build_in_worker, store, path, run.commits, self.secrets, run.fresh

@@ -289,7 +289,10 @@ class _Examples:
         if self.batch:
             self._close_run()
         while self.runs:
-            self._hand_out()
+            # The parsing is done: a worker takes a run only when it has nothing else,
+            # and this process builds the others meanwhile, rather than wait at the
+            # end for runs queued behind one another in the worker.
+            self._hand_out(backlog=0)
             self._write_oldest()
 
     def _close_run(self) -> None:
@@ -298,13 +301,13 @@ class _Examples:
         self.runs.append(_Run(ids, commits, self.fresh))
         self.batch, self.fresh = [], []
 
-    def _hand_out(self) -> None:
-        """Give runs nobody builds yet to workers that are nearly idle, oldest first;
-        when more than one is left, build the oldest here."""
+    def _hand_out(self, backlog: int = HAND_OUT_BACKLOG) -> None:
+        """Give runs nobody builds yet to workers with at most `backlog` tasks queued,
+        oldest first; when more than one is left, build the oldest here."""
         assert self.pool is not None
         waiting = self._unbuilt()
         store, path = self.worker_store, self.target.repo.path
-        while waiting and self.pool.least_backlog() <= HAND_OUT_BACKLOG:
+        while waiting and self.pool.least_backlog() <= backlog:
             run = waiting.pop(0)
             run.built = self.pool.call(
                 build_in_worker, store, path, run.commits, self.secrets, run.fresh
@@ -335,6 +338,8 @@ class _Examples:
         if run.built is None:  # its turn to be written, and no worker has taken it
             self._build_here(run)
         assert run.built is not None
+        while not run.built.done() and self.build_waiting():
+            pass  # build a later run here rather than wait for the worker's
         self._write(run.commit_ids, run.built.result())
 
     def _write(self, commit_ids: list[int], built: list[Built]) -> None:

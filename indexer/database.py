@@ -226,7 +226,13 @@ def open_store(url: str) -> Store:
     url = driver_url(url)
     path = sqlite_path(url)
     if path is not None:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreError(
+                f"cannot create the folder of the store {display_url(url)}: {exc.strerror}",
+                hint=_server_hint(url),
+            ) from None
     with translate_errors(url):
         engine = connect_engine(url)
         try:

@@ -376,6 +376,15 @@ def test_a_file_that_is_not_our_store_is_refused_untouched(
     assert path.read_bytes() == before
 
 
+def test_a_store_whose_folder_cannot_be_made_is_a_clean_error(repo: Repo, tmp_path: Path) -> None:
+    repo.commit(NORMAL)
+    (tmp_path / "a-file").write_text("not a folder\n")
+    url = f"sqlite:///{tmp_path / 'a-file' / 'store' / 'index.db'}"
+    for command in ("backfill", "stats"):
+        result = cli(command, "--repo", repo.path, "--db", url)
+        assert_clean_error(result, "cannot create the folder of the store")
+
+
 def test_an_empty_file_is_a_new_store(repo: Repo, tmp_path: Path) -> None:
     """SQLite makes the file before it writes the first page, so a process killed in
     between leaves an empty file: it must work as the new store it is."""

@@ -20,6 +20,7 @@ import marshal
 import multiprocessing
 import os
 import signal
+import sys
 import threading
 import time
 from collections import OrderedDict, deque
@@ -52,6 +53,33 @@ ParseResult = list[tuple[str, int, ParsedBlob]]  # (oid, size, what it holds)
 Packed = list[tuple[str, int, bytes]]  # the same from a worker, each blob packed (`unpack`)
 
 
+class _Trees:
+    """Parse trees by blob oid, within a budget of the source bytes they stand for
+    and, if given, of their number: past it, the oldest go."""
+
+    def __init__(self, max_bytes: int, max_trees: int = sys.maxsize) -> None:
+        self.max_bytes, self.max_trees = max_bytes, max_trees
+        self._trees: OrderedDict[str, tuple[tree_sitter.Tree, pygit2.Blob]] = OrderedDict()
+        self._bytes = 0
+
+    def put(self, oid: str, tree: tree_sitter.Tree, blob: pygit2.Blob) -> None:
+        if blob.size > self.max_bytes:
+            return
+        self.take(oid)
+        self._trees[oid] = (tree, blob)
+        self._bytes += blob.size
+        while self._bytes > self.max_bytes or len(self._trees) > self.max_trees:
+            _oid, (_tree, old) = self._trees.popitem(last=False)
+            self._bytes -= old.size
+
+    def take(self, oid: str) -> tuple[tree_sitter.Tree, pygit2.Blob] | None:
+        """The tree of `oid` and its blob, out of the cache; None if it is not there."""
+        taken = self._trees.pop(oid, None)
+        if taken is not None:
+            self._bytes -= taken[1].size
+        return taken
+
+
 class BlobParser:
     """Reads and parses blobs of one repository, keeping recent trees for reuse."""
 
@@ -63,12 +91,9 @@ class BlobParser:
     ) -> None:
         self.repo = repo
         self.max_bytes = max_bytes
-        self.cache_bytes = cache_bytes
-        self._trees: OrderedDict[str, tuple[tree_sitter.Tree, pygit2.Blob]] = OrderedDict()
-        self._cached = 0
+        self._trees = _Trees(cache_bytes)
         # trees their successor took (`SPARE_TREES`), within a quarter of the budget
-        self._spares: OrderedDict[str, tuple[tree_sitter.Tree, pygit2.Blob]] = OrderedDict()
-        self._spared = 0
+        self._spares = _Trees(cache_bytes // 4, SPARE_TREES)
         self.reused = 0  # parses that started from a cached tree
 
     def parse_many(self, work: Work) -> ParseResult:
@@ -79,27 +104,22 @@ class BlobParser:
         data = blob.data
         parsed, tree = parse_source(data, self.max_bytes, self._edited(previous, blob))
         if tree is not None and not tree.root_node.has_error:
-            self._remember(oid, tree, blob)
+            self._trees.put(oid, tree, blob)
         return oid, len(data), parsed
 
     def _edited(self, previous: str | None, blob: pygit2.Blob) -> tree_sitter.Tree | None:
         """The previous version's tree, edited to match `blob`, if it is cached."""
         if not previous:
             return None
-        cached = self._trees.pop(previous, None)
-        if cached is not None:
-            self._cached -= cached[1].size
-        else:
-            cached = self._spares.pop(previous, None)
-            if cached is None:
-                return None
-            self._spared -= cached[1].size
+        cached = self._trees.take(previous) or self._spares.take(previous)
+        if cached is None:
+            return None
         # Taken out of the cache: a version's tree serves its successor, and then the
         # successor's tree stands for the file (half again as many reuses on syn's
         # history as leaving it to age out, in the same memory). So it is edited in
         # place, and a copy waits for a sibling.
         tree, old_blob = cached
-        self._spare(previous, tree.copy(), old_blob)
+        self._spares.put(previous, tree.copy(), old_blob)
         self.reused += 1
         # git's diff gives each changed line's byte offset in its own file; an
         # insertion or deletion point in the other file follows from the size
@@ -129,24 +149,6 @@ class BlobParser:
                 new_end_point=(old_line + new_lines, 0),
             )
         return tree
-
-    def _spare(self, oid: str, tree: tree_sitter.Tree, blob: pygit2.Blob) -> None:
-        if blob.size > self.cache_bytes // 4:
-            return
-        self._spares[oid] = (tree, blob)
-        self._spared += blob.size
-        while len(self._spares) > SPARE_TREES or self._spared > self.cache_bytes // 4:
-            _oid, (_tree, old) = self._spares.popitem(last=False)
-            self._spared -= old.size
-
-    def _remember(self, oid: str, tree: tree_sitter.Tree, blob: pygit2.Blob) -> None:
-        if blob.size > self.cache_bytes:
-            return
-        self._trees[oid] = (tree, blob)
-        self._cached += blob.size
-        while self._cached > self.cache_bytes:
-            _oid, (_tree, old) = self._trees.popitem(last=False)
-            self._cached -= old.size
 
 
 _worker: BlobParser | None = None

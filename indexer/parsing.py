@@ -359,6 +359,12 @@ class ParserPool:
         self._queued[worker].append(future)
         return future
 
+    def __enter__(self) -> ParserPool:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
     def close(self) -> None:
         """Stop the workers; closing again does nothing."""
         self._stop_history.set()

@@ -18,6 +18,7 @@ import os
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future
+from contextlib import nullcontext
 from dataclasses import dataclass
 from functools import partial
 
@@ -145,26 +146,9 @@ def sync(
     `pool`: a parser pool already started (`head_start`), which this sync uses and
     closes before it returns: a worker must end before the store closes, or the
     worker's connection keeps SQLite from folding its WAL file back into the store."""
-    try:
-        return _sync(target, rev, remotes, workers, max_blob_bytes, on_progress, secrets, pool)
-    finally:
-        if pool is not None:
-            pool.close()
-
-
-def _sync(
-    target: Target,
-    rev: str | None,
-    remotes: bool,
-    workers: int | None,
-    max_blob_bytes: int,
-    on_progress: Callable[[SyncProgress], None] | None,
-    secrets: str | None,
-    pool: ParserPool | None,
-) -> SyncResult:
     mode = check_mode(secrets) if secrets else mode_of(target.repo)
     store = target.store
-    with st.translate_errors(store.url), store.writer():
+    with pool or nullcontext(), st.translate_errors(store.url), store.writer():
         with store.connect() as conn:
             tips = _resolve_tips(target, rev, remotes)
             plan = _plan(target, conn, tips)

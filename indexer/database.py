@@ -23,10 +23,7 @@ from sqlalchemy.pool import NullPool
 from indexer import models, schema
 from indexer.errors import StoreError, StoreLocked
 from indexer.locks import BUSY_TIMEOUT_MS, file_lock
-from indexer.store_location import STORE_CONFIG_KEY as STORE_CONFIG_KEY
-from indexer.store_location import default_url as default_url
-from indexer.store_location import sqlite_path as sqlite_path
-from indexer.store_location import store_url as store_url
+from indexer.store_location import sqlite_path
 
 BACKENDS = ("sqlite", "postgresql")
 # The key of the PostgreSQL advisory lock that the one writer holds: an arbitrary

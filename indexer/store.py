@@ -28,21 +28,18 @@ from sqlalchemy import (
 
 from indexer import models as m
 from indexer.blob_rows import BlobRows, read_rows
-from indexer.database import BUSY_TIMEOUT_MS as BUSY_TIMEOUT_MS
 from indexer.database import Store as Store
 from indexer.database import bulk_writes as bulk_writes
 from indexer.database import connect_engine as connect_engine
-from indexer.database import default_url as default_url
 from indexer.database import driver_url as driver_url
 from indexer.database import open_store as open_store
-from indexer.database import sqlite_path as sqlite_path
-from indexer.database import store_url as store_url
 from indexer.database import translate_errors as translate_errors
 from indexer.database import writer_lock as writer_lock
 from indexer.errors import StoreError as StoreError
 from indexer.example_store import example_skips
 from indexer.examples import makes_examples
 from indexer.git import CommitInfo, FileChange
+from indexer.locks import BUSY_TIMEOUT_MS as BUSY_TIMEOUT_MS
 from indexer.rust import PARSER_VERSION, Item, ParsedBlob, Use
 from indexer.rust import ModDecl as RustModDecl
 from indexer.sql import (
@@ -55,6 +52,8 @@ from indexer.sql import (
     tx,
     upsert,
 )
+from indexer.store_location import sqlite_path as sqlite_path
+from indexer.store_location import store_url as store_url
 
 
 def repo_id(conn: Connection, path: str) -> int:

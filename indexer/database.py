@@ -122,6 +122,14 @@ class Store:
     def shown_url(self) -> str:
         return display_url(self.url)
 
+    @property
+    def sqlite_file(self) -> str | None:
+        """The file of a SQLite store named without options, which a process can read
+        with sqlite3 alone (`blob_rows.SqliteRows`); None for any other store."""
+        url = self.engine.url
+        plain = url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:")
+        return url.database if plain and not url.query else None
+
     def close(self) -> None:
         self.engine.dispose()
 

@@ -213,17 +213,6 @@ class _Run:
         return self.built is not None and self.built.done()
 
 
-def _worker_store(store: st.Store) -> WorkerStore:
-    """How a worker opens `store`: a plain SQLite file without SQLAlchemy."""
-    url = store.engine.url
-    plain_file = (
-        url.get_backend_name() == "sqlite"
-        and url.database not in (None, "", ":memory:")
-        and not url.query
-    )
-    return WorkerStore(store.url, url.database if plain_file else None)
-
-
 class _Examples:
     """The second transaction of each commit: its examples, built from the symbols
     the first one committed, a run of consecutive commits at a time (they share most
@@ -240,7 +229,7 @@ class _Examples:
     ) -> None:
         self.target, self.conn, self.pool, self.secrets = target, conn, pool, secrets
         self.local = StoreSource(target.repo, partial(st.blob_symbols, conn))
-        self.worker_store = _worker_store(target.store)
+        self.worker_store = WorkerStore(target.store.url, target.store.sqlite_file)
         self.batch: list[tuple[int, git.CommitInfo, list[git.FileChange]]] = []
         self.runs: deque[_Run] = deque()  # in commit order, built or not
         self.fresh: list[tuple[str, bytes]] = []  # packed blobs, for the next run

@@ -349,11 +349,11 @@ def test_a_new_store_has_partial_indexes_on_either_backend(
     opened = store.open_store(url)
     names = "('ix_commits_unbuilt', 'ix_commits_boundary', 'ix_commits_repo_oid')"
     if url.startswith("sqlite"):
-        sql = f"SELECT name, sql FROM sqlite_master WHERE name IN {names}"
+        query = f"SELECT name, sql FROM sqlite_master WHERE name IN {names}"
     else:
-        sql = f"SELECT indexname, indexdef FROM pg_indexes WHERE indexname IN {names}"
+        query = f"SELECT indexname, indexdef FROM pg_indexes WHERE indexname IN {names}"
     with opened.connect() as conn:
-        found = dict(conn.exec_driver_sql(sql).all())
+        found = dict(conn.exec_driver_sql(query).all())
     opened.close()
     assert "WHERE" in found["ix_commits_unbuilt"]
     assert "examples_built" in found["ix_commits_unbuilt"].split("WHERE")[1]

@@ -541,14 +541,20 @@ def _print_hooks(states) -> None:  # noqa: ANN001 (a list of hooks.HookState)
     for state in states:
         by = f" ({state.manager}'s)" if state.manager else ""
         if state.installed:
+            under = f", run by {state.under}'s hook" if state.under else ""
             chained = f", runs {state.chained.name}{by} first" if state.chained else ""
-            out.print(f"{state.hook_type:<14} installed{chained}  ({state.path})", markup=False)
+            line = f"{state.hook_type:<14} installed{under}{chained}  ({state.path})"
         elif state.foreign:
-            out.print(
-                f"{state.hook_type:<14} not installed (another hook{by} is there)", markup=False
-            )
+            line = f"{state.hook_type:<14} not installed (another hook{by} is there)"
         else:
-            out.print(f"{state.hook_type:<14} not installed", markup=False)
+            line = f"{state.hook_type:<14} not installed"
+        out.print(line, markup=False)
+        if state.set_aside and not state.installed:
+            out.print(
+                f"{'':<14} ours is at {state.set_aside}, where git never runs it: "
+                "run `commit-indexer hook install` again to chain the hook there now",
+                markup=False,
+            )
 
 
 @hook_app.command("install")
@@ -594,15 +600,17 @@ def hook_run(
     detach: Annotated[
         bool, typer.Option("--detach", help="Return at once; sync in a detached process.")
     ] = False,
+    lock_fd: Annotated[int | None, typer.Option("--lock-fd", hidden=True)] = None,
 ) -> None:
     """What an installed hook runs in the background. Never fails: errors go to the log."""
+    import os
     import subprocess
     import sys
 
-    from indexer.hooks import run_hook
+    from indexer.hooks import sync_in_background
 
     try:
-        if detach:  # for hook managers (pre-commit) that wait for their hooks
+        if detach:  # for hook managers (pre-commit, lefthook) that wait for their hooks
             command = [sys.executable, "-m", "indexer", "hook-run", "--type", hook_type]
             command += ["--repo", str(repo.resolve())] + (["--db", db] if db else [])
             subprocess.Popen(
@@ -613,7 +621,13 @@ def hook_run(
                 start_new_session=True,
             )
             return
-        run_hook(str(repo), hook_type, db)
+        for name in [n for n in os.environ if n.startswith("GIT_")]:
+            del os.environ[name]  # git's hook environment is not ours: open the repo by path
+        try:
+            os.nice(10)  # background work: the user's next command comes first
+        except OSError:
+            pass
+        sync_in_background(str(repo), hook_type, db, lock_fd)
     except Exception:  # noqa: BLE001 (not even opening the repo may break a commit)
         pass
 

@@ -16,7 +16,7 @@ from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
 
 from indexer import git
-from indexer.hooks import run_hook
+from indexer.hooks import sync_in_background
 
 DEBOUNCE_SECONDS = 0.5
 # Events that change a file. The others (opened, closed_no_write) are reads, and every
@@ -71,7 +71,7 @@ def watch(
                 stop.wait(DEBOUNCE_SECONDS)
             if stop.is_set():
                 break
-            run_hook(repo_path, "watch", db_url)
+            sync_in_background(repo_path, "watch", db_url)
             if on_sync:
                 on_sync()
     finally:

@@ -70,11 +70,13 @@ fi
 # Detached from git: no inherited stdin/stdout/stderr, so neither git nor a GUI client
 # waits for the indexer; in its own session where setsid exists, so closing the
 # terminal does not stop it. A sync that cannot start or dies says so in hook.log.
+# -P: the work tree (the current folder) is not on Python's path, so a folder of the
+# repo's own called `indexer` never runs.
 detach=''
 command -v setsid >/dev/null 2>&1 && detach=setsid
 (
     trap '' HUP
-    $detach "$python" -m indexer hook-run --type "$hook_type" --repo "$PWD" --lock-fd 9 \
+    $detach "$python" -P -m indexer hook-run --type "$hook_type" --repo "$PWD" --lock-fd 9 \
         2>"$state/hook-run.err"
     code=$?
     if [ "$code" -ne 0 ]; then

@@ -611,7 +611,8 @@ def hook_run(
 
     try:
         if detach:  # for hook managers (pre-commit, lefthook) that wait for their hooks
-            command = [sys.executable, "-m", "indexer", "hook-run", "--type", hook_type]
+            # -P: the repo (the current folder) is not on the path, so no `indexer` of its own runs
+            command = [sys.executable, "-P", "-m", "indexer", "hook-run", "--type", hook_type]
             command += ["--repo", str(repo.resolve())] + (["--db", db] if db else [])
             subprocess.Popen(
                 command,

@@ -104,11 +104,12 @@ def _options(
 
 
 @contextmanager
-def _opened(repo: Path, db: str | None) -> Iterator[Target]:
-    """The repository and its store, closed however the command ends."""
+def _opened(repo: Path, db: str | None, create: bool = False) -> Iterator[Target]:
+    """The repository and its store, closed however the command ends. Only the
+    commands that index (`create`) make a store that is not there yet."""
     from indexer.sync import open_target
 
-    target = open_target(str(repo), db)
+    target = open_target(str(repo), db, create)
     try:
         yield target
     finally:
@@ -139,7 +140,7 @@ def _run_sync(
             from indexer.progress_bars import SyncBar
 
             bar = SyncBar(err)
-        with _opened(repo, db) as target:
+        with _opened(repo, db, create=True) as target:
             try:
                 result = sync(
                     target,

@@ -209,6 +209,13 @@ def connect_engine(url: str) -> Engine:
     return engine
 
 
+def _no_store(url: str) -> StoreError:
+    return StoreError(
+        f"there is no commit-indexer store at {display_url(url)}",
+        hint="`commit-indexer backfill` makes one; or pass the --db URL of an existing store",
+    )
+
+
 # Engines of this process. A forked child (a worker of a process pool) must not use
 # its parent's pooled connections: both would talk on one socket. So the child drops
 # them without closing them (closing would end the parent's session) and opens its own.
@@ -223,14 +230,28 @@ def _forget_parent_connections() -> None:
 os.register_at_fork(after_in_child=_forget_parent_connections)
 
 
-def open_store(url: str) -> Store:
-    """Open the store at a SQLAlchemy URL, creating and migrating it as needed.
+def open_store(url: str, create: bool = True) -> Store:
+    """Open the store at a SQLAlchemy URL, migrating it as needed, and creating it
+    unless `create` is False (what reads a store never makes one: a typo in --db is an
+    error, not a new empty store).
 
     Cheap when the store is current (one query, no lock), so a process that opens it
     never waits for a running sync."""
     url = driver_url(url)
     path = sqlite_path(url)
-    if path is not None:
+    if not create:
+        if path is not None and not path.is_file():
+            raise _no_store(url)
+        with translate_errors(url):
+            engine = connect_engine(url)
+            try:
+                with engine.connect() as conn:
+                    blank = schema.read_schema(conn).state == "new"
+            finally:
+                engine.dispose()
+        if blank:
+            raise _no_store(url)
+    if path is not None and create:
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:

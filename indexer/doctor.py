@@ -28,6 +28,7 @@ from indexer import example_store, git, schema
 from indexer import models as m
 from indexer import store as st
 from indexer.errors import StoreError
+from indexer.store_location import default_url
 
 if TYPE_CHECKING:
     from indexer.parsing import ParseResult
@@ -63,6 +64,7 @@ class _Facts:
     path: Path | None  # the SQLite file, None for another database
     exists: bool = True
     unreadable: str | None = None  # why SQLite cannot use the file
+    ours: bool = False  # the unusable file is a store of ours, which repair may move aside
     schema: schema.Schema | None = None
     repo_id: int | None = None
     orphans: dict[str, int] = field(default_factory=dict)
@@ -94,11 +96,24 @@ def doctor(repo_path: str, db_url: str | None = None, repair: bool = False) -> R
 def _gather(repo: pygit2.Repository, url: str) -> _Facts:
     facts = _Facts(url, st.sqlite_path(url))
     if facts.path is not None:
+        # A file at the repo's own default store is ours whatever it holds; anywhere
+        # else (a --db typo) only a file whose schema says so.
+        facts.ours = facts.path == st.sqlite_path(default_url(git.common_dir(repo)))
         if not facts.path.exists():
             facts.exists = False
             return facts
-        with open(facts.path, "rb") as handle:
-            head = handle.read(len(SQLITE_HEADER))
+        if not facts.path.is_file():
+            facts.unreadable = "it is a folder, not a file"
+            facts.ours = False  # never moved: what is in it is somebody's
+            return facts
+        try:
+            with open(facts.path, "rb") as handle:
+                head = handle.read(len(SQLITE_HEADER))
+        except OSError as exc:
+            raise StoreError(
+                f"cannot read the store {facts.path}: {exc.strerror}",
+                hint="check its permissions, or pass another --db URL",
+            ) from None
         if head and head != SQLITE_HEADER:  # an empty file is a store not written yet
             facts.unreadable = "it is not a SQLite database"
             return facts
@@ -108,6 +123,7 @@ def _gather(repo: pygit2.Repository, url: str) -> _Facts:
         with st.translate_errors(url), engine.connect() as conn:
             try:
                 facts.schema = schema.read_schema(conn)
+                facts.ours = facts.ours or facts.schema.state not in ("new", "foreign")
                 if conn.dialect.name == "sqlite":
                     conn.exec_driver_sql(f"PRAGMA busy_timeout = {st.BUSY_TIMEOUT_MS}")
                     result = [r[0] for r in conn.exec_driver_sql("PRAGMA integrity_check")]
@@ -196,6 +212,16 @@ def _findings(facts: _Facts) -> list[Finding]:
     if not facts.exists:
         return [Finding("store", "note", "no store yet", "run `commit-indexer backfill`")]
     if facts.unreadable is not None:
+        if not facts.ours:
+            return [
+                Finding(
+                    "integrity",
+                    "problem",
+                    f"{facts.path} is not a commit-indexer store: {facts.unreadable}",
+                    "pass the --db URL of the store; `--repair` moves aside only a store"
+                    " of commit-indexer's, never another file",
+                )
+            ]
         return [
             Finding(
                 "integrity",
@@ -318,8 +344,8 @@ def _findings(facts: _Facts) -> list[Finding]:
 def _repair(repo: pygit2.Repository, url: str, facts: _Facts) -> list[str]:
     done: list[str] = []
     if facts.unreadable is not None:
-        if facts.path is None:
-            return done  # another database's own tools must repair it
+        if facts.path is None or not facts.ours:
+            return done  # another database's own tools must repair it; another file stays
         with st.writer_lock(url):  # no sync writes while it moves
             moved = _move_aside(facts.path)
         done.append(f"moved the unusable store to {moved.name}")

@@ -5,6 +5,7 @@ and start parsing meanwhile (`parsing.ParserPool.start_history`)."""
 from __future__ import annotations
 
 from pathlib import Path
+from urllib.parse import quote, unquote
 
 import pygit2
 
@@ -16,7 +17,13 @@ STORE_CONFIG_KEY = "commit-indexer.db"
 
 def default_url(git_common_dir: Path) -> str:
     """SQLite in the repo's git common dir, so every worktree shares one store."""
-    return f"sqlite:///{git_common_dir / 'commit-indexer' / 'index.db'}"
+    return sqlite_url(git_common_dir / "commit-indexer" / "index.db")
+
+
+def sqlite_url(path: Path) -> str:
+    """The URL of a SQLite file. The path is percent-encoded as SQLAlchemy decodes it:
+    a `?`, `#` or `%41` in a folder's name is part of the path, not a query or an `A`."""
+    return "sqlite:///" + quote(str(path), safe="/")
 
 
 def store_url(repo: pygit2.Repository, git_common_dir: Path, given: str | None) -> str:
@@ -31,8 +38,11 @@ def store_url(repo: pygit2.Repository, git_common_dir: Path, given: str | None) 
 
 
 def sqlite_path(url: str) -> Path | None:
-    """The file of a SQLite store, None for another database."""
-    return Path(url.removeprefix("sqlite:///")) if url.startswith("sqlite:///") else None
+    """The file of a SQLite store, None for another database (read as SQLAlchemy
+    reads it: up to the query, percent-decoded)."""
+    if not url.startswith("sqlite:///"):
+        return None
+    return Path(unquote(url.removeprefix("sqlite:///").split("?", 1)[0]))
 
 
 def is_new_sqlite_file(url: str) -> bool:

@@ -75,13 +75,14 @@ class Target:
         self.store.close()
 
 
-def open_target(repo_path: str, db_url: str | None = None) -> Target:
+def open_target(repo_path: str, db_url: str | None = None, create: bool = True) -> Target:
     """Open the repo at `repo_path` and its store (`db_url`, else the one its git
-    config names, else SQLite in its git dir)."""
+    config names, else SQLite in its git dir); with `create` False, a store that does
+    not exist yet is an error."""
     repo = git.open_repo(repo_path)
     common = git.common_dir(repo)
     url = st.store_url(repo, common, db_url)
-    store = st.open_store(url)
+    store = st.open_store(url, create)
     with st.translate_errors(url), store.connect() as conn:
         rid = st.repo_id(conn, str(common))  # get or add, safe without the writer lock
     return Target(repo, store, rid)

@@ -380,9 +380,25 @@ def test_a_store_whose_folder_cannot_be_made_is_a_clean_error(repo: Repo, tmp_pa
     repo.commit(NORMAL)
     (tmp_path / "a-file").write_text("not a folder\n")
     url = f"sqlite:///{tmp_path / 'a-file' / 'store' / 'index.db'}"
-    for command in ("backfill", "stats"):
-        result = cli(command, "--repo", repo.path, "--db", url)
-        assert_clean_error(result, "cannot create the folder of the store")
+    result = cli("backfill", "--repo", repo.path, "--db", url)
+    assert_clean_error(result, "cannot create the folder of the store")
+    result = cli("stats", "--repo", repo.path, "--db", url)
+    assert_clean_error(result, "there is no commit-indexer store at")
+
+
+@pytest.mark.parametrize("command", ["stats", "show HEAD", "symbols Config", "export OUT", "gc"])
+def test_a_command_that_reads_never_creates_a_store(
+    repo: Repo, tmp_path: Path, command: str
+) -> None:
+    repo.commit(NORMAL)
+    store = tmp_path / "nonexistent" / "dir" / "x.db"
+    args = [a.replace("OUT", str(tmp_path / "out")) for a in command.split()]
+    result = cli(*args, "--repo", repo.path, "--db", f"sqlite:///{store}")
+    assert_clean_error(result, "there is no commit-indexer store at")
+    assert not (tmp_path / "nonexistent").exists() and not (tmp_path / "out").exists()
+    result = cli(*args, "--repo", repo.path)  # nor the default one
+    assert_clean_error(result, "there is no commit-indexer store at")
+    assert not (repo.path / ".git" / "commit-indexer").exists()
 
 
 def test_an_empty_file_is_a_new_store(repo: Repo, tmp_path: Path) -> None:

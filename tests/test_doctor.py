@@ -246,3 +246,28 @@ def test_new_commits_are_a_note_not_a_problem(repo: Repo) -> None:
     repo.commit({"src/new.rs": "pub fn new() {}\n"}, "not synced yet")
     found = doctor(repo)
     assert found["behind"] == ("note", "1 commits the refs reach are not indexed yet")
+
+
+def test_repair_never_moves_a_file_that_is_not_a_store(repo: Repo, tmp_path: Path) -> None:
+    # A typo in --db names somebody's file: doctor says what it is, repair leaves it.
+    fast_history(repo, 2)
+    notes = tmp_path / "notes.txt"
+    notes.write_text("my notes, not a database\n" * 50)
+    for flags in ((), ("--repair",)):
+        result = cli("doctor", "--repo", repo.path, "--db", f"sqlite:///{notes}", *flags)
+        assert result.exit_code == 1, result.output
+        assert "is not a commit-indexer store" in result.output, result.output
+    assert notes.read_text() == "my notes, not a database\n" * 50
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith("notes")) == ["notes.txt"]
+
+
+def test_a_folder_where_the_store_should_be_is_reported_not_moved(repo: Repo) -> None:
+    fast_history(repo, 2)
+    path = store_file(repo)
+    path.mkdir(parents=True)
+    (path / "keep.txt").write_text("mine\n")
+    for flags in ((), ("--repair",)):
+        found = doctor(repo, *flags, exit_code=1)
+        assert "it is a folder" in found["integrity"][1], found
+    assert (path / "keep.txt").read_text() == "mine\n"
+    assert_clean_error(cli("stats", "--repo", repo.path), "index.db")

@@ -52,6 +52,10 @@ FORMATS = {"jsonl": ".jsonl", "parquet": ".parquet", "pt": ".pt"}
 MANIFEST = "manifest.json"
 CARD = "README.md"
 SCHEMA = "commit-indexer.export/1"
+# Exists while an export is written into a folder: a rerun after a kill knows the
+# folder is ours and finishes the work. The old manifest goes before the first file
+# is replaced, so a folder with a manifest always holds the files it pins.
+JOURNAL = ".commit-indexer-export"
 PT_FORMAT = "commit-indexer.pt/1"
 ROW_GROUP_SIZE = 1024
 _OWN_KEYS = {"schema", "format", "counts", "tokens", "files"}
@@ -294,9 +298,10 @@ def write_export(
     ones included) and write `manifest.json`; returns the manifest. With `card`, also
     `README.md`: its text from the manifest of the split files, and its sha256 in it.
 
-    `out_dir` must be new, empty, or a previous export (it has our manifest): then its
-    files are replaced, each written under a temporary name and moved into place, and
-    files of the previous export that this one does not write are removed.
+    `out_dir` must be new, empty, or a previous export (it has our manifest, or an
+    export into it was killed): then its files are replaced, each written under a
+    temporary name and moved into place, and files of the previous export that this
+    one does not write are removed (by name: only names an export writes, in `out_dir`).
     """
     if fmt not in _WRITERS:
         raise IndexerError(
@@ -314,6 +319,11 @@ def write_export(
             hint=f"move it away: the export writes its dataset card to {CARD}",
         )
     out.mkdir(parents=True, exist_ok=True)
+    journal = out / JOURNAL
+    journal.write_text(SCHEMA + "\n", encoding="utf-8")
+    for leftover in out.iterdir():
+        if leftover.name != JOURNAL and _is_our_temp(leftover.name):
+            leftover.unlink()  # of an export that was killed
     names = {split: f"{split}{FORMATS[fmt]}" for split in splits}
     temps = {split: out / f".{name}.tmp" for split, name in names.items()}
     counts = dict.fromkeys(splits, 0)
@@ -339,8 +349,11 @@ def write_export(
                 pass  # the first error is the one worth reporting
         for temp in temps.values():
             temp.unlink(missing_ok=True)
+        if not previous:
+            journal.unlink(missing_ok=True)  # nothing of ours was there, nothing is now
         raise
     files = {names[split]: _sha256(temps[split]) for split in splits}
+    (out / MANIFEST).unlink(missing_ok=True)
     for split in splits:
         os.replace(temps[split], out / names[split])
     if card is not None:
@@ -351,12 +364,13 @@ def write_export(
         os.replace(temp, out / CARD)
     for stale in set(previous.get("files", {})) - set(files):
         # Only names an export of ours could have written, whatever the old manifest says.
-        if stale in _possible_names(previous.get("counts", {})):
+        if _is_our_name(stale):
             (out / stale).unlink(missing_ok=True)
     manifest = Manifest(fmt, counts, tokens, files, dict(manifest_extra))
     temp = out / f".{MANIFEST}.tmp"
     temp.write_text(manifest.to_json(), encoding="utf-8", newline="\n")
     os.replace(temp, out / MANIFEST)
+    journal.unlink()
     return manifest
 
 
@@ -367,12 +381,17 @@ def _previous_export(out: Path) -> dict[str, Any]:
         return {}
     if not out.is_dir():
         raise IndexerError(f"{out} is not a directory", hint="give a new or empty folder")
-    if not any(out.iterdir()):
-        return {}
+    entries = [p.name for p in out.iterdir()]
+    if all(_is_our_temp(name) for name in entries):
+        return {}  # empty, or the temporary files of a first export that was killed
     try:
         manifest = json.loads((out / MANIFEST).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         manifest = None
+    if manifest is None and _journal_says_ours(out):
+        # An export was killed after it removed the old manifest: what has our names
+        # is that export's or the one before.
+        return {"files": {name: None for name in entries if _is_our_name(name)}}
     if not isinstance(manifest, dict) or manifest.get("schema") != SCHEMA:
         raise IndexerError(
             f"{out} is not empty and holds no export of commit-indexer",
@@ -381,8 +400,26 @@ def _previous_export(out: Path) -> dict[str, Any]:
     return manifest
 
 
-def _possible_names(counts: Mapping[str, Any]) -> set[str]:
-    return {CARD} | {f"{split}{ext}" for split in counts for ext in FORMATS.values()}
+def _is_our_name(name: str) -> bool:
+    """A name an export writes: the card, or `<split>.<format>` in the folder itself
+    (never a path: a crafted manifest must not reach outside it)."""
+    if name == CARD:
+        return True
+    stem, dot, ext = name.partition(".")
+    return bool(stem) and stem.isidentifier() and f"{dot}{ext}" in FORMATS.values()
+
+
+def _is_our_temp(name: str) -> bool:
+    inner = name.removeprefix(".").removesuffix(".tmp")
+    temp = name.startswith(".") and name.endswith(".tmp")
+    return name == JOURNAL or (temp and (_is_our_name(inner) or inner == MANIFEST))
+
+
+def _journal_says_ours(out: Path) -> bool:
+    try:
+        return (out / JOURNAL).read_text(encoding="utf-8").strip() == SCHEMA
+    except (OSError, UnicodeDecodeError):
+        return False
 
 
 def _check_record(record: Mapping[str, Any], counts: Mapping[str, int]) -> None:

@@ -305,3 +305,68 @@ def test_jsonl_and_parquet_exports_hold_one_row_group_at_most(tmp_path: Path, fm
     )
     # The records as Python objects take ~20 MB; a row group of 100 per split ~1 MB.
     assert peak < 3_000_000
+
+
+def test_a_crafted_manifest_deletes_nothing_outside_the_folder(tmp_path: Path) -> None:
+    out, victim = tmp_path / "out", tmp_path / "victim.jsonl"
+    write_export(out, sample_records(2), "jsonl", EXTRA)
+    victim.write_text("keep me")
+    (tmp_path / "abs.parquet").write_text("keep me too")
+    manifest = json.loads((out / "manifest.json").read_text())
+    manifest["counts"]["../victim"] = 1
+    manifest["counts"][str(tmp_path / "abs")] = 1
+    manifest["files"]["../victim.jsonl"] = "0" * 64
+    manifest["files"][str(tmp_path / "abs.parquet")] = "0" * 64
+    (out / "manifest.json").write_text(json.dumps(manifest))
+    write_export(out, sample_records(2), "jsonl", EXTRA)
+    assert victim.read_text() == "keep me"
+    assert (tmp_path / "abs.parquet").read_text() == "keep me too"
+
+
+def test_an_export_killed_at_any_step_is_finished_by_a_rerun(tmp_path: Path) -> None:
+    clean = tmp_path / "clean"
+    write_export(clean, sample_records(6), "parquet", EXTRA)
+    # killed while writing the first export: its temporary files and journal
+    first = tmp_path / "first"
+    first.mkdir()
+    (first / ".train.parquet.tmp").write_bytes(b"half")
+    (first / ".commit-indexer-export").write_text("commit-indexer.export/1\n")
+    write_export(first, sample_records(6), "parquet", EXTRA)
+    assert file_hashes(first) == file_hashes(clean)
+    # killed while replacing an export: old manifest gone, some files new, some old
+    again = tmp_path / "again"
+    write_export(again, sample_records(3), "parquet", EXTRA)
+    (again / "manifest.json").unlink()
+    (again / ".commit-indexer-export").write_text("commit-indexer.export/1\n")
+    (again / ".val.parquet.tmp").write_bytes(b"half")
+    write_export(again, sample_records(6), "parquet", EXTRA)
+    assert file_hashes(again) == file_hashes(clean)
+
+
+def test_a_manifest_always_pins_the_files_beside_it(tmp_path: Path) -> None:
+    # The old manifest goes before the first file is replaced: a kill in between
+    # leaves no manifest that names files which are not the ones there.
+    out = tmp_path / "out"
+    write_export(out, sample_records(3), "jsonl", EXTRA)
+    seen: list[bool] = []
+
+    def records() -> Iterator[dict[str, Any]]:
+        yield from sample_records(6)
+        seen.append((out / "manifest.json").exists())
+
+    import indexer.export as export
+
+    real_replace = export.os.replace
+    states: list[tuple[str, bool]] = []
+
+    def watching_replace(src: Any, dst: Any) -> None:
+        states.append((Path(dst).name, (out / "manifest.json").exists()))
+        real_replace(src, dst)
+
+    export.os.replace = watching_replace
+    try:
+        write_export(out, records(), "jsonl", EXTRA)
+    finally:
+        export.os.replace = real_replace
+    assert seen == [True]  # while records stream, the old export stands whole
+    assert all(not present for name, present in states), states

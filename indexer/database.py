@@ -34,11 +34,14 @@ URL_HINT = "use sqlite:///PATH or postgresql+psycopg://USER@HOST/DATABASE"
 
 
 def display_url(url: str) -> str:
-    """The URL with its password masked, for messages and `stats`."""
+    """The URL with its password masked, for messages and `stats`: the one before the
+    `@`, and libpq's `?password=` (or `?sslpassword=`) too."""
     try:
-        return make_url(url).render_as_string(hide_password=True)
+        parsed = make_url(url)
     except ArgumentError:
         return url
+    secret = {k: "***" for k in parsed.query if k.lower() in ("password", "sslpassword")}
+    return parsed.update_query_dict(secret).render_as_string(hide_password=True)
 
 
 def _server_hint(url: str) -> str:

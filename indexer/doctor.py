@@ -90,7 +90,7 @@ def doctor(repo_path: str, db_url: str | None = None, repair: bool = False) -> R
     if repair:
         done = _repair(repo, url, facts)
         facts = _gather(repo, url)
-    return Report(url, tuple(_findings(facts)), tuple(done))
+    return Report(st.display_url(url), tuple(_findings(facts)), tuple(done))
 
 
 def _gather(repo: pygit2.Repository, url: str) -> _Facts:
@@ -237,7 +237,7 @@ def _findings(facts: _Facts) -> list[Finding]:
     head = schema.script_head()
     if state in ("future", "foreign"):
         try:
-            schema.refuse_foreign(facts.schema, facts.url)
+            schema.refuse_foreign(facts.schema, st.display_url(facts.url))
         except st.StoreError as exc:
             found.append(Finding("schema", "problem", exc.message, exc.hint))
         return found

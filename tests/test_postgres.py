@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from adversarial import adversarial_history
@@ -19,6 +20,7 @@ from gitrepo import (
     history_blobs,
     make_repo,
     stats,
+    wait_idle,
 )
 
 from indexer.database import display_url
@@ -112,3 +114,29 @@ def test_a_url_that_is_not_one_or_not_ours(repo: Repo) -> None:
     other = cli("backfill", "--repo", repo.path, "--db", "mysql://u:pw@host/db")
     assert_clean_error(other, "is on mysql; commit-indexer stores are SQLite or PostgreSQL")
     assert "pw" not in other.output
+
+
+def test_a_password_in_the_query_string_is_masked_everywhere(repo: Repo, pg_url: str) -> None:
+    # libpq's own spelling: postgresql://user@host/db?password=...
+    repo.commit({"src/lib.rs": "pub fn a() {}\n"})
+    base, _, query = pg_url.partition("?")
+    url = (
+        base.replace("/test_", "/missing_")
+        + "?"
+        + "&".join(filter(None, [query, "password=s3cret"]))
+    )
+    for command in ("stats", "doctor", "backfill"):
+        result = cli(command, "--repo", repo.path, "--db", url)
+        assert result.exit_code != 0 and "s3cret" not in result.output, result.output
+    repo.git("config", "commit-indexer.db", url)
+    assert cli("hook", "install", "--repo", repo.path).exit_code == 0
+    repo.commit({"src/lib.rs": "pub fn b() {}\n"})
+    wait_idle(repo)
+    status = cli("hook", "status", "--repo", repo.path)
+    log = repo.path / ".git" / "commit-indexer" / "hook.log"
+    deadline = time.monotonic() + 20
+    while "error" not in (log.read_text() if log.exists() else "") and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert "error" in log.read_text()
+    assert "s3cret" not in log.read_text() and "s3cret" not in status.output
+    assert display_url(url).endswith("password=%2A%2A%2A") or "password=***" in display_url(url)

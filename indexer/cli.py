@@ -7,6 +7,7 @@ code 2; Ctrl-C exits 130; a traceback only with `--debug`.
 from __future__ import annotations
 
 import functools
+import re
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -29,8 +30,21 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
-out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
+# Repo text (paths, names, code, messages) is printed as text: no markup (`[/]` in a
+# path would crash it, `<[u8; 32]>` would vanish), no `:emoji:` codes, and `_visible`
+# shows the control characters that would move the cursor or run terminal commands.
+out = Console(highlight=False, soft_wrap=True, markup=False, emoji=False)
+err = Console(stderr=True, highlight=False, soft_wrap=True, markup=False, emoji=False)
+# C0 and C1 controls but tab and newline (a CR only where it ends no line), and the
+# bidirectional overrides that make code read other than it runs ("Trojan Source").
+_CONTROLS = re.compile(r"\r(?!\n)|[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def _visible(text: str) -> str:
+    """`text` with each control character shown as its escape (`\\x1b`), never sent."""
+    return _CONTROLS.sub(lambda m: repr(m.group())[1:-1], text)
+
+
 _debug = False
 
 F = TypeVar("F", bound=Callable[..., None])
@@ -74,9 +88,9 @@ def boundary(fn: F) -> F:
         except IndexerError as exc:
             if _debug:
                 raise
-            err.print(f"error: {exc.message}", markup=False)
+            err.print(_visible(f"error: {exc.message}"))
             if exc.hint:
-                err.print(f"hint: {exc.hint}", markup=False)
+                err.print(_visible(f"hint: {exc.hint}"))
             raise typer.Exit(2) from None
         except KeyboardInterrupt:
             if _debug:
@@ -88,8 +102,8 @@ def boundary(fn: F) -> F:
         except Exception as exc:  # a bug: say so in one line; --debug shows where
             if _debug:
                 raise
-            err.print(f"error: internal error: {type(exc).__name__}: {exc}", markup=False)
-            err.print("hint: run again with --debug for the traceback and report it", markup=False)
+            err.print(_visible(f"error: internal error: {type(exc).__name__}: {exc}"))
+            err.print("hint: run again with --debug for the traceback and report it")
             raise typer.Exit(1) from None
 
     return wrapper  # type: ignore[return-value]
@@ -161,8 +175,7 @@ def _run_sync(
     for tip in result.unreadable:
         err.print(
             f"warning: skipped the history of {tip[:12]}: libgit2 cannot read a commit in it"
-            " (see `git fsck`)",
-            markup=False,
+            " (see `git fsck`)"
         )
     return result
 
@@ -227,7 +240,7 @@ def _print_stats(repo: Path, db: str | None) -> None:
         with translate_errors(target.store.url), target.store.connect() as conn:
             s = store_stats(conn, target.repo_id)
         lag = behind(target) if not target.repo.head_is_unborn else 0
-    out.print(f"store        {target.store.shown_url}", markup=False)
+    out.print(f"store        {target.store.shown_url}")
     if s.store_bytes is not None:
         out.print(f"store size   {s.store_bytes / 1e6:.1f} MB")
     out.print(f"commits      {s.commits} ({s.merges} merges, {s.boundaries} shallow boundaries)")
@@ -284,8 +297,8 @@ def symbols(
         )
     for symbol in found:
         where = f"{symbol.path}:{symbol.start_line}-{symbol.end_line}"
-        out.print(f"{where}  {symbol.kind}  {symbol.qualname}", markup=False)
-        out.print(symbol.code, markup=False)
+        out.print(_visible(f"{where}  {symbol.kind}  {symbol.qualname}"))
+        out.print(_visible(symbol.code))
         out.print()
 
 
@@ -315,18 +328,20 @@ def show(
         )
     for n, example in enumerate(shown.examples, 1):
         out.rule(
-            f"example {n}/{len(shown.examples)}: {example.change} {example.kind} "
-            f"{example.qualname} in {example.path}",
+            _visible(
+                f"example {n}/{len(shown.examples)}: {example.change} {example.kind} "
+                f"{example.qualname} in {example.path}"
+            ),
             style="dim",
         )
         for kind, text, variants in example.segments:
             shorter = f" (+{len(variants)} shorter forms)" if variants else ""
             out.print(f"<{kind}>{shorter}", style="bold cyan")
-            out.print(text, markup=False, highlight=False)
+            out.print(_visible(text))
         out.print("<target>", style="bold green")
-        out.print(example.target, markup=False, highlight=False)
+        out.print(_visible(example.target))
         if example.unresolved:
-            out.print(f"unresolved: {', '.join(example.unresolved)}", style="dim", markup=False)
+            out.print(_visible(f"unresolved: {', '.join(example.unresolved)}"), style="dim")
 
 
 @app.command()
@@ -504,13 +519,13 @@ def doctor_command(
     from indexer.doctor import doctor
 
     report = doctor(str(repo), db, repair)
-    out.print(f"store      {report.url}", markup=False)
+    out.print(f"store      {report.url}")
     for action in report.repaired:
-        out.print(f"repaired   {action}", markup=False)
+        out.print(f"repaired   {action}")
     for finding in report.findings:
-        out.print(f"{finding.level:<10} {finding.check}: {finding.message}", markup=False)
+        out.print(f"{finding.level:<10} {finding.check}: {finding.message}")
         if finding.hint and finding.level != "ok":
-            out.print(f"{'':<10} hint: {finding.hint}", markup=False)
+            out.print(f"{'':<10} hint: {finding.hint}")
     problems = len(report.problems)
     if problems:
         fix = "" if repair else " (`commit-indexer doctor --repair` fixes what it can)"
@@ -549,12 +564,11 @@ def _print_hooks(states) -> None:  # noqa: ANN001 (a list of hooks.HookState)
             line = f"{state.hook_type:<14} not installed (another hook{by} is there)"
         else:
             line = f"{state.hook_type:<14} not installed"
-        out.print(line, markup=False)
+        out.print(line)
         if state.set_aside and not state.installed:
             out.print(
                 f"{'':<14} ours is at {state.set_aside}, where git never runs it: "
-                "run `commit-indexer hook install` again to chain the hook there now",
-                markup=False,
+                "run `commit-indexer hook install` again to chain the hook there now"
             )
 
 
@@ -585,12 +599,12 @@ def hook_status(repo: RepoOpt = Path("."), db: DbOpt = None) -> None:
 
     _print_hooks(status(str(repo)))
     for line in last_log_lines(str(repo)):
-        out.print(f"log: {line}", markup=False)
+        out.print(_visible(f"log: {line}"))
     try:
         with _opened(repo, db) as target:
             out.print(f"behind: {behind(target)} commits reachable from HEAD not indexed yet")
     except IndexerError as exc:  # status still helps when the store is what is broken
-        out.print(f"behind: unknown ({exc.message})", markup=False)
+        out.print(f"behind: unknown ({exc.message})")
 
 
 @app.command("hook-run", hidden=True)

@@ -430,3 +430,29 @@ def test_unknown_revision(repo: Repo) -> None:
     backfill(repo)
     result = cli("symbols", "normal", "--at", "nonsense-rev", "--repo", repo.path)
     assert_clean_error(result, "'nonsense-rev' does not name a commit")
+
+
+def test_repo_text_is_printed_as_text_never_as_markup_or_escapes(repo: Repo) -> None:
+    code = (
+        "pub struct Key;\n\n"
+        "impl From<[u8; 32]> for Key {\n"
+        "    fn from(_b: [u8; 32]) -> Self {\n"
+        "        Key // \x1b]0;pwned\x07 :crab: [bold]x[/bold]\n"
+        "    }\n"
+        "}\n"
+    )
+    message = "clear \x1b[2J copy \x1b]52;c;ZWNobyBoaQ==\x07 \u202eevil"
+    path = "src/[bold red]x[/bold red].rs"
+    repo.commit({"src/lib.rs": "pub fn a() {}\n", path: code, "src/[/].rs": "pub fn b() {}\n"})
+    repo.commit({path: code.replace("Key //", "Key {} //").replace("Key;", "Key {}")}, message)
+    backfill(repo)
+    for args in (("show", "HEAD"), ("show", "HEAD~1"), ("symbols", "from"), ("symbols", "b")):
+        result = cli(*args, "--repo", repo.path)
+        assert result.exit_code == 0, result.output
+        assert "\x1b" not in result.output and "\x07" not in result.output, result.output
+        assert "\u202e" not in result.output
+    shown = cli("show", "HEAD", "--repo", repo.path).output
+    assert "impl From<[u8; 32]> for Key" in shown and "[bold red]x[/bold red].rs" in shown
+    assert "\\x1b]0;pwned\\x07 :crab: [bold]x[/bold]" in shown
+    assert "\\x1b[2J" in shown and "\\u202eevil" in shown
+    assert "[/].rs" in cli("symbols", "b", "--repo", repo.path).output

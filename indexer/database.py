@@ -242,6 +242,11 @@ def open_store(url: str, create: bool = True) -> Store:
     never waits for a running sync."""
     url = driver_url(url)
     path = sqlite_path(url)
+    if path is not None and path.is_dir():
+        raise StoreError(
+            f"the store {display_url(url)} is a folder, not a file",
+            hint="move the folder away, or pass another --db URL",
+        )
     if not create:
         if path is not None and not path.is_file():
             raise _no_store(url)

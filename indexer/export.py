@@ -229,7 +229,10 @@ class _PtWriter:
         # A file object, not a path: torch names the archive's inner folder after the
         # file, which here is a temporary name.
         with open(self._path, "wb") as f:
-            torch.save(data, f)
+            try:
+                torch.save(data, f)
+            except RuntimeError as exc:  # torch's zip writer reports a failed write so
+                raise OSError(f"torch could not write {self._path.name}: {exc}") from exc
 
     def abort(self) -> None:
         pass
@@ -303,6 +306,28 @@ def write_export(
     temporary name and moved into place, and files of the previous export that this
     one does not write are removed (by name: only names an export writes, in `out_dir`).
     """
+    try:
+        return _write_export(
+            Path(out_dir), records, fmt, manifest_extra, splits, on_progress, row_group_size, card
+        )
+    except OSError as exc:  # a full disk, a folder that went read-only, ...
+        raise IndexerError(
+            f"cannot write the export to {out_dir}: {exc.strerror or exc}",
+            hint="free some space or pick another folder, then run it again: the rerun"
+            " finishes it (a folder without manifest.json holds no complete export)",
+        ) from exc
+
+
+def _write_export(
+    out: Path,
+    records: Iterable[Mapping[str, Any]],
+    fmt: str,
+    manifest_extra: Mapping[str, Any],
+    splits: Sequence[str],
+    on_progress: Callable[[int], None] | None,
+    row_group_size: int,
+    card: Callable[[Manifest], str] | None,
+) -> Manifest:
     if fmt not in _WRITERS:
         raise IndexerError(
             f"unknown export format {fmt!r}", hint=f"use one of {', '.join(FORMATS)}"
@@ -311,7 +336,6 @@ def write_export(
     if clash:
         raise ValueError(f"manifest_extra may not set {sorted(clash)}")
     json.dumps(dict(manifest_extra))  # fail before writing anything if it is not JSON
-    out = Path(out_dir)
     previous = _previous_export(out)
     if card is not None and (out / CARD).exists() and CARD not in previous.get("files", {}):
         raise IndexerError(

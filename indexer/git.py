@@ -62,7 +62,19 @@ def open_repo(path: str | os.PathLike[str]) -> pygit2.Repository:
             f"{path} is not inside a git repository",
             hint="run the command inside a repository or pass --repo PATH",
         )
-    return pygit2.Repository(found)
+    try:
+        return pygit2.Repository(found)
+    except pygit2.GitError as exc:
+        if "not owned by current user" in str(exc):
+            raise NotARepository(
+                f"{found} belongs to another user, and git trusts it only once told to",
+                hint=f"run as its owner, or trust it: git config --global --add"
+                f" safe.directory {Path(found).parent if found.endswith('/.git/') else found}",
+            ) from None
+        raise NotARepository(
+            f"cannot open the repository at {found}: {exc}",
+            hint="check it with `git status` and `git fsck`",
+        ) from None
 
 
 def common_dir(repo: pygit2.Repository) -> Path:

@@ -9,6 +9,8 @@ from urllib.parse import quote, unquote
 
 import pygit2
 
+from indexer.errors import StoreError
+
 # A repo whose store is elsewhere (PostgreSQL, a shared file) says so in its git
 # config, so the hooks, `watch` and every command find it without `--db`. The config
 # is the repo's own, never committed; keep passwords in ~/.pgpass, not in the URL.
@@ -30,11 +32,35 @@ def store_url(repo: pygit2.Repository, git_common_dir: Path, given: str | None) 
     """The store of a repo: `given` (--db), else `git config commit-indexer.db`, else
     SQLite in its git dir."""
     if given:
-        return given
+        return checked_url(given)
     try:
-        return repo.config[STORE_CONFIG_KEY].strip()
+        return checked_url(repo.config[STORE_CONFIG_KEY].strip())
     except KeyError:
         return default_url(git_common_dir)
+
+
+def checked_url(url: str) -> str:
+    """`url`, with `~` in a SQLite path expanded; refuses a SQLite store that would
+    land where the command happens to run (a relative path: the hook runs in the work
+    tree) or that keeps nothing (`:memory:`, no path)."""
+    if not url.startswith("sqlite:"):
+        return url
+    path = sqlite_path(url)
+    if path is None or str(path) in ("", ".", ":memory:") or url.startswith("sqlite:///:memory:"):
+        raise StoreError(
+            f"--db {url} names no file: a store in memory keeps nothing",
+            hint="use sqlite:////ABSOLUTE/PATH.db (four slashes), or leave out --db",
+        )
+    if str(path).startswith("~"):
+        query = url.partition("?")[2]
+        return sqlite_url(path.expanduser()) + (f"?{query}" if query else "")
+    if not path.is_absolute():
+        raise StoreError(
+            f"--db {url} is a relative path, which would put the store wherever the"
+            " command runs (the hooks run in the work tree)",
+            hint=f"use an absolute path: sqlite:///{Path(path).absolute()}",
+        )
+    return url
 
 
 def sqlite_path(url: str) -> Path | None:

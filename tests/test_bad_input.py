@@ -10,6 +10,7 @@ Every test builds a real repository and runs the real CLI.
 from __future__ import annotations
 
 import contextlib
+import os
 import sqlite3
 from collections.abc import Callable
 from pathlib import Path
@@ -456,3 +457,75 @@ def test_repo_text_is_printed_as_text_never_as_markup_or_escapes(repo: Repo) -> 
     assert "\\x1b]0;pwned\\x07 :crab: [bold]x[/bold]" in shown
     assert "\\x1b[2J" in shown and "\\u202eevil" in shown
     assert "[/].rs" in cli("symbols", "b", "--repo", repo.path).output
+
+
+@pytest.fixture
+def tiny_disk(tmp_path: Path):  # noqa: ANN201 (an iterator of the mount point)
+    """A 64 KB tmpfs: a disk that fills up (needs root, as in CI; else skipped)."""
+    import subprocess
+
+    point = tmp_path / "tiny"
+    point.mkdir()
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(point)], capture_output=True
+    )
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a small tmpfs: {mounted.stderr.decode().strip()}")
+    yield point
+    subprocess.run(["umount", "-l", str(point)], check=False)
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "parquet", "pt"])
+def test_a_full_disk_during_export_is_a_clean_error(repo: Repo, tiny_disk: Path, fmt: str) -> None:
+    from gitrepo import fast_history
+
+    fast_history(repo, 40, files=4, fns=30)
+    backfill(repo)
+    result = cli("export", tiny_disk / "out", "--repo", repo.path, "--format", fmt)
+    assert_clean_error(result, "cannot write the export to")
+    assert "No space left on device" in result.output or "torch could not write" in result.output
+
+
+@pytest.mark.parametrize(
+    "url, message",
+    [
+        ("sqlite:///relative.db", "is a relative path"),
+        ("sqlite:///:memory:", "names no file"),
+        ("sqlite://", "names no file"),
+        ("sqlite:///", "names no file"),
+    ],
+)
+def test_store_urls_that_would_write_into_the_work_tree_are_refused(
+    repo: Repo, url: str, message: str
+) -> None:
+    repo.commit(NORMAL)
+    before = sorted(p.name for p in repo.path.iterdir())
+    for command in ("backfill", "stats"):
+        assert_clean_error(cli(command, "--repo", repo.path, "--db", url), message)
+    assert sorted(p.name for p in repo.path.iterdir()) == before
+
+
+def test_a_home_relative_store_url_is_in_the_home_folder(repo: Repo) -> None:
+    repo.commit(NORMAL)
+    backfill(repo, "--db", "sqlite:///~/stores/x.db")
+    assert (Path(os.environ["HOME"]) / "stores" / "x.db").is_file()
+    assert not (repo.path / "~").exists()
+
+
+def test_a_folder_where_the_store_goes_is_a_clean_error(repo: Repo, tmp_path: Path) -> None:
+    repo.commit(NORMAL)
+    (tmp_path / "index.db").mkdir()
+    for command in ("backfill", "stats", "export"):
+        args = [command] + ([str(tmp_path / "out")] if command == "export" else [])
+        result = cli(*args, "--repo", repo.path, "--db", f"sqlite:///{tmp_path / 'index.db'}")
+        assert_clean_error(result, "is a folder, not a file")
+
+
+def test_a_repo_of_another_user_is_a_clean_error(repo: Repo) -> None:
+    if os.geteuid() != 0:
+        pytest.skip("needs root to give the repo to another user")
+    repo.commit(NORMAL)
+    for path in [repo.path, *repo.path.rglob("*")]:
+        os.lchown(path, 65534, 65534)
+    assert_clean_error(cli("stats", "--repo", repo.path), "belongs to another user")
+    assert "safe.directory" in cli("backfill", "--repo", repo.path).output

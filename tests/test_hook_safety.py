@@ -164,3 +164,32 @@ def test_watch_stays_at_its_own_priority(repo: Repo) -> None:
         watcher.kill()
         watcher.wait()
     assert count(url, "SELECT count(*) FROM commits") == 3
+
+
+@pytest.mark.parametrize("how", ["a file in its place", "read-only"])
+def test_a_state_folder_it_cannot_write_puts_nothing_in_the_commit_output(
+    sandbox: Sandbox, how: str
+) -> None:
+    sandbox.run("commit-indexer", "hook", "install", "--repo", ".")
+    state = sandbox.state
+    mounted = False
+    if how == "read-only":
+        state.mkdir(exist_ok=True)
+        if os.geteuid() == 0:  # root writes into any folder but a read-only mount
+            for args in (["--bind", state, state], ["-o", "remount,bind,ro", state]):
+                done = subprocess.run(["mount", *map(str, args)], capture_output=True)
+                if done.returncode != 0:
+                    pytest.skip(f"cannot mount read-only: {done.stderr.decode().strip()}")
+                mounted = True
+        else:
+            state.chmod(0o555)
+    else:
+        state.write_text("not a folder\n")
+    try:
+        out = sandbox.git("commit", "-q", "--allow-empty", "-m", "one")
+    finally:
+        if mounted:
+            subprocess.run(["umount", str(state)], check=False)
+        if state.is_dir():
+            state.chmod(0o755)
+    assert out == "", out

@@ -491,6 +491,14 @@ def gc_command(
     remotes: Annotated[
         bool, typer.Option("--remotes", help="Keep what remote-tracking branches reach too.")
     ] = False,
+    drop_repos_not_here: Annotated[
+        bool,
+        typer.Option(
+            "--drop-repos-not-here",
+            help="Also drop the store's repos whose git dir is not on this machine"
+            " (moved or deleted; on a store shared by machines, other machines' too).",
+        ),
+    ] = False,
     repo: RepoOpt = Path("."),
     db: DbOpt = None,
 ) -> None:
@@ -498,7 +506,9 @@ def gc_command(
     from indexer.sync import gc
 
     with _opened(repo, db) as target:
-        collected = gc(target, remotes)
+        collected, dropped = gc(target, remotes, drop_repos_not_here)
+    for path in dropped:
+        out.print(_visible(f"dropped the repo at {path}, which is not on this machine"))
     out.print(
         f"removed {collected.commits} commits, {collected.examples} examples,"
         f" {collected.blobs} blobs that nothing reachable uses"

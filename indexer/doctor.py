@@ -27,6 +27,7 @@ from sqlalchemy.pool import NullPool
 from indexer import example_store, git, schema
 from indexer import models as m
 from indexer import store as st
+from indexer.database import display_url
 from indexer.errors import StoreError
 from indexer.store_location import default_url
 
@@ -74,6 +75,7 @@ class _Facts:
     unreachable: int | None = None  # None: some ref's history cannot be read
     behind: int = 0  # reachable commits a sync would index
     holes: list[str] = field(default_factory=list)  # reachable, missing under stored ones
+    not_here: list[str] = field(default_factory=list)  # other repos' git dirs, not on disk
 
     @property
     def usable(self) -> bool:
@@ -90,7 +92,7 @@ def doctor(repo_path: str, db_url: str | None = None, repair: bool = False) -> R
     if repair:
         done = _repair(repo, url, facts)
         facts = _gather(repo, url)
-    return Report(st.display_url(url), tuple(_findings(facts)), tuple(done))
+    return Report(display_url(url), tuple(_findings(facts)), tuple(done))
 
 
 def _gather(repo: pygit2.Repository, url: str) -> _Facts:
@@ -151,6 +153,7 @@ def _gather_rows(repo: pygit2.Repository, conn: Connection, facts: _Facts) -> No
         select(m.repos.c.id).where(m.repos.c.path == str(git.common_dir(repo)))
     ).scalar()
     facts.repo_id = rid
+    facts.not_here = [path for _id, path in st.repos_not_here(conn, rid or -1)]
     tips = git.ref_tips(repo)
     local, _unreadable = git.walk(repo, tips, ())
     if rid is None:
@@ -237,7 +240,7 @@ def _findings(facts: _Facts) -> list[Finding]:
     head = schema.script_head()
     if state in ("future", "foreign"):
         try:
-            schema.refuse_foreign(facts.schema, st.display_url(facts.url))
+            schema.refuse_foreign(facts.schema, display_url(facts.url))
         except st.StoreError as exc:
             found.append(Finding("schema", "problem", exc.message, exc.hint))
         return found
@@ -320,6 +323,18 @@ def _findings(facts: _Facts) -> list[Finding]:
         )
     elif facts.unreachable is None and facts.repo_id is not None:
         found.append(Finding("unreachable", "note", "not checked: libgit2 cannot read some refs"))
+    if facts.not_here:
+        shown = ", ".join(facts.not_here[:SHOWN]) + (" ..." if len(facts.not_here) > SHOWN else "")
+        found.append(
+            Finding(
+                "repos",
+                "note",
+                f"{len(facts.not_here)} other repos of the store are not on this machine"
+                f" (moved, deleted, or another machine's): {shown}",
+                "`commit-indexer gc --drop-repos-not-here` drops their rows"
+                " (a moved repo is indexed again under its new path)",
+            )
+        )
     if facts.repo_id is None:
         found.append(
             Finding(

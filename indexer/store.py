@@ -374,3 +374,21 @@ def collect_garbage(conn: Connection, repo: int, reachable: set[str]) -> Collect
             conn.execute(delete(table).where(table.c.blob_id.in_(dead_blobs)))
         blobs = conn.execute(delete(m.blobs).where(m.blobs.c.oid.not_in(live))).rowcount
     return Collected(len(dead), examples, blobs)
+
+
+def repos_not_here(conn: Connection, keep: int) -> list[tuple[int, str]]:
+    """(id, path) of the store's repos, but `keep`, whose git dir is not on this
+    machine: moved, deleted, or another machine's (a shared store)."""
+    with tx(conn):
+        found = conn.execute(select(m.repos.c.id, m.repos.c.path).order_by(m.repos.c.path)).all()
+    return [(rid, path) for rid, path in found if rid != keep and not Path(path).is_dir()]
+
+
+def drop_repo(conn: Connection, repo: int) -> Collected:
+    """Delete a repo with everything only it holds (its commits, their examples, and
+    blobs no other repo's changes introduce)."""
+    collected = collect_garbage(conn, repo, set())
+    with tx(conn):
+        conn.execute(delete(m.repo_tokenizers).where(m.repo_tokenizers.c.repo_id == repo))
+        conn.execute(delete(m.repos).where(m.repos.c.id == repo))
+    return collected

@@ -175,9 +175,13 @@ def sync(
     return SyncResult(len(plan.todo), blobs, tuple(tips), tuple(plan.unreadable))
 
 
-def gc(target: Target, remotes: bool = False) -> st.Collected:
+def gc(
+    target: Target, remotes: bool = False, drop_repos_not_here: bool = False
+) -> tuple[st.Collected, list[str]]:
     """Remove what no ref reaches any more (amended, rebased, reset-away commits, and
-    blobs only they held). Export already leaves them out; this frees the space."""
+    blobs only they held). Export already leaves them out; this frees the space.
+    With `drop_repos_not_here`, also the store's other repos whose git dir is not on
+    this machine (a repo folder that moved leaves its old rows behind); their paths."""
     tips = git.ref_tips(target.repo, remotes=remotes)
     reachable, unreadable = git.walk(target.repo, tips, ())
     if unreadable:
@@ -190,9 +194,14 @@ def gc(target: Target, remotes: bool = False) -> st.Collected:
         target.store.writer(),
         target.store.connect() as conn,
     ):
+        dropped = []
+        if drop_repos_not_here:
+            for rid, path in st.repos_not_here(conn, target.repo_id):
+                st.drop_repo(conn, rid)
+                dropped.append(path)
         collected = st.collect_garbage(conn, target.repo_id, set(reachable))
         st.set_synced_tips(conn, target.repo_id, [t for t in tips if t in set(reachable)])
-    return collected
+    return collected, dropped
 
 
 def behind(target: Target, rev: str = "HEAD") -> int:

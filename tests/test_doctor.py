@@ -16,6 +16,7 @@ from gitrepo import (
     assert_clean_error,
     backfill,
     cli,
+    count,
     db_url,
     dump_store,
     fast_history,
@@ -271,3 +272,30 @@ def test_a_folder_where_the_store_should_be_is_reported_not_moved(repo: Repo) ->
         assert "it is a folder" in found["integrity"][1], found
     assert (path / "keep.txt").read_text() == "mine\n"
     assert_clean_error(cli("stats", "--repo", repo.path), "index.db")
+
+
+def test_a_moved_repo_is_noted_and_gc_drops_its_old_rows(tmp_path: Path) -> None:
+    import shutil
+
+    from gitrepo import make_repo
+
+    old = make_repo(tmp_path, "old")
+    fast_history(old, 5)
+    url = f"sqlite:///{tmp_path / 'shared.db'}"  # a store beside the repo, named by --db
+    assert cli("backfill", "--repo", old.path, "--db", url).exit_code == 0
+    shutil.move(old.path, tmp_path / "new")
+    moved = tmp_path / "new"
+    assert cli("backfill", "--repo", moved, "--db", url).exit_code == 0
+    result = cli("doctor", "--repo", moved, "--db", url)
+    assert result.exit_code == 0, result.output
+    assert "1 other repos of the store are not on this machine" in result.output
+    assert str(old.path / ".git") in result.output and "--drop-repos-not-here" in result.output
+    kept = cli("gc", "--repo", moved, "--db", url)
+    assert "dropped" not in kept.output
+    assert count(url, "SELECT count(*) FROM repos") == 2
+    dropped = cli("gc", "--drop-repos-not-here", "--repo", moved, "--db", url)
+    assert dropped.exit_code == 0, dropped.output
+    assert f"dropped the repo at {old.path / '.git'}" in dropped.output
+    assert count(url, "SELECT count(*) FROM repos") == 1
+    assert count(url, "SELECT count(*) FROM commits") == 5
+    assert "not on this machine" not in cli("doctor", "--repo", moved, "--db", url).output

@@ -26,6 +26,7 @@ from collections.abc import Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from indexer.errors import IndexerError
@@ -34,6 +35,7 @@ if TYPE_CHECKING:
     import pygit2
 
     from indexer.examples import Built, Example
+    from indexer.git import CommitInfo
 
 MODES = ("redact", "drop")
 DEFAULT_MODE = "redact"
@@ -69,7 +71,51 @@ PLUGINS = (
     "StripeDetector",
     "TelegramBotTokenDetector",
     "TwilioKeyDetector",
+    # Ours (secret_plugins.py), through detect-secrets' plugin interface.
+    "EnvAssignmentDetector",
+    "GitHubFineGrainedTokenDetector",
+    "GoogleApiKeyDetector",
+    "RustSecretBindingDetector",
 )
+# The plugins whose findings are a name and a value: a value counts only from the
+# entropy below.
+_OWN_NAMES = PLUGINS[-4:]
+_ASSIGNMENTS = ("KeywordDetector", "RustSecretBindingDetector", "EnvAssignmentDetector")
+_OWN_PLUGINS = Path(__file__).with_name("secret_plugins.py")
+
+# Names a credential goes by, in any case (`DB_PASSWORD`, `apiKey`, `auth_token`).
+_NAME = (
+    r"[A-Za-z0-9_]*(?i:passw|pwd|secret|token|api_?key|access_?key|private_?key|credential)"
+    r"[A-Za-z0-9_]*"
+)
+# A literal: "…", or a raw string r"…" / r#"…"#, of 6 characters or more, on one line.
+_LITERAL = r'r?#*"([^"\\\n]{6,})"'
+# RustSecretBindingDetector's: a literal bound to such a name the way Rust writes it,
+# where the keyword plugin's `name = "value"` does not match: a typed binding
+# (`const DB_PASSWORD: &str = "…"`), a constructor (`let key = String::from("…")`),
+# a builder's setter (`.password("…")`). One group each, the secret.
+RUST_BINDINGS = (
+    re.compile(
+        rf"\b(?:const|static|let)\s+(?:mut\s+)?{_NAME}\s*(?::\s*[^=;\n]{{1,60}})?=\s*"
+        rf"(?:[\w:]{{1,40}}(?:!|::from|::new)?\(\s*)?&?{_LITERAL}"
+    ),
+    re.compile(
+        r"\.(?:password|passwd|token|api_key|secret|bearer_auth|access_key|private_key)"
+        rf"\(\s*(?:Some\(\s*)?{_LITERAL}"
+    ),
+)
+# EnvAssignmentDetector's: an unquoted `NAME=value` line (a `.env` file in a raw
+# string, `export AWS_SECRET_ACCESS_KEY=…` in a commit message).
+ENV_ASSIGNMENT = re.compile(
+    rf"^[ \t]*(?:export[ \t]+)?{_NAME}[ \t]*=[ \t]*([^\s\"'`;(){{}}\[\]<>,=]{{8,}})[ \t]*$",
+    re.MULTILINE,
+)
+_CREDENTIAL_NAMES = ("passw", "pwd", "secret", "token", "key", "credential")
+# E-mail addresses are personal data, not credentials: replaced by EMAIL wherever they
+# are (messages' Co-authored-by and Signed-off-by, authors in doc comments), and
+# neither counted as a secret nor a reason to drop an example.
+EMAIL = "<email>"
+_EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
 # A value assigned to a secret-looking name (`api_key = "..."`) counts only from this
 # Shannon entropy (bits a character, base64 alphabet) up: "hunter2" or "changeme" in a
 # test is not a credential worth a redaction, "x8Fq2LzP0vW9rT4m" is.
@@ -106,6 +152,8 @@ _LITERALS = (
     "pypi-",  # PypiToken
     "sq0csp-",  # SquareOAuth
     "k_live_",  # Stripe
+    "github_pat_",  # GitHubFineGrainedToken
+    "AIza",  # GoogleApiKey
 )
 # Lowercased: AWS's, Cloudant's and SoftLayer's names; KeywordDetector's (with a quote
 # on the line: its rules for code need one) are "passw", "pwd", "secret", "contrase"
@@ -165,6 +213,13 @@ def _maybe(text: str) -> bool:
         return True
     if any(name in lower for name in _LOWER_LITERALS) or any(r.search(lower) for r in _LOWER_LED):
         return True
+    if "=" in text and any(name in lower for name in _CREDENTIAL_NAMES):
+        # RustSecretBinding and EnvAssignment: their own regexes, which few texts reach
+        if ENV_ASSIGNMENT.search(text) or any(r.search(text) for r in RUST_BINDINGS):
+            return True
+    elif "(" in text and any(name in lower for name in _CREDENTIAL_NAMES):
+        if RUST_BINDINGS[1].search(text):
+            return True
     if not any(quote in text for quote in _QUOTES):
         return False
     if any(name in lower for name in _NAMES):
@@ -231,6 +286,29 @@ def screen(built: Built, mode: str) -> Built:
     return built
 
 
+def redact_commit(info: CommitInfo) -> CommitInfo:
+    """The commit as the store keeps it: its message with secrets and e-mail addresses
+    redacted, and no author e-mail (git still has both; no export needs them)."""
+    with _Scanner() as scanner:
+        message = scanner.redact(info.message)
+    return dataclasses.replace(info, message=message, author_email=EMAIL)
+
+
+def _without_emails(example: Example) -> Example:
+    if not any("@" in s.text or any("@" in v for v in s.variants) for s in example.segments):
+        if "@" not in example.target:
+            return example
+    segments = tuple(
+        dataclasses.replace(
+            s,
+            text=_EMAIL.sub(EMAIL, s.text),
+            variants=tuple(_EMAIL.sub(EMAIL, v) for v in s.variants),
+        )
+        for s in example.segments
+    )
+    return dataclasses.replace(example, segments=segments, target=_EMAIL.sub(EMAIL, example.target))
+
+
 def scan_example(example: Example) -> tuple[Example, tuple[Finding, ...]]:
     """The example with its secrets redacted (`secrets` names their detectors), and
     what was found; the example itself when nothing was."""
@@ -260,7 +338,9 @@ class _Scanner:
             texts.append(segment.text)
             texts.extend(segment.variants)
         if not any(map(_maybe_segment, texts)):
-            return example, ()  # the common case
+            if not any("@" in text for text in texts):
+                return example, ()  # the common case
+            return _without_emails(example), ()
         findings: list[Finding] = []
         in_variants: list[Finding] = []  # a variant's lines are its text's: counted once
         segments = []
@@ -271,12 +351,19 @@ class _Scanner:
         target = self._text(example.target, "target", findings)
         found = tuple(findings or in_variants)
         if not found:
-            return example, ()
+            return _without_emails(example), ()
         secrets = tuple(f.detector for f in found)
+        # A secret in a file's name is redacted in the record's path too, not only in
+        # the path segment.
+        path = next((s.text for s in segments if s.kind == "path"), example.path)
         cleaned = dataclasses.replace(
-            example, segments=tuple(segments), target=target, secrets=secrets
+            example, path=path, segments=tuple(segments), target=target, secrets=secrets
         )
-        return cleaned, found
+        return _without_emails(cleaned), found
+
+    def redact(self, text: str) -> str:
+        """`text` with its secrets and e-mail addresses replaced."""
+        return _EMAIL.sub(EMAIL, self._text(text, "text", []))
 
     def _text(self, text: str, where: str, findings: list[Finding]) -> str:
         if not text or not _maybe_segment(text):  # `example` just asked: cached
@@ -332,7 +419,7 @@ class _Scanner:
             value = secret.secret_value or ""
             if not value:
                 continue
-            if detector == "KeywordDetector" and self._entropy(value) < KEYWORD_MIN_ENTROPY:
+            if detector in _ASSIGNMENTS and self._entropy(value) < KEYWORD_MIN_ENTROPY:
                 continue
             yield detector, value
 
@@ -362,8 +449,15 @@ class _Scanner:
         from detect_secrets.plugins.high_entropy_strings import Base64HighEntropyString
         from detect_secrets.settings import transient_settings
 
+        own = {"path": _OWN_PLUGINS.as_uri()}
         self._stack.enter_context(
-            transient_settings({"plugins_used": [{"name": name} for name in PLUGINS]})
+            transient_settings(
+                {
+                    "plugins_used": [
+                        {"name": name, **(own if name in _OWN_NAMES else {})} for name in PLUGINS
+                    ]
+                }
+            )
         )
         classes = get_mapping_from_secret_type_to_class()
         self._by_type = {kind: cls.__name__ for kind, cls in classes.items()}

@@ -31,7 +31,7 @@ from indexer.errors import IndexerError
 from indexer.examples import Built, build_examples, makes_examples
 from indexer.parsing import BlobParser, Packed, ParseResult, ParserPool, Work, unpack
 from indexer.rust import DEFAULT_MAX_BLOB_BYTES, ParsedBlob
-from indexer.secrets import check_mode, mode_of
+from indexer.secrets import check_mode, mode_of, redact_commit
 from indexer.symbols import StoreSource, WorkerStore, build_in_worker
 
 # Below this many commits to index, forking workers costs more than it saves
@@ -471,5 +471,7 @@ def _write_all(
 
 
 def _read_commit(repo: pygit2.Repository, oid: str) -> tuple[git.CommitInfo, list[git.FileChange]]:
+    """A commit as the store keeps it and examples are built from it: its message
+    redacted (secrets, e-mail addresses), on every path that reads one."""
     commit = repo[oid]
-    return git.commit_info(repo, commit), git.changed_files(repo, commit)
+    return redact_commit(git.commit_info(repo, commit)), git.changed_files(repo, commit)

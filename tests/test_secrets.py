@@ -3,6 +3,7 @@ code is not flagged."""
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 import json
 import random
@@ -11,7 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
-from gitrepo import Repo, cli, count, db_url, make_repo
+from gitrepo import Repo, cli, count, db_url, make_repo, rows_at
 
 from indexer import example_store
 from indexer.demo import build_demo_repo
@@ -146,10 +147,11 @@ def test_redact_keeps_the_examples_and_no_secret_reaches_the_export(
     assert secrets["dropped_examples"] == 0 and "secret" not in manifest["skips"]
     assert secrets["redacted_examples"] >= 5  # database_url, aws_key_id, client x2, notify...
     assert secrets["redacted_secrets"] == sum(secrets["redacted"].values())
+    # (the GitHub token of a message is redacted as the commit is read, before any
+    # example is built: it is in no example's count)
     assert set(secrets["redacted"]) >= {
         "AWSKeyDetector",
         "BasicAuthDetector",
-        "GitHubTokenDetector",
         "KeywordDetector",
         "PrivateKeyDetector",
         "SlackDetector",
@@ -175,8 +177,8 @@ def test_drop_leaves_out_every_example_holding_a_secret(tmp_path: Path, how: str
         assert [s for s in SECRETS if s in _export_text(out)] == []
         assert "<secret:" not in _export_text(out, data_only=True)
         manifest = json.loads((out / "manifest.json").read_text())
-        # Every example of the client's two commits holds a secret (the message has
-        # one), and config's database_url and aws_key_id do.
+        # Every example of the client's two commits holds a secret in its code, and
+        # config's database_url and aws_key_id do.
         assert manifest["skips"]["secret"] == manifest["secrets"]["dropped_examples"] >= 6
         assert manifest["secrets"]["redacted_examples"] == 0
         if fmt == "jsonl":
@@ -319,3 +321,108 @@ def test_the_demo_repo_has_no_false_positive(tmp_path: Path) -> None:
         segments = tuple(Segment(k, t, v) for k, t, v in row.segments)
         example = dataclasses.replace(_example(row.target), segments=segments)
         assert scan_example(example)[1] == ()
+
+
+GITHUB_PAT = "github_pat_" + _token("", 22, ALNUM, 20) + "_" + _token("", 59, ALNUM, 21)
+GOOGLE = _token("AIza", 35, ALNUM + "-_", 22)
+JWT = ".".join(
+    [
+        base64.urlsafe_b64encode(b'{"alg":"HS256","typ":"JWT"}').decode().rstrip("="),
+        base64.urlsafe_b64encode(b'{"sub":"roster-ci","iat":1700000000}').decode().rstrip("="),
+        _token("", 43, ALNUM, 24),
+    ]
+)
+PLANTED = {
+    "aws key id": AWS,
+    "github classic token": GITHUB,
+    "github fine-grained token": GITHUB_PAT,
+    "google api key": GOOGLE,
+    "slack token": SLACK,
+    "stripe key": STRIPE,
+    "private key": KEY_BODY[1],
+    "password in a url": "Xq7pLm2Rt9Vw",
+    "const &str password": _token("", 20, ALNUM, 30),
+    "static &str api key": _token("", 32, ALNUM, 31),
+    "let token: &str": _token("", 28, ALNUM, 32),
+    "String::from": _token("", 24, ALNUM, 33),
+    ".password(...)": _token("", 18, ALNUM, 34),
+    ".env in a raw string": _token("", 26, ALNUM, 35),
+    "export in a message": _token("", 40, ALNUM + "/+", 36),
+    "jwt": JWT,
+    "gitlab token": GITLAB,
+    "sendgrid key": SENDGRID,
+    "telegram bot token": TELEGRAM,
+    "token in a file name": _token("ghp_", 36, ALNUM, 37),
+    "e-mail in a trailer": "jane.doe@example.org",
+}
+P = PLANTED
+TYPED = f"""use std::env;
+
+pub const DB_PASSWORD: &str = "{P["const &str password"]}";
+static API_KEY: &str = "{P["static &str api key"]}";
+
+pub fn connect() -> Conn {{
+    let token: &str = "{P["let token: &str"]}";
+    let secret_key = String::from("{P["String::from"]}");
+    let url = "https://admin:{P["password in a url"]}@db.internal/app";
+    Conn::builder().user("app").password("{P[".password(...)"]}").open(url, token, &secret_key)
+}}
+
+pub fn dotenv() -> &'static str {{
+    r#"
+APP_NAME=roster
+DATABASE_PASSWORD={P[".env in a raw string"]}
+"#
+}}
+
+pub fn keys() -> [&'static str; 8] {{
+    ["{AWS}", "{GITHUB}", "{GITHUB_PAT}", "{GOOGLE}", "{SLACK}", "{STRIPE}", "{JWT}", "{GITLAB}"]
+}}
+
+pub fn more() -> (&'static str, &'static str) {{
+    ("{SENDGRID}", "{TELEGRAM}")
+}}
+
+const SIGNING_KEY: &str = "{PRIVATE_KEY}";
+"""
+
+
+def test_twenty_kinds_of_planted_secrets_reach_no_export_and_no_show(tmp_path: Path) -> None:
+    import torch
+
+    repo = make_repo(tmp_path)
+    repo.commit({"src/lib.rs": "pub mod typed;\n"}, "start")
+    repo.commit({"src/typed.rs": TYPED}, "Add the typed settings")
+    message = (
+        "Rotate the keys\n\nexport AWS_SECRET_ACCESS_KEY="
+        f"{P['export in a message']}\n\nCo-authored-by: Jane Doe <{P['e-mail in a trailer']}>\n"
+    )
+    named = f"src/{P['token in a file name']}.rs"
+    repo.commit({"src/typed.rs": TYPED.replace("roster", "roster2"), named: TYPED}, message)
+    assert cli("backfill", "--repo", repo.path).exit_code == 0
+    texts = []
+    for fmt in ("jsonl", "parquet", "pt"):
+        out = tmp_path / fmt
+        result = cli("export", out, "--format", fmt, "--repo", repo.path)
+        assert result.exit_code == 0, result.output
+        if fmt == "pt":
+            for split in ("train", "val", "test"):
+                data = torch.load(out / f"{split}.pt", weights_only=True)
+                texts.append(bytes(data["meta"].tolist()).decode("utf-8"))
+        else:
+            texts.append(_export_text(out))
+    texts.append(_decoded(repo, tmp_path / "jsonl"))
+    for rev in ("HEAD", "HEAD~1"):
+        shown = cli("show", rev, "--repo", repo.path)
+        assert shown.exit_code == 0, shown.output
+        texts.append(shown.output)
+    text = "\n".join(texts)
+    leaked = sorted(kind for kind, secret in PLANTED.items() if secret in text)
+    assert leaked == [], leaked
+    assert "<email>" in text and "Rotate the keys" in text
+    # what the store keeps of the commits: no secret, no e-mail
+    stored = "\n".join(
+        str(row) for row in rows_at(db_url(repo), "SELECT message, author_email FROM commits")
+    )
+    assert not [kind for kind, secret in PLANTED.items() if secret in stored]
+    assert "test@example.com" not in stored

@@ -30,11 +30,6 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
-# Repo text (paths, names, code, messages) is printed as text: no markup (`[/]` in a
-# path would crash it, `<[u8; 32]>` would vanish), no `:emoji:` codes, and `_visible`
-# shows the control characters that would move the cursor or run terminal commands.
-out = Console(highlight=False, soft_wrap=True, markup=False, emoji=False)
-err = Console(stderr=True, highlight=False, soft_wrap=True, markup=False, emoji=False)
 # C0 and C1 controls but tab and newline (a CR only where it ends no line), and the
 # bidirectional overrides that make code read other than it runs ("Trojan Source").
 _CONTROLS = re.compile(r"\r(?!\n)|[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
@@ -45,6 +40,25 @@ def _visible(text: str) -> str:
     return _CONTROLS.sub(lambda m: repr(m.group())[1:-1], text)
 
 
+class _TextConsole(Console):
+    """What the commands print is text: repo text (paths, names, code, messages) is no
+    markup (`[/]` in a path would crash it, `<[u8; 32]>` would vanish) and no `:emoji:`
+    code, and its control characters show as escapes instead of moving the cursor or
+    running terminal commands (OSC 52 writes the clipboard). Rich's own styling and
+    progress bars are not strings printed here, and keep their escapes."""
+
+    def __init__(self, **kwargs: object) -> None:
+        super().__init__(highlight=False, soft_wrap=True, markup=False, emoji=False, **kwargs)
+
+    def print(self, *objects: object, **kwargs: object) -> None:  # type: ignore[override]
+        super().print(*(_visible(o) if isinstance(o, str) else o for o in objects), **kwargs)
+
+    def rule(self, title: str = "", **kwargs: object) -> None:  # type: ignore[override]
+        super().rule(_visible(title), **kwargs)
+
+
+out = _TextConsole()
+err = _TextConsole(stderr=True)
 _debug = False
 
 F = TypeVar("F", bound=Callable[..., None])
@@ -88,9 +102,9 @@ def boundary(fn: F) -> F:
         except IndexerError as exc:
             if _debug:
                 raise
-            err.print(_visible(f"error: {exc.message}"))
+            err.print(f"error: {exc.message}")
             if exc.hint:
-                err.print(_visible(f"hint: {exc.hint}"))
+                err.print(f"hint: {exc.hint}")
             raise typer.Exit(2) from None
         except KeyboardInterrupt:
             if _debug:
@@ -102,7 +116,7 @@ def boundary(fn: F) -> F:
         except Exception as exc:  # a bug: say so in one line; --debug shows where
             if _debug:
                 raise
-            err.print(_visible(f"error: internal error: {type(exc).__name__}: {exc}"))
+            err.print(f"error: internal error: {type(exc).__name__}: {exc}")
             err.print("hint: run again with --debug for the traceback and report it")
             raise typer.Exit(1) from None
 
@@ -297,8 +311,8 @@ def symbols(
         )
     for symbol in found:
         where = f"{symbol.path}:{symbol.start_line}-{symbol.end_line}"
-        out.print(_visible(f"{where}  {symbol.kind}  {symbol.qualname}"))
-        out.print(_visible(symbol.code))
+        out.print(f"{where}  {symbol.kind}  {symbol.qualname}")
+        out.print(symbol.code)
         out.print()
 
 
@@ -328,20 +342,18 @@ def show(
         )
     for n, example in enumerate(shown.examples, 1):
         out.rule(
-            _visible(
-                f"example {n}/{len(shown.examples)}: {example.change} {example.kind} "
-                f"{example.qualname} in {example.path}"
-            ),
+            f"example {n}/{len(shown.examples)}: {example.change} {example.kind} "
+            f"{example.qualname} in {example.path}",
             style="dim",
         )
         for kind, text, variants in example.segments:
             shorter = f" (+{len(variants)} shorter forms)" if variants else ""
             out.print(f"<{kind}>{shorter}", style="bold cyan")
-            out.print(_visible(text))
+            out.print(text)
         out.print("<target>", style="bold green")
-        out.print(_visible(example.target))
+        out.print(example.target)
         if example.unresolved:
-            out.print(_visible(f"unresolved: {', '.join(example.unresolved)}"), style="dim")
+            out.print(f"unresolved: {', '.join(example.unresolved)}", style="dim")
 
 
 @app.command()
@@ -508,7 +520,7 @@ def gc_command(
     with _opened(repo, db) as target:
         collected, dropped = gc(target, remotes, drop_repos_not_here)
     for path in dropped:
-        out.print(_visible(f"dropped the repo at {path}, which is not on this machine"))
+        out.print(f"dropped the repo at {path}, which is not on this machine")
     out.print(
         f"removed {collected.commits} commits, {collected.examples} examples,"
         f" {collected.blobs} blobs that nothing reachable uses"
@@ -609,7 +621,7 @@ def hook_status(repo: RepoOpt = Path("."), db: DbOpt = None) -> None:
 
     _print_hooks(status(str(repo)))
     for line in last_log_lines(str(repo)):
-        out.print(_visible(f"log: {line}"))
+        out.print(f"log: {line}")
     try:
         with _opened(repo, db) as target:
             out.print(f"behind: {behind(target)} commits reachable from HEAD not indexed yet")

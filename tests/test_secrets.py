@@ -3,16 +3,31 @@ code is not flagged."""
 
 from __future__ import annotations
 
-import base64
 import dataclasses
 import json
-import random
-import string
 import time
 from pathlib import Path
 
 import pytest
 from gitrepo import Repo, cli, count, db_url, make_repo, rows_at
+from planted import (
+    API_KEY,
+    AWS,
+    DISCORD,
+    GITHUB,
+    GITLAB,
+    IBM_HMAC,
+    IBM_IAM,
+    KEY_BODY,
+    PASSWORD,
+    PLANTED,
+    PRIVATE_KEY,
+    SENDGRID,
+    SLACK,
+    STRIPE,
+    TELEGRAM,
+    TYPED,
+)
 
 from indexer import example_store
 from indexer.demo import build_demo_repo
@@ -21,29 +36,6 @@ from indexer.secrets import _maybe, scan_example
 from indexer.sync import open_target
 from indexer.tokenizer import Tokenizer
 
-
-def _token(prefix: str, n: int, alphabet: str, seed: int) -> str:
-    rng = random.Random(seed)
-    return prefix + "".join(rng.choice(alphabet) for _ in range(n))
-
-
-ALNUM = string.ascii_letters + string.digits
-AWS = _token("AKIA", 16, string.ascii_uppercase + string.digits, 1)
-GITHUB = _token("ghp_", 36, ALNUM, 2)
-SLACK = "xoxb-240129374856-" + _token("", 24, string.ascii_lowercase + string.digits, 3)
-STRIPE = _token("sk_live_", 24, ALNUM, 4)
-API_KEY = _token("", 32, ALNUM, 5)
-PASSWORD = "hunter2"
-KEY_BODY = [_token("", 64, ALNUM + "+/", 6 + i) for i in range(4)]
-PRIVATE_KEY = "\n".join(
-    ["-----BEGIN RSA PRIVATE KEY-----", *KEY_BODY, "-----END RSA PRIVATE KEY-----"]
-)
-DISCORD = ".".join((_token("M", 23, ALNUM, 7), _token("", 6, ALNUM, 8), _token("", 27, ALNUM, 9)))
-TELEGRAM = "123456789:" + _token("", 35, ALNUM, 10)
-IBM_IAM = _token("", 44, ALNUM, 11)
-IBM_HMAC = _token("", 48, "0123456789abcdef", 12)
-GITLAB = _token("glpat-", 20, ALNUM, 13)
-SENDGRID = f"SG.{_token('', 22, ALNUM, 14)}.{_token('', 43, ALNUM, 15)}"
 SECRETS = (AWS, GITHUB, SLACK, STRIPE, API_KEY, f":{PASSWORD}@", *KEY_BODY)
 
 CONFIG = f'''pub struct Config {{
@@ -323,70 +315,6 @@ def test_the_demo_repo_has_no_false_positive(tmp_path: Path) -> None:
         assert scan_example(example)[1] == ()
 
 
-GITHUB_PAT = "github_pat_" + _token("", 22, ALNUM, 20) + "_" + _token("", 59, ALNUM, 21)
-GOOGLE = _token("AIza", 35, ALNUM + "-_", 22)
-JWT = ".".join(
-    [
-        base64.urlsafe_b64encode(b'{"alg":"HS256","typ":"JWT"}').decode().rstrip("="),
-        base64.urlsafe_b64encode(b'{"sub":"roster-ci","iat":1700000000}').decode().rstrip("="),
-        _token("", 43, ALNUM, 24),
-    ]
-)
-PLANTED = {
-    "aws key id": AWS,
-    "github classic token": GITHUB,
-    "github fine-grained token": GITHUB_PAT,
-    "google api key": GOOGLE,
-    "slack token": SLACK,
-    "stripe key": STRIPE,
-    "private key": KEY_BODY[1],
-    "password in a url": "Xq7pLm2Rt9Vw",
-    "const &str password": _token("", 20, ALNUM, 30),
-    "static &str api key": _token("", 32, ALNUM, 31),
-    "let token: &str": _token("", 28, ALNUM, 32),
-    "String::from": _token("", 24, ALNUM, 33),
-    ".password(...)": _token("", 18, ALNUM, 34),
-    ".env in a raw string": _token("", 26, ALNUM, 35),
-    "export in a message": _token("", 40, ALNUM + "/+", 36),
-    "jwt": JWT,
-    "gitlab token": GITLAB,
-    "sendgrid key": SENDGRID,
-    "telegram bot token": TELEGRAM,
-    "token in a file name": _token("ghp_", 36, ALNUM, 37),
-    "e-mail in a trailer": "jane.doe@example.org",
-}
-P = PLANTED
-TYPED = f"""use std::env;
-
-pub const DB_PASSWORD: &str = "{P["const &str password"]}";
-static API_KEY: &str = "{P["static &str api key"]}";
-
-pub fn connect() -> Conn {{
-    let token: &str = "{P["let token: &str"]}";
-    let secret_key = String::from("{P["String::from"]}");
-    let url = "https://admin:{P["password in a url"]}@db.internal/app";
-    Conn::builder().user("app").password("{P[".password(...)"]}").open(url, token, &secret_key)
-}}
-
-pub fn dotenv() -> &'static str {{
-    r#"
-APP_NAME=roster
-DATABASE_PASSWORD={P[".env in a raw string"]}
-"#
-}}
-
-pub fn keys() -> [&'static str; 8] {{
-    ["{AWS}", "{GITHUB}", "{GITHUB_PAT}", "{GOOGLE}", "{SLACK}", "{STRIPE}", "{JWT}", "{GITLAB}"]
-}}
-
-pub fn more() -> (&'static str, &'static str) {{
-    ("{SENDGRID}", "{TELEGRAM}")
-}}
-
-const SIGNING_KEY: &str = "{PRIVATE_KEY}";
-"""
-
-
 def test_twenty_kinds_of_planted_secrets_reach_no_export_and_no_show(tmp_path: Path) -> None:
     import torch
 
@@ -395,9 +323,10 @@ def test_twenty_kinds_of_planted_secrets_reach_no_export_and_no_show(tmp_path: P
     repo.commit({"src/typed.rs": TYPED}, "Add the typed settings")
     message = (
         "Rotate the keys\n\nexport AWS_SECRET_ACCESS_KEY="
-        f"{P['export in a message']}\n\nCo-authored-by: Jane Doe <{P['e-mail in a trailer']}>\n"
+        f"{PLANTED['export in a message']}\n\n"
+        f"Co-authored-by: Jane Doe <{PLANTED['e-mail in a trailer']}>\n"
     )
-    named = f"src/{P['token in a file name']}.rs"
+    named = f"src/{PLANTED['token in a file name']}.rs"
     repo.commit({"src/typed.rs": TYPED.replace("roster", "roster2"), named: TYPED}, message)
     assert cli("backfill", "--repo", repo.path).exit_code == 0
     texts = []

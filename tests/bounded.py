@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from gitrepo import wait_idle_at
 
 NPROC = 100  # a commit with a hook manager and a sync uses about 15
 TIMEOUT = 60.0
@@ -164,28 +165,14 @@ def make_sandbox(tmp_path: Path, extra_path: list[Path]) -> Sandbox:
 
 
 def remove_sandbox(sandbox: Sandbox) -> None:
-    wait_unlocked(sandbox)
+    if (sandbox.state / "sync.lock").exists():
+        wait_unlocked(sandbox)
     sandbox.bound.kill_all()
 
 
 def wait_unlocked(sandbox: Sandbox, seconds: float = 30.0) -> None:
     """Until no sync holds sync.lock and none is pending."""
-    import fcntl
-
-    lock = sandbox.state / "sync.lock"
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if lock.exists():
-            with open(lock, "rb") as handle:
-                try:
-                    fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                except BlockingIOError:
-                    time.sleep(0.05)
-                    continue
-                fcntl.flock(handle, fcntl.LOCK_UN)
-            if not (sandbox.state / "sync.pending").exists():
-                return
-        time.sleep(0.05)
+    wait_idle_at(sandbox.state, seconds)
 
 
 def hook_managers() -> dict[str, Path]:

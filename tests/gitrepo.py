@@ -225,7 +225,12 @@ def wait_for(url: str, sql: str, expected: int, seconds: float = 30.0) -> int:
 def wait_idle(repo: Repo, seconds: float = 30.0) -> None:
     """Wait until no hook sync holds the lock or is pending (so the next assertion sees
     the end of the hooks' work)."""
-    lock = repo.path / ".git" / "commit-indexer" / "sync.lock"
+    wait_idle_at(repo.path / ".git" / "commit-indexer", seconds)
+
+
+def wait_idle_at(state: Path, seconds: float = 30.0) -> None:
+    """`wait_idle` for the state folder `state` (the lock is opened read-only)."""
+    lock = state / "sync.lock"
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         if not lock.exists():

@@ -529,3 +529,20 @@ def test_a_repo_of_another_user_is_a_clean_error(repo: Repo) -> None:
         os.lchown(path, 65534, 65534)
     assert_clean_error(cli("stats", "--repo", repo.path), "belongs to another user")
     assert "safe.directory" in cli("backfill", "--repo", repo.path).output
+
+
+def test_a_torn_store_and_a_bad_port_are_clean_errors(repo: Repo, tmp_path: Path) -> None:
+    from gitrepo import fast_history
+
+    fast_history(repo, 20)
+    backfill(repo)
+    store = repo.path / ".git" / "commit-indexer" / "index.db"
+    for suffix in ("-wal", "-shm"):
+        store.with_name(store.name + suffix).unlink(missing_ok=True)
+    store.write_bytes(store.read_bytes()[: store.stat().st_size // 2])  # a torn copy
+    for args in (["stats"], ["show", "HEAD"], ["export", str(tmp_path / "out")], ["backfill"]):
+        result = cli(*args, "--repo", repo.path)
+        assert_clean_error(result, "is not a usable commit-indexer store")
+    bad_port = cli("stats", "--repo", repo.path, "--db", "postgresql://u:pw@localhost:99999/x")
+    assert_clean_error(bad_port, "invalid port number")
+    assert "pw" not in bad_port.output.replace("postgresql", "")

@@ -20,15 +20,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from indexer.errors import IndexerError
-from indexer.examples import (
-    CONTEXT_PREFIX,
-    IMPORTS,
-    MESSAGE,
-    OLD,
-    PATH,
-    SEGMENT_KINDS,
-    Example,
-)
+from indexer.shapes import CONTEXT_PREFIX, IMPORTS, MESSAGE, OLD, PATH, SEGMENT_KINDS, Example
 from indexer.tokenizer import (
     CHANGE_TOKENS,
     COMMIT_AFTER,

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from sqlalchemy import Connection, false, func, select
 
 from indexer import models as m
-from indexer.examples import Example, Segment
+from indexer.shapes import Example, Segment
 from indexer.sql import bulk_insert, chunks, marker, markers, rows_in, tx, upsert
 
 

@@ -34,8 +34,8 @@ from indexer.errors import IndexerError
 if TYPE_CHECKING:
     import pygit2
 
-    from indexer.examples import Built, Example
     from indexer.git import CommitInfo
+    from indexer.shapes import Built, Example
 
 MODES = ("redact", "drop")
 DEFAULT_MODE = "redact"

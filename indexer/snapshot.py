@@ -20,9 +20,9 @@ from indexer.budget import EncodedExample, SkipReason, encode_example, fit, get_
 from indexer.card import dataset_card
 from indexer.dedup import DEFAULT_THRESHOLD, Dedup
 from indexer.errors import IndexerError
-from indexer.examples import Example, Segment
 from indexer.export import DEFAULT_RATIOS, Manifest, split_of, time_splits, write_export
 from indexer.secrets import SKIP_REASON
+from indexer.shapes import Example, Segment
 from indexer.sync import Target
 from indexer.tokenizer import Tokenizer, load_tokenizer, train_native
 

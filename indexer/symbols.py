@@ -26,11 +26,12 @@ from indexer.context import (
     definitions,
     index_blob,
 )
-from indexer.examples import Built, build_examples
+from indexer.examples import build_examples
 from indexer.git import CommitInfo, FileChange
 from indexer.locks import BUSY_TIMEOUT_MS
 from indexer.parsing import unpack
 from indexer.rust import ParsedBlob, Use
+from indexer.shapes import Built
 
 T = TypeVar("T")
 

@@ -20,10 +20,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 
 from indexer.errors import IndexerError
-from indexer.examples import (
-    ITEM_KINDS,
-    SEGMENT_KINDS,
-)
+from indexer.shapes import ITEM_KINDS, SEGMENT_KINDS
 
 # The native special tokens. The pad token comes first so it gets a small id.
 PAD, END, NEW = "<|pad|>", "<|end|>", "<|new|>"

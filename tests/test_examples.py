@@ -9,7 +9,8 @@ import pygit2
 from gitrepo import Repo, backfill, cli, rows_at, unbuild_examples
 
 from indexer import git
-from indexer.examples import Example, build_examples
+from indexer.examples import build_examples
+from indexer.shapes import Example
 from indexer.store import blob_symbols
 from indexer.symbols import StoreSource
 from indexer.sync import POOL_MIN_COMMITS, open_target

@@ -31,8 +31,8 @@ from planted import (
 
 from indexer import example_store
 from indexer.demo import build_demo_repo
-from indexer.examples import Example, Segment
 from indexer.secrets import _maybe, scan_example
+from indexer.shapes import Example, Segment
 from indexer.sync import open_target
 from indexer.tokenizer import Tokenizer
 

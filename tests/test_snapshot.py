@@ -14,7 +14,7 @@ from indexer import example_store
 from indexer.budget import IGNORE, encode_example, fit, render_text
 from indexer.dataset import ExportDataset, collate
 from indexer.demo import build_demo_repo
-from indexer.examples import Example, Segment
+from indexer.shapes import Example, Segment
 from indexer.sync import open_target
 from indexer.tokenizer import Tokenizer
 

@@ -23,7 +23,7 @@ from indexer.budget import (
     render_text,
 )
 from indexer.errors import IndexerError
-from indexer.examples import ITEM_KINDS, SEGMENT_KINDS, Example, Segment
+from indexer.shapes import ITEM_KINDS, SEGMENT_KINDS, Example, Segment
 from indexer.tokenizer import (
     END,
     SPECIAL_TOKENS,

@@ -1,0 +1,70 @@
+"""The example's data shape, shared by building, storing, screening and exporting:
+`Segment`, `Example`, `Built` (a commit's examples and what it skipped) and the segment
+kinds. Data only: nothing here reads git, the store or a tokenizer."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+
+# Segment kinds in priority order: when the budget is short, the last go first.
+PATH, MESSAGE, OLD, IMPORTS = "path", "msg", "old", "imports"
+# A definition from another file the change relies on: "ctx_" + the item kind
+# (ctx_struct, ctx_enum, ctx_union, ctx_trait, ctx_type, ctx_const, ctx_static,
+# ctx_fn, ctx_method, ctx_macro).
+CONTEXT_PREFIX = "ctx_"
+ITEM_KINDS = (
+    "fn",
+    "method",
+    "struct",
+    "enum",
+    "union",
+    "trait",
+    "impl",
+    "type",
+    "const",
+    "static",
+    "macro",
+    "mod",
+)
+SEGMENT_KINDS = (PATH, MESSAGE, OLD, IMPORTS, *(CONTEXT_PREFIX + k for k in ITEM_KINDS))
+
+
+@dataclass(frozen=True)
+class Segment:
+    """One piece of context, stored as text.
+
+    `variants` are shorter forms of `text`, longest first, for a definition that does
+    not fit whole: without doc comments and attributes, then with bodies and field
+    lists elided, down to the bare header line (`pub struct Opts { .. }`). Each is
+    whole lines; nothing is ever cut mid-line.
+    """
+
+    kind: str
+    text: str
+    variants: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Example:
+    """One added or changed item: the context segments in priority order and the
+    item's new code (`target`), never truncated."""
+
+    commit: str
+    parent: str | None
+    path: str
+    kind: str  # the item kind: fn, method, struct, ...
+    name: str
+    qualname: str
+    change: str  # "added" or "modified"
+    segments: tuple[Segment, ...]
+    target: str
+    resolved: tuple[str, ...] = ()  # "name -> path::qualname" for each context definition
+    unresolved: tuple[str, ...] = ()  # referenced names not found in another file
+    secrets: tuple[str, ...] = ()  # the detector of each secret redacted (secrets.py)
+
+
+@dataclass
+class Built:
+    examples: list[Example] = field(default_factory=list)
+    skipped: Counter[str] = field(default_factory=Counter)  # deleted, whitespace_only, ...

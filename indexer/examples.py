@@ -10,15 +10,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Protocol, TypeVar
 
-from indexer.context import (
-    SymbolTable,
-    definition_text,
-    header,
-    item_text,
-    line_start,
-    references,
-    resolve,
-)
+from indexer.rust.resolve import SymbolTable, references, resolve
+from indexer.rust.text import definition_text, header, item_text, line_start
 from indexer.secrets import DEFAULT_MODE, screen
 from indexer.shapes import (
     CONTEXT_PREFIX,
@@ -32,9 +25,9 @@ from indexer.shapes import (
 )
 
 if TYPE_CHECKING:
-    from indexer.context import Definition
     from indexer.git import CommitInfo, FileChange
     from indexer.rust import Use
+    from indexer.rust.resolve import Definition
 
 CONTAINER_KINDS = ("impl", "trait", "mod")
 T = TypeVar("T")

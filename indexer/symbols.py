@@ -18,7 +18,12 @@ from cachetools import LRUCache
 
 from indexer import git
 from indexer.blob_rows import ReadRows, SqliteRows
-from indexer.context import (
+from indexer.examples import build_examples
+from indexer.git import CommitInfo, FileChange
+from indexer.locks import BUSY_TIMEOUT_MS
+from indexer.parsing import unpack
+from indexer.rust import ParsedBlob, Use
+from indexer.rust.resolve import (
     DEFINITION_KINDS,
     BlobIndex,
     Definition,
@@ -26,11 +31,6 @@ from indexer.context import (
     definitions,
     index_blob,
 )
-from indexer.examples import build_examples
-from indexer.git import CommitInfo, FileChange
-from indexer.locks import BUSY_TIMEOUT_MS
-from indexer.parsing import unpack
-from indexer.rust import ParsedBlob, Use
 from indexer.shapes import Built
 
 T = TypeVar("T")

@@ -6,16 +6,17 @@ code 2; Ctrl-C exits 130; a traceback only with `--debug`.
 
 from __future__ import annotations
 
-import functools
 import re
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, TypeVar
+from typing import TYPE_CHECKING, Annotated
 
+import click
 import typer
 from rich.console import Console
+from typer.core import TyperGroup
 
 from indexer import interpreter
 from indexer.errors import IndexerError
@@ -24,12 +25,6 @@ from indexer.rust import DEFAULT_MAX_BLOB_BYTES
 if TYPE_CHECKING:
     from indexer.sync import Target
 
-app = typer.Typer(
-    help="Turn a Rust repository's git history into training data, incrementally.",
-    no_args_is_help=True,
-    pretty_exceptions_enable=False,
-    add_completion=False,
-)
 # C0 and C1 controls but tab and newline (a CR only where it ends no line), and the
 # bidirectional overrides that make code read other than it runs ("Trojan Source").
 _CONTROLS = re.compile(r"\r(?!\n)|[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
@@ -61,7 +56,6 @@ out = _TextConsole()
 err = _TextConsole(stderr=True)
 _debug = False
 
-F = TypeVar("F", bound=Callable[..., None])
 
 RepoOpt = Annotated[
     Path, typer.Option("--repo", "-C", help="The repository (a work tree or git dir).")
@@ -92,13 +86,14 @@ SecretsOpt = Annotated[
 ]
 
 
-def boundary(fn: F) -> F:
-    """Run a command, turning IndexerError and Ctrl-C into a message and an exit code."""
+class _App(TyperGroup):
+    """The one error handler, around every command: an IndexerError becomes `error:`
+    and `hint:` lines and exit 2, Ctrl-C exit 130, anything else (a bug) one line and
+    exit 1; `--debug` shows the traceback instead."""
 
-    @functools.wraps(fn)
-    def wrapper(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+    def invoke(self, ctx: click.Context) -> object:
         try:
-            return fn(*args, **kwargs)
+            return super().invoke(ctx)
         except IndexerError as exc:
             if _debug:
                 raise
@@ -111,16 +106,23 @@ def boundary(fn: F) -> F:
                 raise
             err.print("interrupted: what was indexed is kept; run the command again to go on")
             raise typer.Exit(130) from None
-        except (typer.Exit, typer.Abort):
+        except (click.exceptions.Exit, click.ClickException, click.exceptions.Abort):
             raise
-        except Exception as exc:  # a bug: say so in one line; --debug shows where
+        except Exception as exc:
             if _debug:
                 raise
             err.print(f"error: internal error: {type(exc).__name__}: {exc}")
             err.print("hint: run again with --debug for the traceback and report it")
             raise typer.Exit(1) from None
 
-    return wrapper  # type: ignore[return-value]
+
+app = typer.Typer(
+    cls=_App,
+    help="Turn a Rust repository's git history into training data, incrementally.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
 
 
 @app.callback()
@@ -195,7 +197,6 @@ def _run_sync(
 
 
 @app.command()
-@boundary
 def backfill(
     repo: RepoOpt = Path("."),
     db: DbOpt = None,
@@ -229,7 +230,6 @@ def backfill(
 
 
 @app.command("sync")
-@boundary
 def sync_command(
     repo: RepoOpt = Path("."),
     db: DbOpt = None,
@@ -281,14 +281,12 @@ def _print_stats(repo: Path, db: str | None) -> None:
 
 
 @app.command()
-@boundary
 def stats(repo: RepoOpt = Path("."), db: DbOpt = None) -> None:
     """Commits, blobs parsed and skipped by reason, symbols by kind, store size."""
     _print_stats(repo, db)
 
 
 @app.command()
-@boundary
 def symbols(
     name: Annotated[
         str, typer.Argument(help="A name (`Config`) or qualified name (`impl Foo::new`).")
@@ -317,7 +315,6 @@ def symbols(
 
 
 @app.command()
-@boundary
 def show(
     commit: Annotated[str, typer.Argument(help="A commit (any rev git understands).")],
     path: Annotated[str | None, typer.Option("--path", help="Only this file.")] = None,
@@ -357,7 +354,6 @@ def show(
 
 
 @app.command()
-@boundary
 def demo(
     path: Annotated[
         Path | None,
@@ -406,7 +402,6 @@ def _print_tokenizer(info) -> None:  # noqa: ANN001 (a snapshot.TokenizerInfo)
 
 
 @tokenizer_app.command("train")
-@boundary
 def tokenizer_train(
     vocab_size: Annotated[int, typer.Option("--vocab-size", min=300)] = 8000,
     template: TemplateOpt = "native",
@@ -421,7 +416,6 @@ def tokenizer_train(
 
 
 @tokenizer_app.command("use")
-@boundary
 def tokenizer_use(
     path: Annotated[Path, typer.Argument(help="A SentencePiece .model or a tokenizer.json.")],
     template: TemplateOpt = "native",
@@ -436,7 +430,6 @@ def tokenizer_use(
 
 
 @app.command("export")
-@boundary
 def export_command(
     out_dir: Annotated[Path, typer.Argument(metavar="OUT", help="The folder to write.")],
     fmt: Annotated[str, typer.Option("--format", help="jsonl, parquet or pt.")] = "jsonl",
@@ -498,7 +491,6 @@ def export_command(
 
 
 @app.command("gc")
-@boundary
 def gc_command(
     remotes: Annotated[
         bool, typer.Option("--remotes", help="Keep what remote-tracking branches reach too.")
@@ -528,7 +520,6 @@ def gc_command(
 
 
 @app.command("doctor")
-@boundary
 def doctor_command(
     repair: Annotated[
         bool, typer.Option("--repair", help="Fix what can be fixed; the store is rebuilt from git.")
@@ -557,7 +548,6 @@ def doctor_command(
 
 
 @app.command("watch")
-@boundary
 def watch_command(repo: RepoOpt = Path("."), db: DbOpt = None) -> None:
     """Sync whenever the refs move (for commits made where no hook runs). Ctrl-C stops."""
     from indexer.git import open_repo
@@ -595,7 +585,6 @@ def _print_hooks(states) -> None:  # noqa: ANN001 (a list of hooks.HookState)
 
 
 @hook_app.command("install")
-@boundary
 def hook_install(repo: RepoOpt = Path(".")) -> None:
     """Install the hooks (post-commit, post-merge, post-rewrite, post-checkout)."""
     from indexer.hooks import install
@@ -604,7 +593,6 @@ def hook_install(repo: RepoOpt = Path(".")) -> None:
 
 
 @hook_app.command("uninstall")
-@boundary
 def hook_uninstall(repo: RepoOpt = Path(".")) -> None:
     """Remove the hooks and put back the ones they chained."""
     from indexer.hooks import uninstall
@@ -613,7 +601,6 @@ def hook_uninstall(repo: RepoOpt = Path(".")) -> None:
 
 
 @hook_app.command("status")
-@boundary
 def hook_status(repo: RepoOpt = Path("."), db: DbOpt = None) -> None:
     """Which hooks are installed, what they chain, and what the last runs logged."""
     from indexer.hooks import last_log_lines, status

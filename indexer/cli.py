@@ -409,7 +409,7 @@ def tokenizer_train(
     db: DbOpt = None,
 ) -> None:
     """Train the native SentencePiece model on the repo's Rust code at HEAD and use it."""
-    from indexer.snapshot import train_tokenizer
+    from indexer.dataset.snapshot import train_tokenizer
 
     with _opened(repo, db) as target:
         _print_tokenizer(train_tokenizer(target, vocab_size, template=template))
@@ -423,7 +423,7 @@ def tokenizer_use(
     db: DbOpt = None,
 ) -> None:
     """Tokenize examples with your model's own tokenizer from now on."""
-    from indexer.snapshot import use_tokenizer
+    from indexer.dataset.snapshot import use_tokenizer
 
     with _opened(repo, db) as target:
         _print_tokenizer(use_tokenizer(target, path, template))
@@ -455,8 +455,8 @@ def export_command(
     db: DbOpt = None,
 ) -> None:
     """Write the dataset as it stands: train/val/test files, README.md and manifest.json."""
+    from indexer.dataset.snapshot import export_snapshot
     from indexer.progress_bars import export_bar
-    from indexer.snapshot import export_snapshot
 
     with _opened(repo, db) as target:
         with export_bar(err) as progress:

@@ -11,8 +11,8 @@ import pytest
 import yaml
 from gitrepo import cli
 
+from indexer.dataset.export import RECORD_KEYS
 from indexer.demo import build_demo_repo
-from indexer.export import RECORD_KEYS
 
 
 def _front_matter(text: str) -> dict:

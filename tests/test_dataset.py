@@ -15,9 +15,9 @@ from test_export import EXTRA, FORMATS, fake_commit, make_record, sample_records
 from torch import nn
 from torch.utils.data import DataLoader
 
-from indexer.dataset import ExportDataset, collate
+from indexer.dataset.export import TOKEN_KEYS, parquet_schema, split_of, write_export
+from indexer.dataset.loader import ExportDataset, collate
 from indexer.errors import IndexerError
-from indexer.export import TOKEN_KEYS, parquet_schema, split_of, write_export
 
 
 @pytest.mark.parametrize("fmt", FORMATS)

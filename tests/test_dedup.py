@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from gitrepo import Repo, cli, count, db_url, make_repo
 
-from indexer.dedup import Dedup
+from indexer.dataset.dedup import Dedup
 
 
 def _records(folder: Path) -> list[dict]:

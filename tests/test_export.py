@@ -15,14 +15,14 @@ from typing import Any
 
 import pytest
 
-from indexer.errors import IndexerError
-from indexer.export import (
+from indexer.dataset.export import (
     RECORD_KEYS,
     TOKEN_KEYS,
     split_of,
     time_splits,
     write_export,
 )
+from indexer.errors import IndexerError
 
 FORMATS = ("jsonl", "parquet", "pt")
 EXTRA = {
@@ -137,7 +137,7 @@ def test_export_is_identical_across_processes(tmp_path: Path) -> None:
     script = (
         "import sys; sys.path.insert(0, sys.argv[2])\n"
         "from test_export import EXTRA, FORMATS, sample_records\n"
-        "from indexer.export import write_export\n"
+        "from indexer.dataset.export import write_export\n"
         "for fmt in FORMATS:\n"
         "    write_export(f'{sys.argv[1]}/{fmt}', sample_records(), fmt, EXTRA)\n"
     )
@@ -254,7 +254,9 @@ def test_pt_stores_tokens_in_the_smallest_dtype(tmp_path: Path) -> None:
 
 
 def test_export_module_imports_neither_torch_nor_pyarrow() -> None:
-    code = "import sys, indexer.export; print(sorted({'torch', 'pyarrow'} & set(sys.modules)))"
+    code = (
+        "import sys, indexer.dataset.export; print(sorted({'torch', 'pyarrow'} & set(sys.modules)))"
+    )
     out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True)
     assert out.stdout.strip() == "[]"
 
@@ -354,7 +356,7 @@ def test_a_manifest_always_pins_the_files_beside_it(tmp_path: Path) -> None:
         yield from sample_records(6)
         seen.append((out / "manifest.json").exists())
 
-    import indexer.export as export
+    import indexer.dataset.export as export
 
     real_replace = export.os.replace
     states: list[tuple[str, bool]] = []

@@ -11,12 +11,12 @@ import torch
 from gitrepo import Repo, cli, dump_store, make_repo
 
 from indexer import example_store
-from indexer.budget import IGNORE, encode_example, fit, render_text
-from indexer.dataset import ExportDataset, collate
+from indexer.dataset.budget import IGNORE, encode_example, fit, render_text
+from indexer.dataset.loader import ExportDataset, collate
+from indexer.dataset.tokenizer import Tokenizer
 from indexer.demo import build_demo_repo
 from indexer.shapes import Example, Segment
 from indexer.sync import open_target
-from indexer.tokenizer import Tokenizer
 
 
 def _hashes(folder: Path) -> dict[str, str]:
@@ -164,7 +164,7 @@ def test_a_too_small_budget_drops_context_first_and_never_cuts_the_target() -> N
         ),
         "fn f() -> u8 {\n    1\n}",
     )
-    from indexer.tokenizer import train_native
+    from indexer.dataset.tokenizer import train_native
 
     tokenizer = train_native([example.target * 20, "pub struct S { a: u8 }\n" * 20], 1000)
     encoded = encode_example(example, tokenizer)

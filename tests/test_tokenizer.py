@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from indexer.budget import (
+from indexer.dataset.budget import (
     IGNORE,
     TARGET_TOO_LONG,
     TEMPLATES,
@@ -22,9 +22,7 @@ from indexer.budget import (
     fit,
     render_text,
 )
-from indexer.errors import IndexerError
-from indexer.shapes import ITEM_KINDS, SEGMENT_KINDS, Example, Segment
-from indexer.tokenizer import (
+from indexer.dataset.tokenizer import (
     END,
     SPECIAL_TOKENS,
     STARCODER_TOKENS,
@@ -32,6 +30,8 @@ from indexer.tokenizer import (
     load_tokenizer,
     train_native,
 )
+from indexer.errors import IndexerError
+from indexer.shapes import ITEM_KINDS, SEGMENT_KINDS, Example, Segment
 
 STRUCT = """\
 /// A user of the roster, with an id and a name.

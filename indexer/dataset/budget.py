@@ -19,9 +19,7 @@ from array import array
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
-from indexer.errors import IndexerError
-from indexer.shapes import CONTEXT_PREFIX, IMPORTS, MESSAGE, OLD, PATH, SEGMENT_KINDS, Example
-from indexer.tokenizer import (
+from indexer.dataset.tokenizer import (
     CHANGE_TOKENS,
     COMMIT_AFTER,
     COMMIT_BEFORE,
@@ -37,6 +35,8 @@ from indexer.tokenizer import (
     STARCODER_TOKENS,
     Tokenizer,
 )
+from indexer.errors import IndexerError
+from indexer.shapes import CONTEXT_PREFIX, IMPORTS, MESSAGE, OLD, PATH, SEGMENT_KINDS, Example
 
 
 @dataclass(frozen=True)

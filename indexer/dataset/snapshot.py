@@ -16,15 +16,15 @@ from typing import Any
 
 from indexer import example_store, git
 from indexer import store as st
-from indexer.budget import EncodedExample, SkipReason, encode_example, fit, get_template
-from indexer.card import dataset_card
-from indexer.dedup import DEFAULT_THRESHOLD, Dedup
+from indexer.dataset.budget import EncodedExample, SkipReason, encode_example, fit, get_template
+from indexer.dataset.card import dataset_card
+from indexer.dataset.dedup import DEFAULT_THRESHOLD, Dedup
+from indexer.dataset.export import DEFAULT_RATIOS, Manifest, split_of, time_splits, write_export
+from indexer.dataset.tokenizer import Tokenizer, load_tokenizer, train_native
 from indexer.errors import IndexerError
-from indexer.export import DEFAULT_RATIOS, Manifest, split_of, time_splits, write_export
 from indexer.secrets import SKIP_REASON
 from indexer.shapes import Example, Segment
 from indexer.sync import Target
-from indexer.tokenizer import Tokenizer, load_tokenizer, train_native
 
 COMMITS_PER_CHUNK = 256  # examples are read, tokenized and cached this many commits at a time
 

@@ -14,7 +14,7 @@ from typing import Any
 
 import yaml
 
-from indexer.export import FORMATS, Manifest
+from indexer.dataset.export import FORMATS, Manifest
 
 # The record's fields as `datasets` features; types match export.parquet_schema().
 _FEATURES: list[dict[str, Any]] = [

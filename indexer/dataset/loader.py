@@ -20,8 +20,8 @@ from typing import Any
 import torch
 from torch.utils.data import Dataset
 
+from indexer.dataset.export import FORMATS, MANIFEST, PT_FORMAT, TOKEN_KEYS
 from indexer.errors import IndexerError
-from indexer.export import FORMATS, MANIFEST, PT_FORMAT, TOKEN_KEYS
 
 IGNORE_INDEX = -100  # the label of a position that is not scored, as torch's losses expect
 

@@ -24,9 +24,9 @@ import tempfile
 import time
 from pathlib import Path
 
-import indexer.sync as sync_module
+import indexer.index.sync as sync_module
 from indexer import interpreter
-from indexer.sync import SyncResult, open_target, sync
+from indexer.index.sync import SyncResult, open_target, sync
 
 CLI = Path(sys.executable).parent / "commit-indexer"
 

@@ -23,7 +23,7 @@ from indexer.errors import IndexerError
 from indexer.rust import DEFAULT_MAX_BLOB_BYTES
 
 if TYPE_CHECKING:
-    from indexer.sync import Target
+    from indexer.index.sync import Target
 
 # C0 and C1 controls but tab and newline (a CR only where it ends no line), and the
 # bidirectional overrides that make code read other than it runs ("Trojan Source").
@@ -137,7 +137,7 @@ def _options(
 def _opened(repo: Path, db: str | None, create: bool = False) -> Iterator[Target]:
     """The repository and its store, closed however the command ends. Only the
     commands that index (`create`) make a store that is not there yet."""
-    from indexer.sync import open_target
+    from indexer.index.sync import open_target
 
     target = open_target(str(repo), db, create)
     try:
@@ -158,12 +158,12 @@ def _run_sync(
     head_start: bool = False,
 ):  # noqa: ANN202
     pool = None
-    if head_start:  # before the store's modules are imported: see head_start.py
-        from indexer import head_start as ahead
+    if head_start:  # before the store's modules are imported: see index/head_start.py
+        from indexer.index import head_start as ahead
 
         pool = ahead.start(str(repo), db, remotes, workers, max_bytes)
     try:
-        from indexer.sync import sync
+        from indexer.index.sync import sync
 
         bar = None
         if show_progress:
@@ -246,9 +246,9 @@ def sync_command(
 
 
 def _print_stats(repo: Path, db: str | None) -> None:
+    from indexer.index.sync import behind
     from indexer.store import stats as store_stats
     from indexer.store import translate_errors
-    from indexer.sync import behind
 
     with _opened(repo, db) as target:
         with translate_errors(target.store.url), target.store.connect() as conn:
@@ -507,7 +507,7 @@ def gc_command(
     db: DbOpt = None,
 ) -> None:
     """Remove commits no ref reaches any more, and the blobs and examples only they had."""
-    from indexer.sync import gc
+    from indexer.index.sync import gc
 
     with _opened(repo, db) as target:
         collected, dropped = gc(target, remotes, drop_repos_not_here)
@@ -604,7 +604,7 @@ def hook_uninstall(repo: RepoOpt = Path(".")) -> None:
 def hook_status(repo: RepoOpt = Path("."), db: DbOpt = None) -> None:
     """Which hooks are installed, what they chain, and what the last runs logged."""
     from indexer.hooks import last_log_lines, status
-    from indexer.sync import behind
+    from indexer.index.sync import behind
 
     _print_hooks(status(str(repo)))
     for line in last_log_lines(str(repo)):

@@ -32,7 +32,7 @@ from indexer.errors import StoreError
 from indexer.store_location import default_url
 
 if TYPE_CHECKING:
-    from indexer.parsing import ParseResult
+    from indexer.index.parsing import ParseResult
 
 SQLITE_HEADER = b"SQLite format 3\x00"
 SHOWN = 5  # oids named in a finding; the rest are counted
@@ -399,7 +399,7 @@ def _repair(repo: pygit2.Repository, url: str, facts: _Facts) -> list[str]:
             f"removed the {len(facts.holes)} missing commits' stored descendants, to index again"
         )
     if facts.unbuilt or facts.stale_tips or facts.holes:
-        from indexer.sync import open_target, sync
+        from indexer.index.sync import open_target, sync
 
         target = open_target(str(repo.path), url)
         try:
@@ -431,7 +431,7 @@ def _forget_descendants(repo: pygit2.Repository, url: str, facts: _Facts) -> Non
 
 
 def _parse(repo: pygit2.Repository, oids: list[str]) -> ParseResult:
-    from indexer.parsing import BlobParser
+    from indexer.index.parsing import BlobParser
 
     return BlobParser(repo).parse_many([(oid, None) for oid in oids])
 

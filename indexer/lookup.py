@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from indexer import example_store, git
 from indexer import store as st
 from indexer.errors import IndexerError
-from indexer.sync import Target
+from indexer.index.sync import Target
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ from rich.progress import (
 from rich.text import Text
 
 if TYPE_CHECKING:
-    from indexer.sync import SyncProgress
+    from indexer.index.sync import SyncProgress
 
 
 class _RateColumn(ProgressColumn):

@@ -37,8 +37,8 @@ from indexer.database import translate_errors as translate_errors
 from indexer.database import writer_lock as writer_lock
 from indexer.errors import StoreError as StoreError
 from indexer.example_store import example_skips
-from indexer.examples import makes_examples
 from indexer.git import CommitInfo, FileChange
+from indexer.index.examples import makes_examples
 from indexer.locks import BUSY_TIMEOUT_MS as BUSY_TIMEOUT_MS
 from indexer.rust import PARSER_VERSION, Item, ParsedBlob, Use
 from indexer.rust import ModDecl as RustModDecl

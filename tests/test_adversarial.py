@@ -34,7 +34,7 @@ from gitrepo import (
 )
 
 from indexer import git
-from indexer.sync import POOL_MIN_COMMITS
+from indexer.index.sync import POOL_MIN_COMMITS
 
 # Items of the history that do not become examples, by reason: the struct of the
 # deleted file and the fn the conflict's "ours" side replaced; the binary, latin-1 and

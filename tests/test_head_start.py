@@ -9,13 +9,13 @@ from pathlib import Path
 
 from gitrepo import Repo, backfill, db_url, dump_store
 
-from indexer import head_start
+from indexer.index import head_start
 
 PROBE = """
 import sys
 from indexer import git
-from indexer.parsing import ParserPool
-from indexer.symbols import WorkerStore, build_in_worker
+from indexer.index.parsing import ParserPool
+from indexer.index.symbols import WorkerStore, build_in_worker
 
 repo = git.open_repo(sys.argv[1])
 pool = ParserPool(repo.path, 1, 1_000_000)

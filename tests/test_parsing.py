@@ -13,7 +13,7 @@ import pytest
 from gitrepo import Repo
 
 from indexer import git
-from indexer.parsing import PIPE_BYTES, SPARE_TREES, BlobParser, ParserPool, unpack
+from indexer.index.parsing import PIPE_BYTES, SPARE_TREES, BlobParser, ParserPool, unpack
 from indexer.rust import parse_blob
 
 BASE = [f"pub fn f{n}(x: u32) -> u32 {{\n    x + {n}\n}}\n" for n in range(30)]
@@ -165,7 +165,7 @@ def test_a_submit_stops_the_history_parse(repo: Repo) -> None:
 
 ORPHAN = """
 import sys, time
-from indexer.parsing import ParserPool
+from indexer.index.parsing import ParserPool
 pool = ParserPool(sys.argv[1], 2, 1_000_000)
 print(*(pid for executor in pool._executors for pid in executor._processes), flush=True)
 time.sleep(60)

@@ -32,9 +32,9 @@ from planted import (
 from indexer import example_store
 from indexer.dataset.tokenizer import Tokenizer
 from indexer.demo import build_demo_repo
-from indexer.secrets import _maybe, scan_example
+from indexer.index.secrets import _maybe, scan_example
+from indexer.index.sync import open_target
 from indexer.shapes import Example, Segment
-from indexer.sync import open_target
 
 SECRETS = (AWS, GITHUB, SLACK, STRIPE, API_KEY, f":{PASSWORD}@", *KEY_BODY)
 

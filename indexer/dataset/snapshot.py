@@ -22,9 +22,9 @@ from indexer.dataset.dedup import DEFAULT_THRESHOLD, Dedup
 from indexer.dataset.export import DEFAULT_RATIOS, Manifest, split_of, time_splits, write_export
 from indexer.dataset.tokenizer import Tokenizer, load_tokenizer, train_native
 from indexer.errors import IndexerError
-from indexer.secrets import SKIP_REASON
+from indexer.index.secrets import SKIP_REASON
+from indexer.index.sync import Target
 from indexer.shapes import Example, Segment
-from indexer.sync import Target
 
 COMMITS_PER_CHUNK = 256  # examples are read, tokenized and cached this many commits at a time
 

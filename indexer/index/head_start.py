@@ -17,7 +17,7 @@ import pygit2
 
 from indexer import git
 from indexer.errors import IndexerError
-from indexer.parsing import ParserPool
+from indexer.index.parsing import ParserPool
 from indexer.store_location import is_new_sqlite_file, store_url
 
 

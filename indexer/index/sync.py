@@ -28,12 +28,12 @@ from sqlalchemy import Connection
 from indexer import example_store, git
 from indexer import store as st
 from indexer.errors import IndexerError
-from indexer.examples import build_examples, makes_examples
-from indexer.parsing import BlobParser, Packed, ParseResult, ParserPool, Work, unpack
+from indexer.index.examples import build_examples, makes_examples
+from indexer.index.parsing import BlobParser, Packed, ParseResult, ParserPool, Work, unpack
+from indexer.index.secrets import check_mode, mode_of, redact_commit
+from indexer.index.symbols import StoreSource, WorkerStore, build_in_worker
 from indexer.rust import DEFAULT_MAX_BLOB_BYTES, ParsedBlob
-from indexer.secrets import check_mode, mode_of, redact_commit
 from indexer.shapes import Built
-from indexer.symbols import StoreSource, WorkerStore, build_in_worker
 
 # Below this many commits to index, forking workers costs more than it saves
 # (the hook's sync of one commit stays in-process).

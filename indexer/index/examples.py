@@ -10,9 +10,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Protocol, TypeVar
 
+from indexer.index.secrets import DEFAULT_MODE, screen
 from indexer.rust.resolve import SymbolTable, references, resolve
 from indexer.rust.text import definition_text, header, item_text, line_start
-from indexer.secrets import DEFAULT_MODE, screen
 from indexer.shapes import (
     CONTEXT_PREFIX,
     IMPORTS,

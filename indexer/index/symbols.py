@@ -18,10 +18,10 @@ from cachetools import LRUCache
 
 from indexer import git
 from indexer.blob_rows import ReadRows, SqliteRows
-from indexer.examples import build_examples
 from indexer.git import CommitInfo, FileChange
+from indexer.index.examples import build_examples
+from indexer.index.parsing import unpack
 from indexer.locks import BUSY_TIMEOUT_MS
-from indexer.parsing import unpack
 from indexer.rust import ParsedBlob, Use
 from indexer.rust.resolve import (
     DEFINITION_KINDS,

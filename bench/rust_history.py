@@ -32,7 +32,7 @@ The main line goes on from the commit they fork from.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from random import Random
 from typing import BinaryIO
@@ -108,7 +108,7 @@ class _Workspace:
 
     # -- naming ----------------------------------------------------------------
 
-    def _unique(self, crate: str, make) -> str:  # noqa: ANN001 (a zero-argument callable)
+    def _unique(self, crate: str, make: Callable[[], str]) -> str:
         for _ in range(20):
             name = make()
             if name not in self.taken[crate]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Protocol
 
 # (kind, name, qualname, start_byte, item_byte, body_byte, end_byte) in file order, or
 # None if the blob was skipped or is not in the store; (path, alias, is_glob, scope,
@@ -19,7 +20,18 @@ BlobRows = tuple[list[tuple] | None, list[tuple]]
 ReadRows = Callable[[str, Sequence[str]], BlobRows]  # (blob oid, item kinds or all)
 
 
-def read_rows(cursor, marker: str, oid: str, kinds: Sequence[str] = ()) -> BlobRows:  # noqa: ANN001 (a DB-API cursor)
+class Cursor(Protocol):
+    """What `read_rows` needs of a DB-API cursor (sqlite3's, or the driver's under a
+    SQLAlchemy connection)."""
+
+    def execute(self, sql: str, params: tuple, /) -> object: ...
+
+    def fetchone(self) -> tuple | None: ...
+
+    def fetchall(self) -> list[tuple]: ...
+
+
+def read_rows(cursor: Cursor, marker: str, oid: str, kinds: Sequence[str] = ()) -> BlobRows:
     """A blob's rows (its items only of `kinds`, if given), with `marker` the driver's
     parameter placeholder."""
     of_kinds = f" AND kind IN ({', '.join([marker] * len(kinds))})" if kinds else ""

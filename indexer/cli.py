@@ -23,7 +23,9 @@ from indexer.errors import IndexerError
 from indexer.rust import DEFAULT_MAX_BLOB_BYTES
 
 if TYPE_CHECKING:
-    from indexer.index.sync import Target
+    from indexer.dataset.snapshot import TokenizerInfo
+    from indexer.hooks import HookState
+    from indexer.index.sync import SyncResult, Target
 
 # C0 and C1 controls but tab and newline (a CR only where it ends no line), and the
 # bidirectional overrides that make code read other than it runs ("Trojan Source").
@@ -156,7 +158,7 @@ def _run_sync(
     show_progress: bool,
     secrets: str | None = None,
     head_start: bool = False,
-):  # noqa: ANN202
+) -> SyncResult:
     pool = None
     if head_start:  # before the store's modules are imported: see index/head_start.py
         from indexer.index import head_start as ahead
@@ -394,7 +396,7 @@ TemplateOpt = Annotated[
 ]
 
 
-def _print_tokenizer(info) -> None:  # noqa: ANN001 (a snapshot.TokenizerInfo)
+def _print_tokenizer(info: TokenizerInfo) -> None:
     out.print(
         f"tokenizer {info.name} ({info.kind}, {info.vocab_size} tokens,"
         f" sha256 {info.sha256[:16]}), template {info.template}"
@@ -565,7 +567,7 @@ hook_app = typer.Typer(help="Capture every commit: git hooks that feed the index
 app.add_typer(hook_app, name="hook")
 
 
-def _print_hooks(states) -> None:  # noqa: ANN001 (a list of hooks.HookState)
+def _print_hooks(states: list[HookState]) -> None:
     for state in states:
         by = f" ({state.manager}'s)" if state.manager else ""
         if state.installed:
@@ -653,7 +655,7 @@ def hook_run(
         except OSError:
             pass
         sync_in_background(str(repo), hook_type, db, lock_fd)
-    except Exception:  # noqa: BLE001 (not even opening the repo may break a commit)
+    except Exception:  # not even opening the repo may break a commit
         pass
 
 

@@ -14,6 +14,7 @@ import weakref
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Connection, Engine, create_engine, event, make_url, text
 from sqlalchemy.engine import URL
@@ -24,6 +25,9 @@ from indexer import models, schema
 from indexer.errors import StoreError, StoreLocked
 from indexer.locks import BUSY_TIMEOUT_MS, file_lock
 from indexer.store_location import sqlite_path
+
+if TYPE_CHECKING:
+    import sqlite3
 
 BACKENDS = ("sqlite", "postgresql")
 # The key of the PostgreSQL advisory lock that the one writer holds: an arbitrary
@@ -78,7 +82,7 @@ def translate_errors(url: str) -> Iterator[None]:
         ) from exc
 
 
-def _sqlite_pragmas(dbapi_connection, _record) -> None:  # noqa: ANN001 (DBAPI objects)
+def _sqlite_pragmas(dbapi_connection: sqlite3.Connection, _record: object) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
     # journal_mode = WAL is not set here but once the file is known to be a store

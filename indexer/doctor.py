@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pygit2
-from sqlalchemy import Connection, create_engine, delete, func, select
+from sqlalchemy import ColumnElement, Connection, Table, create_engine, delete, func, select
 from sqlalchemy.exc import DatabaseError
 from sqlalchemy.pool import NullPool
 
@@ -188,7 +188,7 @@ def _gather_rows(repo: pygit2.Repository, conn: Connection, facts: _Facts) -> No
     )
 
 
-def _orphan_conditions():  # noqa: ANN202 (name, table, SQLAlchemy condition) triples
+def _orphan_conditions() -> list[tuple[str, Table, ColumnElement[bool]]]:
     """Rows whose owner is gone, child tables first (the order they can be deleted in
     with foreign keys enforced). A commit whose repo is gone makes its rows orphans."""
     live_commits = select(m.commits.c.id).where(m.commits.c.repo_id.in_(select(m.repos.c.id)))

@@ -10,7 +10,7 @@ import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, false, func, select
+from sqlalchemy import Connection, Select, false, func, select
 
 from indexer import models as m
 from indexer.shapes import Example, Segment
@@ -173,7 +173,7 @@ def _example_order(e: StoredExample) -> tuple[str, str, str, str]:
     return (e.commit, e.path, e.kind, e.qualname)
 
 
-def _example_query():  # noqa: ANN202 (a SQLAlchemy select)
+def _example_query() -> Select:
     e, c, x = m.examples.c, m.commits.c, m.example_contents.c
     return (
         select(

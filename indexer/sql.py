@@ -12,7 +12,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import TypeVar
 
-from sqlalchemy import Connection, Table
+from sqlalchemy import Connection, Insert, Table
 from sqlalchemy.exc import DBAPIError
 
 T = TypeVar("T")
@@ -31,7 +31,7 @@ def tx(conn: Connection) -> Iterator[None]:
             yield
 
 
-def upsert(conn: Connection, table: Table):  # noqa: ANN202 (a dialect's Insert)
+def upsert(conn: Connection, table: Table) -> Insert:
     """An INSERT that can say ON CONFLICT, for rows that concurrent processes may
     both add (a repo, a tokenizer, cached tokens): the second one's insert then
     does nothing, or updates, instead of failing on the unique key."""

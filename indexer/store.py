@@ -19,6 +19,7 @@ from pathlib import Path
 from sqlalchemy import (
     Connection,
     Integer,
+    Select,
     delete,
     func,
     select,
@@ -192,7 +193,7 @@ class Stats:
     store_bytes: int | None
 
 
-def _blob_oids_of_repo(repo: int):  # noqa: ANN202 (a SQLAlchemy subquery)
+def _blob_oids_of_repo(repo: int) -> Select:
     return (
         select(m.changes.c.new_blob)
         .join(m.commits, m.commits.c.id == m.changes.c.commit_id)

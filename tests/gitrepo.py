@@ -75,7 +75,7 @@ def make_repo(tmp_path: Path, name: str = "repo") -> Repo:
     return repo
 
 
-def cli(*args: str | Path):  # noqa: ANN201 (click's Result)
+def cli(*args: str | Path) -> Result:
     """Run the real CLI in-process."""
     return CliRunner().invoke(app, [str(a) for a in args])
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -460,7 +460,7 @@ def test_repo_text_is_printed_as_text_never_as_markup_or_escapes(repo: Repo) -> 
 
 
 @pytest.fixture
-def tiny_disk(tmp_path: Path):  # noqa: ANN201 (an iterator of the mount point)
+def tiny_disk(tmp_path: Path) -> Iterator[Path]:
     """A 64 KB tmpfs: a disk that fills up (needs root, as in CI; else skipped)."""
     import subprocess
 

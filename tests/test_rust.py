@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from indexer.rust import MAX_NESTING, Use, module_path, parse_blob, resolve_use
+from indexer.rust import MAX_NESTING, ParsedBlob, Use, module_path, parse_blob, resolve_use
 
 SOURCE = b"""//! Crate docs are not an item.
 use std::collections::{HashMap, btree_map::{self, Entry as BEntry}};
@@ -72,7 +72,7 @@ const fn answer() -> u32 { 42 }
 """
 
 
-def _items(parsed):  # noqa: ANN001, ANN202
+def _items(parsed: ParsedBlob) -> list[tuple]:
     return {(i.kind, i.qualname) for i in parsed.items}
 
 

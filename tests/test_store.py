@@ -259,7 +259,7 @@ def test_a_postgresql_store_at_0002_with_rows_is_upgraded(pg_url: str) -> None:
     assert contents == 1
 
 
-def test_migrations_run_from_any_directory(tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
+def test_migrations_run_from_any_directory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
     opened = store.open_store(f"sqlite:///{tmp_path / 'x.db'}")
     opened.close()

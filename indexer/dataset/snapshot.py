@@ -12,7 +12,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from indexer import example_store, git
 from indexer import store as st
@@ -25,6 +25,9 @@ from indexer.errors import IndexerError
 from indexer.index.secrets import SKIP_REASON
 from indexer.index.sync import Target
 from indexer.shapes import Example, Segment
+
+if TYPE_CHECKING:
+    from sqlalchemy import Connection
 
 COMMITS_PER_CHUNK = 256  # examples are read, tokenized and cached this many commits at a time
 
@@ -205,7 +208,7 @@ def _repo_name(target: Target) -> str:
 
 
 def _records(
-    conn,  # noqa: ANN001 (a SQLAlchemy Connection)
+    conn: Connection,
     target: Target,
     commits: list[str],
     tokenizer_id: int,

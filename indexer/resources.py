@@ -1,7 +1,8 @@
-"""Where the files shipped beside the code are: `migrations/` (and later `hooks/`).
+"""Where the files shipped beside the code are: `migrations/` and `hooks/`.
 
 In a source checkout or an editable install they are top-level folders next to the
-package; a wheel carries them inside the package as `_migrations` (see pyproject).
+package; a wheel carries them inside the package as `_migrations` and `_hooks` (see
+pyproject).
 """
 
 from pathlib import Path
@@ -10,7 +11,7 @@ _PACKAGE = Path(__file__).resolve().parent
 
 
 def resource_dir(name: str) -> Path:
-    """The shipped folder `name` ("migrations"), wherever this install put it."""
+    """The shipped folder `name` ("migrations", "hooks"), wherever this install put it."""
     for candidate in (_PACKAGE / f"_{name}", _PACKAGE.parent / name):
         if candidate.is_dir():
             return candidate

@@ -48,6 +48,12 @@ def test_same_head_in_two_places(demo: DemoRepo, tmp_path: Path) -> None:
     assert out(empty, "rev-parse", f"{TAG}^{{}}") == out(demo.path, "rev-parse", f"{TAG}^{{}}")
 
 
+def test_the_history_is_the_one_the_figures_were_measured_on(demo: DemoRepo) -> None:
+    # HEAD's oid covers every commit, tree, message and date before it: the history
+    # built from history.toml is the one the Python-held history built.
+    assert demo.head == "e6acfbb6967cb6041a252331c60dab9ba48025cd"
+
+
 def test_refuses_a_non_empty_destination(tmp_path: Path) -> None:
     (tmp_path / "keep.txt").write_text("mine")
     with pytest.raises(ValueError, match="not empty"):

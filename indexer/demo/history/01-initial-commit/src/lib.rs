@@ -1,0 +1,2 @@
+//! roster: a tiny user roster with users, roles and a pluggable store.
+

@@ -1,0 +1,3 @@
+fn main() {
+    println!("roster {}", env!("CARGO_PKG_VERSION"));
+}

@@ -1,0 +1,7 @@
+//! roster: a tiny user roster with users, roles and a pluggable store.
+
+pub mod config;
+pub mod error;
+pub mod model;
+
+pub use error::{Error, Result};

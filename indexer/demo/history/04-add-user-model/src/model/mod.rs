@@ -1,0 +1,5 @@
+//! Domain model.
+
+mod user;
+
+pub use user::{Role, User};

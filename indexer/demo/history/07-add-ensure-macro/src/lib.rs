@@ -1,0 +1,11 @@
+//! roster: a tiny user roster with users, roles and a pluggable store.
+
+#[macro_use]
+mod macros;
+
+pub mod config;
+pub mod db;
+pub mod error;
+pub mod model;
+
+pub use error::{Error, Result};

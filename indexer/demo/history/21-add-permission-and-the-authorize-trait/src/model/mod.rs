@@ -1,0 +1,7 @@
+//! Domain model.
+
+mod permission;
+mod user;
+
+pub use permission::{Authorize, Permission};
+pub use user::{Role, User};

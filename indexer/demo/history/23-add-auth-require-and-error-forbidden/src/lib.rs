@@ -1,0 +1,13 @@
+//! roster: a tiny user roster with users, roles and a pluggable store.
+
+#[macro_use]
+mod macros;
+
+pub mod auth;
+pub mod config;
+pub mod error;
+pub mod model;
+pub mod service;
+pub mod storage;
+
+pub use error::{Error, Result};

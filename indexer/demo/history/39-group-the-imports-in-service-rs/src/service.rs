@@ -1,0 +1,94 @@
+//! Operations on the roster, independent of where users are stored.
+
+use crate::{
+    auth,
+    config::Config,
+    error::{Error, Result},
+    model::{Authorize, Permission, Role as UserRole, User, UserId},
+    storage::Store,
+};
+
+/// Register a new member and return it.
+pub fn register<S: Store>(store: &mut S, config: &Config, name: &str, email: &str) -> Result<User> {
+    ensure!(
+        store.len() < config.max_users,
+        Error::Invalid {
+            field: "max_users",
+            reason: format!("limit of {} users reached", config.max_users),
+        }
+    );
+    let id = next_id(store);
+    let user = User::new(id, name, email)?;
+    if config.verbose {
+        eprintln!("registering {name} as #{id}");
+    }
+    store.put(user.clone())?;
+    Ok(user)
+}
+
+/// Insert many users at once; stops at the first error.
+pub fn import_all<S, I>(store: &mut S, users: I) -> Result<usize>
+where
+    S: Store,
+    I: IntoIterator<Item = User>,
+{
+    let mut count = 0;
+    for user in users {
+        store.put(user)?;
+        count += 1;
+    }
+    Ok(count)
+}
+
+/// Give a user the admin role; `actor` needs the Manage permission.
+pub fn promote<S, A>(store: &mut S, actor: &A, id: UserId) -> Result<()>
+where
+    S: Store + ?Sized,
+    A: Authorize + ?Sized,
+{
+    auth::require(actor, Permission::Manage)?;
+    let mut user = store.get(id).cloned().ok_or(Error::NotFound(id))?;
+    user.role = UserRole::Admin;
+    store.put(user)
+}
+
+/// Delete a user and return it; `actor` needs the Manage permission.
+pub fn remove_user<S, A>(store: &mut S, actor: &A, id: UserId) -> Result<User>
+where
+    S: Store + ?Sized,
+    A: Authorize + ?Sized,
+{
+    auth::require(actor, Permission::Manage)?;
+    store.remove(id).ok_or(Error::NotFound(id))
+}
+
+fn next_id<S: Store + ?Sized>(store: &S) -> UserId {
+    let mut id = store.len() as UserId + 1;
+    while store.contains(id) {
+        id += 1;
+    }
+    id
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::storage::MemoryStore;
+
+    #[test]
+    fn register_assigns_increasing_ids() {
+        let mut store = MemoryStore::new();
+        let config = Config::default();
+        let a = register(&mut store, &config, "ada", "ada@example.com").unwrap();
+        let b = register(&mut store, &config, "bob", "bob@example.com").unwrap();
+        assert_eq!((a.id, b.id), (1, 2));
+    }
+
+    #[test]
+    fn members_cannot_promote() {
+        let mut store = MemoryStore::new();
+        let config = Config::default();
+        let eve = register(&mut store, &config, "eve", "eve@example.com").unwrap();
+        assert!(promote(&mut store, &eve, eve.id).is_err());
+    }
+}

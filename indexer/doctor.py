@@ -212,6 +212,17 @@ def _oids(oids: list[str]) -> str:
 
 
 def _findings(facts: _Facts) -> list[Finding]:
+    found = _file_findings(facts)
+    if found is not None:
+        return found
+    found, current = _schema_findings(facts)
+    if current:
+        found += _row_problems(facts) + _row_notes(facts)
+    return found
+
+
+def _file_findings(facts: _Facts) -> list[Finding] | None:
+    """What the file itself says, when it is all there is to say; else None."""
     if not facts.exists:
         return [Finding("store", "note", "no store yet", "run `commit-indexer backfill`")]
     if facts.unreadable is not None:
@@ -234,6 +245,12 @@ def _findings(facts: _Facts) -> list[Finding]:
                 " (the next backfill rebuilds it from git)",
             )
         ]
+    return None
+
+
+def _schema_findings(facts: _Facts) -> tuple[list[Finding], bool]:
+    """The integrity and schema findings, and whether the schema is current (only
+    then do its rows mean something)."""
     found = [Finding("integrity", "ok", "ok")] if facts.path is not None else []
     state = facts.schema.state if facts.schema else "new"
     version = facts.schema.version if facts.schema else None
@@ -243,11 +260,11 @@ def _findings(facts: _Facts) -> list[Finding]:
             schema.refuse_foreign(facts.schema, display_url(facts.url))
         except st.StoreError as exc:
             found.append(Finding("schema", "problem", exc.message, exc.hint))
-        return found
+        return found, False
     if state in ("new", "unfinished"):
         found.append(Finding("schema", "note", "a new store: nothing indexed yet"))
         found.append(Finding("store", "note", "empty", "run `commit-indexer backfill`"))
-        return found
+        return found, False
     if state == "behind":
         found.append(
             Finding(
@@ -258,8 +275,13 @@ def _findings(facts: _Facts) -> list[Finding]:
                 " run doctor again to check its rows",
             )
         )
-        return found
+        return found, False
     found.append(Finding("schema", "ok", f"{version} (current)"))
+    return found, True
+
+
+def _row_problems(facts: _Facts) -> list[Finding]:
+    found: list[Finding] = []
     if facts.orphans:
         rows = ", ".join(f"{n} {name}" for name, n in facts.orphans.items())
         found.append(
@@ -311,6 +333,11 @@ def _findings(facts: _Facts) -> list[Finding]:
                 "`commit-indexer doctor --repair` (or any sync) records the current tips",
             )
         )
+    return found
+
+
+def _row_notes(facts: _Facts) -> list[Finding]:
+    found: list[Finding] = []
     if facts.unreachable:
         found.append(
             Finding(

@@ -26,7 +26,8 @@ from pathlib import Path
 
 import indexer.index.sync as sync_module
 from indexer import interpreter
-from indexer.index.sync import SyncResult, open_target, sync
+from indexer.index.sync import SyncResult, sync
+from indexer.store import open_target
 
 CLI = Path(sys.executable).parent / "commit-indexer"
 

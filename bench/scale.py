@@ -40,7 +40,8 @@ from hook import ENV, capture_time, git
 from rust_history import Made, iter_marks, write_history
 
 from indexer.errors import IndexerError
-from indexer.index.sync import open_target, sync
+from indexer.index.sync import sync
+from indexer.store import open_target
 
 START = 10  # commits in the history at the start
 SAMPLES = 5  # of each one-commit measurement at each end; the median is reported

@@ -25,7 +25,8 @@ from indexer.rust import DEFAULT_MAX_BLOB_BYTES
 if TYPE_CHECKING:
     from indexer.dataset.snapshot import TokenizerInfo
     from indexer.hooks import HookState
-    from indexer.index.sync import SyncResult, Target
+    from indexer.index.sync import SyncResult
+    from indexer.store import Target
 
 # C0 and C1 controls but tab and newline (a CR only where it ends no line), and the
 # bidirectional overrides that make code read other than it runs ("Trojan Source").
@@ -139,7 +140,7 @@ def _options(
 def _opened(repo: Path, db: str | None, create: bool = False) -> Iterator[Target]:
     """The repository and its store, closed however the command ends. Only the
     commands that index (`create`) make a store that is not there yet."""
-    from indexer.index.sync import open_target
+    from indexer.store import open_target
 
     target = open_target(str(repo), db, create)
     try:

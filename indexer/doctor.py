@@ -426,7 +426,8 @@ def _repair(repo: pygit2.Repository, url: str, facts: _Facts) -> list[str]:
             f"removed the {len(facts.holes)} missing commits' stored descendants, to index again"
         )
     if facts.unbuilt or facts.stale_tips or facts.holes:
-        from indexer.index.sync import open_target, sync
+        from indexer.index.sync import sync
+        from indexer.store import open_target
 
         target = open_target(str(repo.path), url)
         try:

@@ -267,7 +267,8 @@ def sync_in_background(
 
 
 def _sync_and_log(repo_path: str, hook_type: str, db_url: str | None, log: Path) -> None:
-    from indexer.index.sync import open_target, sync
+    from indexer.index.sync import sync
+    from indexer.store import open_target
 
     try:
         target = open_target(repo_path, db_url)

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from indexer import example_store, git
 from indexer import store as st
 from indexer.errors import IndexerError
-from indexer.index.sync import Target
+from indexer.store import Target
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import astuple, dataclass, fields
 from pathlib import Path
 
+import pygit2
 from sqlalchemy import (
     Connection,
     Integer,
@@ -27,6 +28,7 @@ from sqlalchemy import (
     update,
 )
 
+from indexer import git
 from indexer import models as m
 from indexer.blob_rows import BlobRows, read_rows
 from indexer.database import Store as Store
@@ -393,3 +395,28 @@ def drop_repo(conn: Connection, repo: int) -> Collected:
         conn.execute(delete(m.repo_tokenizers).where(m.repo_tokenizers.c.repo_id == repo))
         conn.execute(delete(m.repos).where(m.repos.c.id == repo))
     return collected
+
+
+@dataclass
+class Target:
+    """An open repository, the store it is indexed into, and its id there."""
+
+    repo: pygit2.Repository
+    store: Store
+    repo_id: int
+
+    def close(self) -> None:
+        self.store.close()
+
+
+def open_target(repo_path: str, db_url: str | None = None, create: bool = True) -> Target:
+    """Open the repo at `repo_path` and its store (`db_url`, else the one its git
+    config names, else SQLite in its git dir); with `create` False, a store that does
+    not exist yet is an error."""
+    repo = git.open_repo(repo_path)
+    common = git.common_dir(repo)
+    url = store_url(repo, common, db_url)
+    store = open_store(url, create)
+    with translate_errors(url), store.connect() as conn:
+        rid = repo_id(conn, str(common))  # get or add, safe without the writer lock
+    return Target(repo, store, rid)

@@ -11,9 +11,9 @@ from gitrepo import Repo, backfill, cli, rows_at, unbuild_examples
 from indexer import git
 from indexer.index.examples import build_examples
 from indexer.index.symbols import StoreSource
-from indexer.index.sync import POOL_MIN_COMMITS, open_target
+from indexer.index.sync import POOL_MIN_COMMITS
 from indexer.shapes import Example
-from indexer.store import blob_symbols
+from indexer.store import blob_symbols, open_target
 
 CONFIG = """/// Settings.
 #[derive(Debug)]

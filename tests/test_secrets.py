@@ -33,8 +33,8 @@ from indexer import example_store
 from indexer.dataset.tokenizer import Tokenizer
 from indexer.demo import build_demo_repo
 from indexer.index.secrets import _maybe, scan_example
-from indexer.index.sync import open_target
 from indexer.shapes import Example, Segment
+from indexer.store import open_target
 
 SECRETS = (AWS, GITHUB, SLACK, STRIPE, API_KEY, f":{PASSWORD}@", *KEY_BODY)
 

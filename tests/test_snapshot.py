@@ -15,8 +15,8 @@ from indexer.dataset.budget import IGNORE, encode_example, fit, render_text
 from indexer.dataset.loader import ExportDataset, collate
 from indexer.dataset.tokenizer import Tokenizer
 from indexer.demo import build_demo_repo
-from indexer.index.sync import open_target
 from indexer.shapes import Example, Segment
+from indexer.store import open_target
 
 
 def _hashes(folder: Path) -> dict[str, str]:

@@ -23,8 +23,8 @@ from indexer.dataset.export import DEFAULT_RATIOS, Manifest, split_of, time_spli
 from indexer.dataset.tokenizer import Tokenizer, load_tokenizer, train_native
 from indexer.errors import IndexerError
 from indexer.index.secrets import SKIP_REASON
-from indexer.index.sync import Target
 from indexer.shapes import Example, Segment
+from indexer.store import Target
 
 if TYPE_CHECKING:
     from sqlalchemy import Connection

@@ -34,6 +34,7 @@ from indexer.index.secrets import check_mode, mode_of, redact_commit
 from indexer.index.symbols import StoreSource, WorkerStore, build_in_worker
 from indexer.rust import DEFAULT_MAX_BLOB_BYTES, ParsedBlob
 from indexer.shapes import Built
+from indexer.store import Target
 
 # Below this many commits to index, forking workers costs more than it saves
 # (the hook's sync of one commit stays in-process).
@@ -62,31 +63,6 @@ class SyncResult:
     blobs: int  # blobs newly parsed or skipped
     tips: tuple[str, ...]  # the commits synced to
     unreadable: tuple[str, ...] = ()  # tips whose history libgit2 could not read
-
-
-@dataclass
-class Target:
-    """An open repository, the store it is indexed into, and its id there."""
-
-    repo: pygit2.Repository
-    store: st.Store
-    repo_id: int
-
-    def close(self) -> None:
-        self.store.close()
-
-
-def open_target(repo_path: str, db_url: str | None = None, create: bool = True) -> Target:
-    """Open the repo at `repo_path` and its store (`db_url`, else the one its git
-    config names, else SQLite in its git dir); with `create` False, a store that does
-    not exist yet is an error."""
-    repo = git.open_repo(repo_path)
-    common = git.common_dir(repo)
-    url = st.store_url(repo, common, db_url)
-    store = st.open_store(url, create)
-    with st.translate_errors(url), store.connect() as conn:
-        rid = st.repo_id(conn, str(common))  # get or add, safe without the writer lock
-    return Target(repo, store, rid)
 
 
 @dataclass(frozen=True)

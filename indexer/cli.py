@@ -151,15 +151,18 @@ def _opened(repo: Path, db: str | None, create: bool = False) -> Iterator[Target
 
 def _run_sync(
     repo: Path,
-    db: str | None,
-    rev: str | None,
-    remotes: bool,
-    workers: int | None,
-    max_bytes: int,
-    show_progress: bool,
+    *,
+    db: str | None = None,
+    rev: str | None = None,
+    remotes: bool = False,
+    workers: int | None = None,
+    max_bytes: int = DEFAULT_MAX_BLOB_BYTES,
+    show_progress: bool = False,
     secrets: str | None = None,
     head_start: bool = False,
 ) -> SyncResult:
+    """`sync` as the commands run it: with a progress bar if asked, a head start for a
+    backfill, and a warning for each tip whose history libgit2 cannot read."""
     pool = None
     if head_start:  # before the store's modules are imported: see index/head_start.py
         from indexer.index import head_start as ahead
@@ -214,11 +217,10 @@ def backfill(
     start = time.perf_counter()
     result = _run_sync(
         repo,
-        db,
-        None,
-        remotes,
-        workers,
-        max_blob_bytes,
+        db=db,
+        remotes=remotes,
+        workers=workers,
+        max_bytes=max_blob_bytes,
         show_progress=True,
         secrets=secrets,
         head_start=True,
@@ -243,7 +245,7 @@ def sync_command(
 ) -> None:
     """Index the commits reachable from REV (default HEAD) that are not in the store yet."""
     result = _run_sync(
-        repo, db, rev, False, workers, max_blob_bytes, show_progress=False, secrets=secrets
+        repo, db=db, rev=rev, workers=workers, max_bytes=max_blob_bytes, secrets=secrets
     )
     out.print(f"indexed {result.commits} commits, parsed {result.blobs} blobs")
 
@@ -375,9 +377,7 @@ def demo(
     built = build_demo_repo(dest)
     out.print(f"demo repository: {built.path} ({built.commits} commits)")
     start = time.perf_counter()
-    result = _run_sync(
-        built.path, None, None, False, workers, DEFAULT_MAX_BLOB_BYTES, True, head_start=True
-    )
+    result = _run_sync(built.path, workers=workers, show_progress=True, head_start=True)
     seconds = time.perf_counter() - start
     out.print(f"indexed {result.commits} commits, parsed {result.blobs} blobs in {seconds:.1f}s")
     out.print()
@@ -630,32 +630,13 @@ def hook_run(
     lock_fd: Annotated[int | None, typer.Option("--lock-fd", hidden=True)] = None,
 ) -> None:
     """What an installed hook runs in the background. Never fails: errors go to the log."""
-    import os
-    import subprocess
-    import sys
-
-    from indexer.hooks import sync_in_background
+    from indexer import hooks
 
     try:
         if detach:  # for hook managers (pre-commit, lefthook) that wait for their hooks
-            # -P: the repo (the current folder) is not on the path, so no `indexer` of its own runs
-            command = [sys.executable, "-P", "-m", "indexer", "hook-run", "--type", hook_type]
-            command += ["--repo", str(repo.resolve())] + (["--db", db] if db else [])
-            subprocess.Popen(
-                command,
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-                start_new_session=True,
-            )
-            return
-        for name in [n for n in os.environ if n.startswith("GIT_")]:
-            del os.environ[name]  # git's hook environment is not ours: open the repo by path
-        try:
-            os.nice(10)  # background work: the user's next command comes first
-        except OSError:
-            pass
-        sync_in_background(str(repo), hook_type, db, lock_fd)
+            hooks.start_detached(str(repo.resolve()), hook_type, db)
+        else:
+            hooks.run_detached(str(repo), hook_type, db, lock_fd)
     except Exception:  # not even opening the repo may break a commit
         pass
 

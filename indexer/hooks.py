@@ -16,6 +16,7 @@ from __future__ import annotations
 import fcntl
 import os
 import shlex
+import subprocess
 import sys
 import traceback
 from dataclasses import dataclass
@@ -230,6 +231,35 @@ def _log(path: Path, message: str) -> None:
         temp = path.with_suffix(".tmp")
         temp.write_bytes(kept[kept.find(b"\n") + 1 :])
         os.replace(temp, path)
+
+
+def start_detached(repo_path: str, hook_type: str, db_url: str | None = None) -> None:
+    """Start `hook-run` in a process of its own session and return at once (for hook
+    managers that wait for their hooks). `-P`: the repo, the current folder, is not on
+    Python's path, so no `indexer` folder of its own runs."""
+    command = [sys.executable, "-P", "-m", "indexer", "hook-run", "--type", hook_type]
+    command += ["--repo", repo_path] + (["--db", db_url] if db_url else [])
+    subprocess.Popen(
+        command,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+
+
+def run_detached(
+    repo_path: str, hook_type: str, db_url: str | None = None, lock_fd: int | None = None
+) -> None:
+    """What the detached `hook-run` does: leave git's environment behind, step back in
+    priority (only here: `watch` calls `sync_in_background` itself), and sync."""
+    for name in [n for n in os.environ if n.startswith("GIT_")]:
+        del os.environ[name]  # git's hook environment is not ours: open the repo by path
+    try:
+        os.nice(10)  # background work: the user's next command comes first
+    except OSError:
+        pass
+    sync_in_background(repo_path, hook_type, db_url, lock_fd)
 
 
 def sync_in_background(

@@ -13,7 +13,6 @@ virtualenv works from any shell or GUI client.
 
 from __future__ import annotations
 
-import fcntl
 import os
 import shlex
 import subprocess
@@ -27,6 +26,7 @@ import pygit2
 
 from indexer import git
 from indexer.errors import IndexerError
+from indexer.locks import held
 from indexer.resources import resource_dir
 
 HOOK_TYPES = ("post-commit", "post-merge", "post-rewrite", "post-checkout")
@@ -109,12 +109,13 @@ def _state(folder: Path, hook_type: str, default: Path) -> HookState:
     installed = _is_ours(slot)
     foreign = path.exists() and not installed
     set_aside = next((p for p in _set_aside(folder, hook_type, default) if _is_ours(p)), None)
-    who = chained if installed and chained.exists() else path if foreign else None
+    runs_first = chained if installed and chained.exists() else None
+    who = runs_first or (path if foreign else None)
     return HookState(
         hook_type,
         slot,
         installed=installed,
-        chained=chained if installed and chained.exists() else None,
+        chained=runs_first,
         foreign=foreign,
         manager=_manager(who) if who else None,
         under="pre-commit" if slot != path else None,
@@ -281,17 +282,12 @@ def sync_in_background(
     lock = os.fdopen(lock_fd, "a") if lock_fd is not None else open(folder / "sync.lock", "a")
     with lock:
         while True:
-            try:
-                # flock on the descriptor the hook locked is that same lock: this succeeds
-                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                return  # the holder will see `pending` and sync again
-            try:
+            with held(lock, wait=False) as mine:
+                if not mine:
+                    return  # the holder will see `pending` and sync again
                 while pending.exists():
                     pending.unlink()
                     _sync_and_log(repo_path, hook_type, db_url, log)
-            finally:
-                fcntl.flock(lock, fcntl.LOCK_UN)
             if not pending.exists():
                 return  # else a hook came as we finished, found the lock taken, left it to us
 

@@ -216,13 +216,6 @@ def connect_engine(url: str) -> Engine:
     return engine
 
 
-def _no_store(url: str) -> StoreError:
-    return StoreError(
-        f"there is no commit-indexer store at {display_url(url)}",
-        hint="`commit-indexer backfill` makes one; or pass the --db URL of an existing store",
-    )
-
-
 # Engines of this process. A forked child (a worker of a process pool) must not use
 # its parent's pooled connections: both would talk on one socket. So the child drops
 # them without closing them (closing would end the parent's session) and opens its own.
@@ -251,18 +244,8 @@ def open_store(url: str, create: bool = True) -> Store:
             f"the store {display_url(url)} is a folder, not a file",
             hint="move the folder away, or pass another --db URL",
         )
-    if not create:
-        if path is not None and not path.is_file():
-            raise _no_store(url)
-        with translate_errors(url):
-            engine = connect_engine(url)
-            try:
-                with engine.connect() as conn:
-                    blank = schema.read_schema(conn).state == "new"
-            finally:
-                engine.dispose()
-        if blank:
-            raise _no_store(url)
+    if path is not None and not create and not path.is_file():
+        raise schema.no_store(display_url(url))  # SQLite would make the file
     if path is not None and create:
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -274,7 +257,9 @@ def open_store(url: str, create: bool = True) -> Store:
     with translate_errors(url):
         engine = connect_engine(url)
         try:
-            schema.migrate(engine, display_url(url), BUSY_TIMEOUT_MS, lambda: writer_lock(url))
+            schema.migrate(
+                engine, display_url(url), BUSY_TIMEOUT_MS, lambda: writer_lock(url), create
+            )
         except BaseException:
             engine.dispose()
             raise

@@ -79,6 +79,13 @@ def read_schema(conn: Connection) -> Schema:
     return Schema(version, script_head(), tables)
 
 
+def no_store(url: str) -> StoreError:
+    return StoreError(
+        f"there is no commit-indexer store at {url}",
+        hint="`commit-indexer backfill` makes one; or pass the --db URL of an existing store",
+    )
+
+
 def refuse_foreign(schema: Schema, url: str) -> None:
     """Raise if the database at `url` is not one this commit-indexer may write."""
     if schema.state == "future":
@@ -120,13 +127,17 @@ def migrate(
     url: str,
     busy_timeout_ms: int,
     writer_lock: Callable[[], AbstractContextManager[None]],
+    create: bool = True,
 ) -> None:
-    """Bring the database at `url` to our head revision (create it if it is blank).
+    """Bring the database at `url` to our head revision (create it if it is blank, or
+    with `create` False refuse it: what reads a store never makes one).
 
     A current store takes no lock, so opening one never waits for a running sync;
     otherwise the store's writer lock is taken and the schema read again: of two
     processes opening a new store at once, the second finds it migrated."""
     schema, wal = _checked(engine, url)
+    if schema.state == "new" and not create:
+        raise no_store(url)
     if schema.state == "current" and wal:
         return
     with writer_lock():

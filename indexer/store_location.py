@@ -46,7 +46,7 @@ def checked_url(url: str) -> str:
     if not url.startswith("sqlite:"):
         return url
     path = sqlite_path(url)
-    if path is None or str(path) in ("", ".", ":memory:") or url.startswith("sqlite:///:memory:"):
+    if path is None or str(path) in (".", ":memory:"):  # `sqlite://`, `sqlite:///`
         raise StoreError(
             f"--db {url} names no file: a store in memory keeps nothing",
             hint="use sqlite:////ABSOLUTE/PATH.db (four slashes), or leave out --db",
@@ -58,7 +58,7 @@ def checked_url(url: str) -> str:
         raise StoreError(
             f"--db {url} is a relative path, which would put the store wherever the"
             " command runs (the hooks run in the work tree)",
-            hint=f"use an absolute path: sqlite:///{Path(path).absolute()}",
+            hint=f"use an absolute path: sqlite:///{path.absolute()}",
         )
     return url
 

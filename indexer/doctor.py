@@ -35,7 +35,7 @@ if TYPE_CHECKING:
     from indexer.index.parsing import ParseResult
 
 SQLITE_HEADER = b"SQLite format 3\x00"
-SHOWN = 5  # oids named in a finding; the rest are counted
+SHOWN = 5  # oids or paths named in a finding; the rest are counted
 
 
 @dataclass(frozen=True)
@@ -207,8 +207,12 @@ def _orphan_conditions() -> list[tuple[str, Table, ColumnElement[bool]]]:
 
 
 def _oids(oids: list[str]) -> str:
-    shown = ", ".join(o[:12] for o in oids[:SHOWN])
-    return shown + (f" and {len(oids) - SHOWN} more" if len(oids) > SHOWN else "")
+    return _some([o[:12] for o in oids])
+
+
+def _some(names: list[str]) -> str:
+    shown = ", ".join(names[:SHOWN])
+    return shown + (f" and {len(names) - SHOWN} more" if len(names) > SHOWN else "")
 
 
 def _findings(facts: _Facts) -> list[Finding]:
@@ -351,13 +355,12 @@ def _row_notes(facts: _Facts) -> list[Finding]:
     elif facts.unreachable is None and facts.repo_id is not None:
         found.append(Finding("unreachable", "note", "not checked: libgit2 cannot read some refs"))
     if facts.not_here:
-        shown = ", ".join(facts.not_here[:SHOWN]) + (" ..." if len(facts.not_here) > SHOWN else "")
         found.append(
             Finding(
                 "repos",
                 "note",
                 f"{len(facts.not_here)} other repos of the store are not on this machine"
-                f" (moved, deleted, or another machine's): {shown}",
+                f" (moved, deleted, or another machine's): {_some(facts.not_here)}",
                 "`commit-indexer gc --drop-repos-not-here` drops their rows"
                 " (a moved repo is indexed again under its new path)",
             )

@@ -71,17 +71,18 @@ PLUGINS = (
     "StripeDetector",
     "TelegramBotTokenDetector",
     "TwilioKeyDetector",
-    # Ours (secret_plugins.py), through detect-secrets' plugin interface.
+)
+# Ours, loaded through detect-secrets' plugin interface from this file.
+OWN_PLUGINS = (
     "EnvAssignmentDetector",
     "GitHubFineGrainedTokenDetector",
     "GoogleApiKeyDetector",
     "RustSecretBindingDetector",
 )
+_OWN_PLUGINS_FILE = Path(__file__).with_name("secret_plugins.py")
 # The plugins whose findings are a name and a value: a value counts only from the
 # entropy below.
-_OWN_NAMES = PLUGINS[-4:]
 _ASSIGNMENTS = ("KeywordDetector", "RustSecretBindingDetector", "EnvAssignmentDetector")
-_OWN_PLUGINS = Path(__file__).with_name("secret_plugins.py")
 
 # Names a credential goes by, in any case (`DB_PASSWORD`, `apiKey`, `auth_token`).
 _NAME = (
@@ -213,13 +214,10 @@ def _maybe(text: str) -> bool:
         return True
     if any(name in lower for name in _LOWER_LITERALS) or any(r.search(lower) for r in _LOWER_LED):
         return True
-    if "=" in text and any(name in lower for name in _CREDENTIAL_NAMES):
-        # RustSecretBinding and EnvAssignment: their own regexes, which few texts reach
-        if ENV_ASSIGNMENT.search(text) or any(r.search(text) for r in RUST_BINDINGS):
-            return True
-    elif "(" in text and any(name in lower for name in _CREDENTIAL_NAMES):
-        if RUST_BINDINGS[1].search(text):
-            return True
+    if any(name in lower for name in _CREDENTIAL_NAMES) and (
+        ENV_ASSIGNMENT.search(text) or any(r.search(text) for r in RUST_BINDINGS)
+    ):
+        return True  # RustSecretBinding and EnvAssignment: their own regexes
     if not any(quote in text for quote in _QUOTES):
         return False
     if any(name in lower for name in _NAMES):
@@ -295,9 +293,11 @@ def redact_commit(info: CommitInfo) -> CommitInfo:
 
 
 def _without_emails(example: Example) -> Example:
-    if not any("@" in s.text or any("@" in v for v in s.variants) for s in example.segments):
-        if "@" not in example.target:
-            return example
+    """The example with its e-mail addresses replaced; the example itself if it has
+    none (an "@" is rare in code, and the test costs nothing)."""
+    texts = [example.target, *(t for s in example.segments for t in (s.text, *s.variants))]
+    if not any("@" in text for text in texts):
+        return example
     segments = tuple(
         dataclasses.replace(
             s,
@@ -338,9 +338,7 @@ class _Scanner:
             texts.append(segment.text)
             texts.extend(segment.variants)
         if not any(map(_maybe_segment, texts)):
-            if not any("@" in text for text in texts):
-                return example, ()  # the common case
-            return _without_emails(example), ()
+            return _without_emails(example), ()  # the common case: the example itself
         findings: list[Finding] = []
         in_variants: list[Finding] = []  # a variant's lines are its text's: counted once
         segments = []
@@ -449,19 +447,14 @@ class _Scanner:
         from detect_secrets.plugins.high_entropy_strings import Base64HighEntropyString
         from detect_secrets.settings import transient_settings
 
-        own = {"path": _OWN_PLUGINS.as_uri()}
-        self._stack.enter_context(
-            transient_settings(
-                {
-                    "plugins_used": [
-                        {"name": name, **(own if name in _OWN_NAMES else {})} for name in PLUGINS
-                    ]
-                }
-            )
-        )
+        path = _OWN_PLUGINS_FILE.as_uri()
+        used = [{"name": name} for name in PLUGINS]
+        used += [{"name": name, "path": path} for name in OWN_PLUGINS]
+        self._stack.enter_context(transient_settings({"plugins_used": used}))
         classes = get_mapping_from_secret_type_to_class()
         self._by_type = {kind: cls.__name__ for kind, cls in classes.items()}
-        self._plugins = {cls.__name__: cls() for cls in classes.values() if cls.__name__ in PLUGINS}
+        mine = PLUGINS + OWN_PLUGINS
+        self._plugins = {cls.__name__: cls() for cls in classes.values() if cls.__name__ in mine}
         self._entropy = Base64HighEntropyString().calculate_shannon_entropy
         self._scan_line = scan_line
 

@@ -16,6 +16,7 @@ Then the share of examples whose whole context fits the budget, from the manifes
 """
 
 import argparse
+import gc
 import json
 import shutil
 import subprocess
@@ -25,7 +26,7 @@ import time
 from pathlib import Path
 
 import indexer.index.sync as sync_module
-from indexer import interpreter
+from indexer.cli import GC_THRESHOLDS
 from indexer.index.sync import SyncResult, sync
 from indexer.store import open_target
 
@@ -61,7 +62,7 @@ def main() -> int:
         help="run B and T this many times each, alternated; the fastest of each counts",
     )
     args = ap.parse_args()
-    interpreter.tune()  # the garbage collector as the CLI sets it (the workers inherit it)
+    gc.set_threshold(*GC_THRESHOLDS)  # as the CLI sets it (the workers inherit it)
     work = Path(tempfile.mkdtemp(prefix="commit-indexer-export-bench-"))
     url = f"sqlite:///{work / 'index.db'}"
     try:

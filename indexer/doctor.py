@@ -8,8 +8,8 @@ blob's symbols by parsing it). A file SQLite cannot read is moved aside and a ne
 store started, which the next backfill fills. What doctor cannot fix (another
 program's database, a newer version's store) it names, with what to do.
 
-The checks are SQL over the store's tables here rather than in store.py: no other
-command needs them. Nothing here prints.
+The checks are SQL over the store's tables here rather than in the store's modules:
+no other command needs them. Nothing here prints.
 """
 
 from __future__ import annotations
@@ -24,12 +24,15 @@ from sqlalchemy import ColumnElement, Connection, Table, create_engine, delete, 
 from sqlalchemy.exc import DatabaseError
 from sqlalchemy.pool import NullPool
 
-from indexer import example_store, git, schema
-from indexer import models as m
-from indexer import store as st
-from indexer.database import display_url
+from indexer import git
 from indexer.errors import StoreError
-from indexer.store_location import default_url
+from indexer.store import models as m
+from indexer.store import open_store, schema, translate_errors
+from indexer.store.commits import collect_garbage, repos_not_here, synced_tips, write_blobs
+from indexer.store.database import display_url, driver_url, writer_lock
+from indexer.store.examples import commits_without_examples
+from indexer.store.location import default_url, sqlite_path, store_url
+from indexer.store.locks import BUSY_TIMEOUT_MS
 
 if TYPE_CHECKING:
     from indexer.index.parsing import ParseResult
@@ -86,7 +89,7 @@ class _Facts:
 def doctor(repo_path: str, db_url: str | None = None, repair: bool = False) -> Report:
     """Check the store of the repo at `repo_path` (default: SQLite in its git dir)."""
     repo = git.open_repo(repo_path)
-    url = st.store_url(repo, git.common_dir(repo), db_url)
+    url = store_url(repo, git.common_dir(repo), db_url)
     facts = _gather(repo, url)
     done: list[str] = []
     if repair:
@@ -96,11 +99,11 @@ def doctor(repo_path: str, db_url: str | None = None, repair: bool = False) -> R
 
 
 def _gather(repo: pygit2.Repository, url: str) -> _Facts:
-    facts = _Facts(url, st.sqlite_path(url))
+    facts = _Facts(url, sqlite_path(url))
     if facts.path is not None:
         # A file at the repo's own default store is ours whatever it holds; anywhere
         # else (a --db typo) only a file whose schema says so.
-        facts.ours = facts.path == st.sqlite_path(default_url(git.common_dir(repo)))
+        facts.ours = facts.path == sqlite_path(default_url(git.common_dir(repo)))
         if not facts.path.exists():
             facts.exists = False
             return facts
@@ -120,14 +123,14 @@ def _gather(repo: pygit2.Repository, url: str) -> _Facts:
             facts.unreadable = "it is not a SQLite database"
             return facts
     # A plain engine: doctor reads; it does not switch journal modes or migrate.
-    engine = create_engine(st.driver_url(url), poolclass=NullPool)
+    engine = create_engine(driver_url(url), poolclass=NullPool)
     try:
-        with st.translate_errors(url), engine.connect() as conn:
+        with translate_errors(url), engine.connect() as conn:
             try:
                 facts.schema = schema.read_schema(conn)
                 facts.ours = facts.ours or facts.schema.state not in ("new", "foreign")
                 if conn.dialect.name == "sqlite":
-                    conn.exec_driver_sql(f"PRAGMA busy_timeout = {st.BUSY_TIMEOUT_MS}")
+                    conn.exec_driver_sql(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
                     result = [r[0] for r in conn.exec_driver_sql("PRAGMA integrity_check")]
                     if result != ["ok"]:
                         facts.unreadable = "integrity_check: " + "; ".join(result[:3])
@@ -153,7 +156,7 @@ def _gather_rows(repo: pygit2.Repository, conn: Connection, facts: _Facts) -> No
         select(m.repos.c.id).where(m.repos.c.path == str(git.common_dir(repo)))
     ).scalar()
     facts.repo_id = rid
-    facts.not_here = [path for _id, path in st.repos_not_here(conn, rid or -1)]
+    facts.not_here = [path for _id, path in repos_not_here(conn, rid or -1)]
     tips = git.ref_tips(repo)
     local, _unreadable = git.walk(repo, tips, ())
     if rid is None:
@@ -165,15 +168,15 @@ def _gather_rows(repo: pygit2.Repository, conn: Connection, facts: _Facts) -> No
     if missing:
         # What sync would index: it walks from the tips and hides stored commits, so a
         # commit missing below a stored one (a hole) is one it never reaches.
-        hide = stored & (set(tips) | set(st.synced_tips(conn, rid)))
+        hide = stored & (set(tips) | set(synced_tips(conn, rid)))
         start = [t for t in tips if t not in stored]
         seen = set(git.walk(repo, start, sorted(hide))[0]) if start else set()
         facts.behind = sum(1 for oid in missing if oid in seen)
         facts.holes = [oid for oid in missing if oid not in seen]
     everything, unreadable = git.walk(repo, git.ref_tips(repo, remotes=True), ())
     facts.unreachable = None if unreadable else len(stored - set(everything))
-    facts.unbuilt = [oid for _id, oid in example_store.commits_without_examples(conn, rid)]
-    facts.stale_tips = [t for t in st.synced_tips(conn, rid) if t not in repo]
+    facts.unbuilt = [oid for _id, oid in commits_without_examples(conn, rid)]
+    facts.stale_tips = [t for t in synced_tips(conn, rid) if t not in repo]
     facts.missing_blobs = sorted(
         conn.execute(
             select(ch.new_blob)
@@ -262,7 +265,7 @@ def _schema_findings(facts: _Facts) -> tuple[list[Finding], bool]:
     if state in ("future", "foreign"):
         try:
             schema.refuse_foreign(facts.schema, display_url(facts.url))
-        except st.StoreError as exc:
+        except StoreError as exc:
             found.append(Finding("schema", "problem", exc.message, exc.hint))
         return found, False
     if state in ("new", "unfinished"):
@@ -391,10 +394,10 @@ def _repair(repo: pygit2.Repository, url: str, facts: _Facts) -> list[str]:
     if facts.unreadable is not None:
         if facts.path is None or not facts.ours:
             return done  # another database's own tools must repair it; another file stays
-        with st.writer_lock(url):  # no sync writes while it moves
+        with writer_lock(url):  # no sync writes while it moves
             moved = _move_aside(facts.path)
         done.append(f"moved the unusable store to {moved.name}")
-        st.open_store(url).close()
+        open_store(url).close()
         done.append("started a new store: run `commit-indexer backfill` to fill it")
         return done
     if not facts.exists or facts.schema is None:
@@ -403,13 +406,13 @@ def _repair(repo: pygit2.Repository, url: str, facts: _Facts) -> list[str]:
     if state in ("future", "foreign"):
         return done
     if state in ("behind", "unfinished"):
-        st.open_store(url).close()  # opening migrates
+        open_store(url).close()  # opening migrates
         done.append(f"upgraded the schema from {facts.schema.version} to {schema.script_head()}")
         facts = _gather(repo, url)
     if facts.orphans or facts.missing_blobs:
-        opened = st.open_store(url)
+        opened = open_store(url)
         try:
-            with st.translate_errors(url), opened.writer(), opened.connect() as conn:
+            with translate_errors(url), opened.writer(), opened.connect() as conn:
                 with conn.begin():
                     for name, table, cond in _orphan_conditions():
                         if facts.orphans.get(name):
@@ -418,7 +421,7 @@ def _repair(repo: pygit2.Repository, url: str, facts: _Facts) -> list[str]:
                     done.append(f"deleted {sum(facts.orphans.values())} orphan rows")
                 parsed = _parse(repo, [b for b in facts.missing_blobs if b in repo])
                 with conn.begin():
-                    st.write_blobs(conn, parsed)
+                    write_blobs(conn, parsed)
                 if parsed:
                     done.append(f"parsed {len(parsed)} missing blobs again")
         finally:
@@ -449,14 +452,14 @@ def _forget_descendants(repo: pygit2.Repository, url: str, facts: _Facts) -> Non
     for oid in order:
         if any(str(p) in tainted for p in repo[oid].parent_ids):
             tainted.add(oid)
-    opened = st.open_store(url)
+    opened = open_store(url)
     try:
-        with st.translate_errors(url), opened.writer(), opened.connect() as conn:
+        with translate_errors(url), opened.writer(), opened.connect() as conn:
             with conn.begin():
                 c = m.commits.c
                 query = select(c.oid).where(c.repo_id == facts.repo_id)
                 stored = set(conn.execute(query).scalars())
-                st.collect_garbage(conn, facts.repo_id, stored - tainted)
+                collect_garbage(conn, facts.repo_id, stored - tainted)
     finally:
         opened.close()
 

@@ -26,8 +26,8 @@ import pygit2
 
 from indexer import git
 from indexer.errors import IndexerError
-from indexer.locks import held
 from indexer.resources import resource_dir
+from indexer.store.locks import held
 
 HOOK_TYPES = ("post-commit", "post-merge", "post-rewrite", "post-checkout")
 MARKER = "commit-indexer-hook"  # "is this hook ours?" means this is in the file

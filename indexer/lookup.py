@@ -8,10 +8,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from indexer import example_store, git
-from indexer import store as st
+from indexer import git
 from indexer.errors import IndexerError
-from indexer.store import Target
+from indexer.store import Target, translate_errors
+from indexer.store.commits import find_items, known_commits
+from indexer.store.examples import StoredExample, example_skips
+from indexer.store.examples import commit_examples as commit_rows
 
 
 @dataclass(frozen=True)
@@ -30,8 +32,8 @@ def find_symbols(
     """Where `name` (a name or a qualified name) is defined in the tree at `rev`."""
     commit = git.resolve_commit(target.repo, rev)
     oid = str(commit.id)
-    with st.translate_errors(target.store.url), target.store.connect() as conn:
-        if not st.known_commits(conn, target.repo_id, [oid]):
+    with translate_errors(target.store.url), target.store.connect() as conn:
+        if not known_commits(conn, target.repo_id, [oid]):
             raise IndexerError(
                 f"commit {oid[:12]} ({rev}) is not indexed yet",
                 hint=f"run `commit-indexer sync --rev {rev}` or `commit-indexer backfill` first",
@@ -40,7 +42,7 @@ def find_symbols(
         paths_by_blob: dict[str, list[str]] = {}
         for path, blob in files.items():
             paths_by_blob.setdefault(blob, []).append(path)
-        found = st.find_items(conn, sorted(paths_by_blob), name, kind)
+        found = find_items(conn, sorted(paths_by_blob), name, kind)
     symbols = []
     for item in found:
         code = target.repo[item.blob].data[item.start_byte : item.end_byte].decode("utf-8")
@@ -55,21 +57,21 @@ def find_symbols(
 @dataclass(frozen=True)
 class CommitExamples:
     commit: str
-    examples: list[example_store.StoredExample]
+    examples: list[StoredExample]
     skipped: dict[str, int]
 
 
 def commit_examples(target: Target, rev: str, path: str | None = None) -> CommitExamples:
     """The stored examples of the commit at `rev` (of one file, with `path`)."""
     oid = str(git.resolve_commit(target.repo, rev).id)
-    with st.translate_errors(target.store.url), target.store.connect() as conn:
-        if not st.known_commits(conn, target.repo_id, [oid]):
+    with translate_errors(target.store.url), target.store.connect() as conn:
+        if not known_commits(conn, target.repo_id, [oid]):
             raise IndexerError(
                 f"commit {oid[:12]} ({rev}) is not indexed yet",
                 hint=f"run `commit-indexer sync --rev {rev}` or `commit-indexer backfill` first",
             )
-        examples = example_store.commit_examples(conn, target.repo_id, oid)
-        skipped = example_store.example_skips(conn, target.repo_id, oid)
+        found = commit_rows(conn, target.repo_id, oid)
+        skipped = example_skips(conn, target.repo_id, oid)
     if path is not None:
-        examples = [e for e in examples if e.path == path]
-    return CommitExamples(oid, examples, skipped)
+        found = [e for e in found if e.path == path]
+    return CommitExamples(oid, found, skipped)

@@ -6,7 +6,7 @@ same from any current directory (the hook runs inside the user's repository).
 
 from alembic import context
 
-from indexer.models import metadata
+from indexer.store.models import metadata
 
 connection = context.config.attributes["connection"]
 context.configure(

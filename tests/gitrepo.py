@@ -15,9 +15,9 @@ from alembic import command
 from alembic.config import Config
 from typer.testing import CliRunner, Result
 
-from indexer import store
 from indexer.cli import app
 from indexer.resources import resource_dir
+from indexer.store.database import connect_engine
 
 EPOCH = 1_700_000_000
 
@@ -304,7 +304,7 @@ def store_at_revision(path: Path | str, revision: str) -> str:
     """A store (a SQLite file, or any URL) migrated step by step up to `revision`, as
     an older commit-indexer left it (a new store is made from the models instead)."""
     url = path if isinstance(path, str) else f"sqlite:///{path}"
-    engine = store.connect_engine(url)
+    engine = connect_engine(url)
     config = Config()
     config.set_main_option("script_location", str(resource_dir("migrations")))
     with engine.begin() as conn:

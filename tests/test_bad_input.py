@@ -44,8 +44,9 @@ from gitrepo import (
     stats,
 )
 
-from indexer import database, store
+from indexer import store
 from indexer.rust import MAX_NESTING
+from indexer.store import database
 
 
 def blob_at(repo: Repo, path: str, rev: str = "HEAD") -> str:

@@ -23,7 +23,7 @@ from gitrepo import (
     store_at_revision,
 )
 
-from indexer import schema
+from indexer.store import schema
 
 Findings = dict[str, tuple[str, str]]
 

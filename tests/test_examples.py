@@ -13,7 +13,8 @@ from indexer.index.examples import build_examples
 from indexer.index.symbols import StoreSource
 from indexer.index.sync import POOL_MIN_COMMITS
 from indexer.shapes import Example
-from indexer.store import blob_symbols, open_target
+from indexer.store import open_target
+from indexer.store.commits import blob_symbols
 
 CONFIG = """/// Settings.
 #[derive(Debug)]

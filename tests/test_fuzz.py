@@ -13,7 +13,7 @@ import pytest
 from gitrepo import cli, make_repo
 from planted import PLANTED, TYPED
 
-from indexer.store_location import sqlite_path, sqlite_url
+from indexer.store.location import sqlite_path, sqlite_url
 
 # What a folder or file name may hold here: letters of other scripts, shell and URL
 # metacharacters, rich markup, escapes (a name cannot hold "/" or NUL).

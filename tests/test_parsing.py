@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import fcntl
 import subprocess
 import sys
 import time
@@ -12,8 +11,7 @@ import pygit2
 import pytest
 from gitrepo import Repo
 
-from indexer import git
-from indexer.index.parsing import PIPE_BYTES, SPARE_TREES, BlobParser, ParserPool, unpack
+from indexer.index.parsing import SPARE_TREES, BlobParser, ParserPool, unpack
 from indexer.rust import parse_blob
 
 BASE = [f"pub fn f{n}(x: u32) -> u32 {{\n    x + {n}\n}}\n" for n in range(30)]
@@ -98,10 +96,8 @@ def test_a_version_edited_on_two_branches_is_reused_by_both(repo: Repo) -> None:
     assert parsed == parse_blob(git_repo[right].data)
 
 
-@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="pipe sizes are Linux's")
-def test_pool_pipes_hold_a_whole_result(repo: Repo) -> None:
-    """A batch's packed result is larger than a default pipe (64 KB); the pool's
-    pipes are enlarged so a worker need not wait for this process to read it."""
+def test_a_pool_result_larger_than_a_pipe_comes_back_whole(repo: Repo) -> None:
+    """A batch's packed result is larger than a default pipe (64 KB)."""
     files = {f"src/m{n}.rs": "".join(BASE).replace("pub fn f", f"pub fn m{n}_") for n in range(60)}
     repo.commit(files, "many items")
     oids = [repo.git("rev-parse", f"HEAD:{path}") for path in files]
@@ -109,9 +105,6 @@ def test_pool_pipes_hold_a_whole_result(repo: Repo) -> None:
     try:
         [future] = pool.submit([(oid, None) for oid in oids])
         packed = future.result()
-        executor = pool._executors[0]
-        for queue in (executor._result_queue, executor._call_queue):
-            assert fcntl.fcntl(queue._writer.fileno(), fcntl.F_GETPIPE_SZ) == PIPE_BYTES
     finally:
         pool.close()
     assert sum(len(blob) for _oid, _size, blob in packed) > 64 * 1024
@@ -119,48 +112,6 @@ def test_pool_pipes_hold_a_whole_result(repo: Repo) -> None:
     for oid, size, blob in packed:
         assert unpack(blob) == parse_blob(git_repo[oid].data)
         assert size == len(git_repo[oid].data)
-
-
-def test_history_parsed_ahead_answers_a_sync_into_an_empty_store(repo: Repo) -> None:
-    """`start_history` parses the new blobs of the whole history, in the order a sync
-    into an empty store asks for them; the batches asked for after it are answered
-    with exactly what parsing them then would give."""
-    for n, version in enumerate(_versions()):
-        repo.commit({"src/lib.rs": version, f"src/m{n % 3}.rs": version[: 40 * (n + 1)]}, f"v{n}")
-    git_repo = pygit2.Repository(str(repo.path))
-    tips = git.ref_tips(git_repo)
-    order, _unreadable = git.walk(git_repo, tips, ())
-    work: dict[str, str | None] = {}  # new blob -> the blob it replaces, first seen first
-    for oid in order:
-        for change in git.changed_files(git_repo, git_repo[oid]):
-            if change.new_blob:
-                work.setdefault(change.new_blob, change.old_blob)
-    pool = ParserPool(str(repo.path), 1, 1_000_000)
-    try:
-        assert pool.start_history(tips).result(timeout=60) == len(work)  # all of it, unasked
-        [future] = pool.submit(list(work.items()))
-        packed = future.result(timeout=60)
-    finally:
-        pool.close()
-    assert [oid for oid, _size, _blob in packed] == list(work)
-    for oid, size, blob in packed:
-        assert size == len(git_repo[oid].data)
-        assert unpack(blob) == parse_blob(git_repo[oid].data)
-
-
-def test_a_submit_stops_the_history_parse(repo: Repo) -> None:
-    for n in range(40):
-        repo.commit({f"src/m{n}.rs": "".join(BASE) * 20}, f"m{n}")
-    git_repo = pygit2.Repository(str(repo.path))
-    pool = ParserPool(str(repo.path), 1, 1_000_000)
-    try:
-        history = pool.start_history(git.ref_tips(git_repo))
-        oid = repo.git("rev-parse", "HEAD:src/m0.rs")
-        [future] = pool.submit([(oid, None)])
-        assert unpack(future.result(timeout=60)[0][2]) == parse_blob(git_repo[oid].data)
-        assert history.result(timeout=60) < 40  # it stopped before the end
-    finally:
-        pool.close()
 
 
 ORPHAN = """
@@ -195,19 +146,3 @@ def test_workers_end_when_their_parent_is_killed(repo: Repo) -> None:
     while any(map(_running, workers)) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not any(map(_running, workers))
-
-
-def test_a_history_parse_that_fails_only_parses_nothing_ahead(repo: Repo) -> None:
-    """Whatever stops the head start (here a tip that is not even a string), the
-    batches asked for after it are parsed as ever."""
-    repo.commit({"src/lib.rs": "".join(BASE)}, "one")
-    oid = repo.git("rev-parse", "HEAD:src/lib.rs")
-    pool = ParserPool(str(repo.path), 1, 1_000_000)
-    try:
-        assert pool.start_history([None]).result(timeout=60) == 0  # type: ignore[list-item]
-        [future] = pool.submit([(oid, None)])
-        assert unpack(future.result(timeout=60)[0][2]) == parse_blob(
-            repo.path.joinpath("src/lib.rs").read_bytes()
-        )
-    finally:
-        pool.close()

@@ -23,7 +23,7 @@ from gitrepo import (
     wait_idle,
 )
 
-from indexer.database import display_url
+from indexer.store.database import display_url
 
 FORK_ONLY = "pub fn only_in_the_fork() -> u8 {\n    7\n}\n"
 

@@ -29,11 +29,11 @@ from planted import (
     TYPED,
 )
 
-from indexer import example_store
 from indexer.dataset.tokenizer import Tokenizer
 from indexer.demo import build_demo_repo
 from indexer.index.secrets import _maybe, scan_example
 from indexer.shapes import Example, Segment
+from indexer.store import examples as example_store
 from indexer.store import open_target
 
 SECRETS = (AWS, GITHUB, SLACK, STRIPE, API_KEY, f":{PASSWORD}@", *KEY_BODY)

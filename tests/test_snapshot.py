@@ -10,12 +10,12 @@ from pathlib import Path
 import torch
 from gitrepo import Repo, cli, dump_store, make_repo
 
-from indexer import example_store
 from indexer.dataset.budget import IGNORE, encode_example, fit, render_text
 from indexer.dataset.loader import ExportDataset, collate
 from indexer.dataset.tokenizer import Tokenizer
 from indexer.demo import build_demo_repo
 from indexer.shapes import Example, Segment
+from indexer.store import examples as example_store
 from indexer.store import open_target
 
 

@@ -20,9 +20,11 @@ from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from gitrepo import count, store_at_revision
 
-from indexer import example_store, schema, sql, store
-from indexer.models import metadata
+from indexer import store
 from indexer.resources import resource_dir
+from indexer.store import commits, schema, sql
+from indexer.store import examples as example_store
+from indexer.store.models import metadata
 
 
 def _script() -> ScriptDirectory:
@@ -100,12 +102,12 @@ def test_reopening_keeps_rows_and_does_not_migrate_again(new_store: Callable[[st
     url = new_store("index")
     first = store.open_store(url)
     with first.connect() as conn:
-        rid = store.repo_id(conn, "/some/repo/.git")
+        rid = commits.repo_id(conn, "/some/repo/.git")
     first.close()
     again = store.open_store(url)
     with again.connect() as conn:
-        assert store.repo_id(conn, "/some/repo/.git") == rid
-        assert store.repo_id(conn, "/other/.git") != rid
+        assert commits.repo_id(conn, "/some/repo/.git") == rid
+        assert commits.repo_id(conn, "/other/.git") != rid
     again.close()
 
 
@@ -113,7 +115,7 @@ def _open_and_add_repo(url: str, start: Barrier) -> int:
     start.wait()  # every process opens the new store at the same moment
     opened = store.open_store(url)
     with opened.connect() as conn:
-        rid = store.repo_id(conn, "/shared/.git")
+        rid = commits.repo_id(conn, "/shared/.git")
     opened.close()
     return rid
 

@@ -26,8 +26,8 @@ from gitrepo import (
     unbuild_examples,
 )
 
-from indexer import store
 from indexer.demo import DELETED_STRUCT, TAG, build_demo_repo
+from indexer.store.location import sqlite_path
 
 LIB_V1 = "pub struct Config { pub name: String }\npub fn load() -> Config { todo!() }\n"
 LIB_V2 = "pub struct Config { pub name: String, pub port: u16 }\n"
@@ -110,7 +110,7 @@ def _backfill_process(repo: Repo, url: str) -> subprocess.Popen:
 
 def _poll(url: str, sql: str) -> int:
     """`sql`'s count on the store as it is being written, 0 while it cannot be read."""
-    db = store.sqlite_path(url)
+    db = sqlite_path(url)
     if db is None:
         try:
             return count(url, sql)
@@ -126,7 +126,7 @@ def _poll(url: str, sql: str) -> int:
 def _kill_when(url: str, proc: subprocess.Popen, sql: str | None, at_least: int) -> None:
     """SIGKILL the backfill (and its parser pool) once `sql` counts `at_least` in the
     store, or (no `sql`) once the store's file exists (PostgreSQL: at once)."""
-    db = store.sqlite_path(url)
+    db = sqlite_path(url)
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and proc.poll() is None:
         if (db is None or db.exists()) and (sql is None or _poll(url, sql) >= at_least):

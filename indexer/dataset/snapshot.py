@@ -14,8 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from indexer import example_store, git
-from indexer import store as st
+from indexer import git
 from indexer.dataset.budget import EncodedExample, SkipReason, encode_example, fit, get_template
 from indexer.dataset.card import dataset_card
 from indexer.dataset.dedup import DEFAULT_THRESHOLD, Dedup
@@ -24,7 +23,19 @@ from indexer.dataset.tokenizer import Tokenizer, load_tokenizer, train_native
 from indexer.errors import IndexerError
 from indexer.index.secrets import SKIP_REASON
 from indexer.shapes import Example, Segment
-from indexer.store import Target
+from indexer.store import Target, translate_errors
+from indexer.store.commits import known_commits
+from indexer.store.examples import (
+    StoredExample,
+    StoredTokenizer,
+    add_tokenizer,
+    cached_tokens,
+    example_skips,
+    examples_of,
+    repo_tokenizer,
+    save_tokens,
+    set_repo_tokenizer,
+)
 
 if TYPE_CHECKING:
     from sqlalchemy import Connection
@@ -54,11 +65,11 @@ def _store_tokenizer(target: Target, tokenizer: Tokenizer, template: str) -> Tok
         tokenizer,
         template,
     )
-    with st.translate_errors(target.store.url), target.store.connect() as conn:
-        tid = example_store.add_tokenizer(
+    with translate_errors(target.store.url), target.store.connect() as conn:
+        tid = add_tokenizer(
             conn, tokenizer.sha256, tokenizer.name, tokenizer.kind, tokenizer.to_bytes()
         )
-        example_store.set_repo_tokenizer(conn, target.repo_id, tid, template)
+        set_repo_tokenizer(conn, target.repo_id, tid, template)
     return _info(tokenizer, template)
 
 
@@ -86,22 +97,20 @@ def use_tokenizer(target: Target, path: Path, template: str = "native") -> Token
     return _store_tokenizer(target, load_tokenizer(path), template)
 
 
-def _tokenizer_for(
-    target: Target, template: str | None
-) -> tuple[example_store.StoredTokenizer, Tokenizer, str]:
-    with st.translate_errors(target.store.url), target.store.connect() as conn:
-        stored = example_store.repo_tokenizer(conn, target.repo_id)
+def _tokenizer_for(target: Target, template: str | None) -> tuple[StoredTokenizer, Tokenizer, str]:
+    with translate_errors(target.store.url), target.store.connect() as conn:
+        stored = repo_tokenizer(conn, target.repo_id)
     if stored is None:
         # The default after a backfill: a native model trained on the repo's code.
         train_tokenizer(target)
         with target.store.connect() as conn:
-            stored = example_store.repo_tokenizer(conn, target.repo_id)
+            stored = repo_tokenizer(conn, target.repo_id)
     assert stored is not None
     tokenizer = Tokenizer.from_bytes(stored.kind, stored.data, stored.name)
     return stored, tokenizer, template or stored.template
 
 
-def _example(row: example_store.StoredExample) -> Example:
+def _example(row: StoredExample) -> Example:
     return Example(
         commit=row.commit,
         parent=row.parents.split()[0] if row.parents else None,
@@ -115,7 +124,7 @@ def _example(row: example_store.StoredExample) -> Example:
     )
 
 
-def _record_id(e: example_store.StoredExample) -> str:
+def _record_id(e: StoredExample) -> str:
     key = "\0".join((e.commit, e.path, e.kind, e.qualname)).encode()
     return hashlib.sha256(key).hexdigest()[:16]
 
@@ -142,8 +151,8 @@ def export_snapshot(
     duplicates = Dedup(dedup, near_threshold)
     at_oid = str(git.resolve_commit(target.repo, at).id)
     commits, _unreadable = git.walk(target.repo, [at_oid], ())
-    with st.translate_errors(target.store.url), target.store.connect() as conn:
-        missing = len(commits) - len(st.known_commits(conn, target.repo_id, commits))
+    with translate_errors(target.store.url), target.store.connect() as conn:
+        missing = len(commits) - len(known_commits(conn, target.repo_id, commits))
     if missing:
         raise IndexerError(
             f"{missing} commits reachable from {at} are not indexed yet",
@@ -181,7 +190,7 @@ def export_snapshot(
             "redacted": Counter(),  # by detector
         },
     }
-    with st.translate_errors(target.store.url), target.store.connect() as conn:
+    with translate_errors(target.store.url), target.store.connect() as conn:
         records = _records(
             conn,
             target,
@@ -223,14 +232,14 @@ def _records(
     duplicates: Dedup,
     secrets: dict[str, Any],
 ) -> Iterator[dict[str, Any]]:
-    skips.update(example_store.example_skips(conn, target.repo_id))
+    skips.update(example_skips(conn, target.repo_id))
     secrets["dropped_examples"] = skips.get(SKIP_REASON, 0)
     for start in range(0, len(commits), COMMITS_PER_CHUNK):
         chunk = commits[start : start + COMMITS_PER_CHUNK]
         order = {oid: n for n, oid in enumerate(chunk)}
-        rows = example_store.examples_of(conn, target.repo_id, chunk)
+        rows = examples_of(conn, target.repo_id, chunk)
         rows.sort(key=lambda e: (order[e.commit], e.path, e.kind, e.qualname))
-        cached = example_store.cached_tokens(conn, [e.id for e in rows], tokenizer_id, template)
+        cached = cached_tokens(conn, [e.id for e in rows], tokenizer_id, template)
         new: dict[int, bytes] = {}
         for row in rows:
             candidate = duplicates.check(row.content_id, row.target)
@@ -275,6 +284,6 @@ def _records(
                 "attention_mask": list(fitted.attention_mask),
                 "n_tokens": fitted.n_tokens,
             }
-        example_store.save_tokens(conn, tokenizer_id, template, new)
+        save_tokens(conn, tokenizer_id, template, new)
         if on_progress:
             on_progress(min(start + COMMITS_PER_CHUNK, len(commits)), len(commits))

@@ -2,7 +2,6 @@
 call, and what it runs: `parsing` (the parser pool, incremental parses),
 `symbols` (a commit's symbol table, built where the examples are), `examples`
 (one example per changed item, with its cross-file context), `secrets` (screening
-them, with `secret_plugins` for detect-secrets) and `head_start` (a backfill's pool
-started before the store opens). Nothing is imported here: a hook imports only what
-it runs.
+them, with `secret_plugins` for detect-secrets). Nothing is imported here: a hook
+imports only what it runs.
 """

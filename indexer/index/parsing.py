@@ -5,16 +5,13 @@ parsed recently, its tree is edited with git's line diff of the two blobs and
 tree-sitter reparses only around the edits (about a third of the time of a fresh
 parse on real histories). A `BlobParser` keeps those trees, bounded by the source
 size they stand for; a `ParserPool` runs one per worker process and sends each blob
-to the worker that parsed its previous version. For a sync into an empty store, the
-pool can start on the history before the sync has planned anything
-(`start_history`, see `head_start.py`).
+to the worker that parsed its previous version.
 
 This module never touches the store; `sync` decides what to parse and writes it.
 """
 
 from __future__ import annotations
 
-import fcntl
 import gc
 import marshal
 import multiprocessing
@@ -26,14 +23,11 @@ import time
 from collections import OrderedDict, deque
 from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor
-from contextlib import suppress
-from multiprocessing.synchronize import Event as EventType
 from typing import TypeVar
 
 import pygit2
 import tree_sitter
 
-from indexer import git
 from indexer.rust import DEFAULT_MAX_BLOB_BYTES, ParsedBlob, parse_source
 
 # Trees cost ~40x their source in memory: 1.5 MB of source is ~65 MB of trees.
@@ -152,21 +146,15 @@ class BlobParser:
 
 
 _worker: BlobParser | None = None
-_stop_history: EventType | None = None  # set: `_parse_history` ends at its next blob
-_history_parsed: dict[str, tuple[str, int, bytes]] = {}  # by `_parse_history`, not asked for yet
 
 PARENT_CHECK_SECONDS = 1.0  # how often a worker looks whether its parent is alive
-# `_parse_history` ends on its own after this long: its parent stops it within a
-# second, unless it was killed before it could.
-HISTORY_SECONDS = 10
 
 
-def _init_worker(repo_path: str, max_bytes: int, cache_bytes: int, stop: EventType) -> None:
-    global _worker, _stop_history
+def _init_worker(repo_path: str, max_bytes: int, cache_bytes: int) -> None:
+    global _worker
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
     threading.Thread(target=_exit_with_parent, args=(os.getppid(),), daemon=True).start()
     _worker = BlobParser(pygit2.Repository(repo_path), max_bytes, cache_bytes)
-    _stop_history = stop
 
 
 def _exit_with_parent(parent: int) -> None:
@@ -206,60 +194,11 @@ def unpack(packed: bytes) -> ParsedBlob:
 
 def _parse_in_worker(work: Work) -> Packed:
     assert _worker is not None
-    return [
-        _history_parsed.pop(oid, None) or _packed(_worker.parse(oid, previous))
-        for oid, previous in work
-    ]
-
-
-def _packed(parsed: tuple[str, int, ParsedBlob]) -> tuple[str, int, bytes]:
-    oid, size, blob = parsed
-    return oid, size, _pack(blob)
-
-
-def _parse_history(tips: list[str]) -> int:
-    """Parse the new blobs of the history under `tips`, in the order a sync into an
-    empty store asks for them, until stopped; `_parse_in_worker` answers from them.
-    How many were parsed: the first that many blobs the sync asks for."""
-    assert _worker is not None and _stop_history is not None
-    repo, parent = _worker.repo, os.getppid()
-    deadline = time.monotonic() + HISTORY_SECONDS
-    try:
-        order, _unreadable = git.walk(repo, tips, ())
-        for oid in order:
-            for change in git.changed_files(repo, repo[oid]):
-                blob = change.new_blob
-                if blob is None or blob in _history_parsed:
-                    continue
-                if _stop_history.is_set() or os.getppid() != parent:
-                    return len(_history_parsed)
-                if time.monotonic() > deadline:
-                    return len(_history_parsed)
-                _history_parsed[blob] = _packed(_worker.parse(blob, change.old_blob))
-    except Exception:  # a head start only: the sync meets the same error and reports it
-        pass
-    return len(_history_parsed)
-
-
-PIPE_BYTES = 1 << 20  # Linux's default limit for a pipe an unprivileged process enlarges
-
-
-def _roomy_pipes(executor: ProcessPoolExecutor) -> None:
-    """Let the executor's pipes hold a whole task or result (a batch's packed blobs is
-    75 KB at the median on rust-lang/log, 280 KB at most) instead of Linux's 64 KB.
-
-    The other end of each pipe is one of this process's threads (the executor's
-    manager and feeder), which runs only when this process's main thread lets go of
-    the GIL, up to 5 ms later, once per 64 KB. A worker writing a result waited for
-    them: 0.11-0.13 s of a 1.5 s backfill of log, a tenth of its parsing time (0.02 s
-    with room). Where the pipes cannot grow (not Linux, a lower limit, another
-    Python's executor internals), they stay as they are."""
-    for queue in (getattr(executor, "_result_queue", None), getattr(executor, "_call_queue", None)):
-        writer = getattr(queue, "_writer", None)
-        if writer is None or not hasattr(fcntl, "F_SETPIPE_SZ"):
-            continue
-        with suppress(OSError):
-            fcntl.fcntl(writer.fileno(), fcntl.F_SETPIPE_SZ, PIPE_BYTES)
+    packed = []
+    for oid, previous in work:
+        _oid, size, blob = _worker.parse(oid, previous)
+        packed.append((oid, size, _pack(blob)))
+    return packed
 
 
 class ParserPool:
@@ -277,14 +216,11 @@ class ParserPool:
         # started here, before the caller starts anything else (the progress bar
         # appears only once the first commit is written).
         context = multiprocessing.get_context("fork")
-        self._stop_history = context.Event()
-        args = (repo_path, max_bytes, CACHE_SOURCE_BYTES // workers, self._stop_history)
+        args = (repo_path, max_bytes, CACHE_SOURCE_BYTES // workers)
         self._executors = [
             ProcessPoolExecutor(1, context, initializer=_init_worker, initargs=args)
             for _ in range(workers)
         ]
-        for executor in self._executors:
-            _roomy_pipes(executor)
         # Frozen objects are never scanned by the garbage collector, so a worker does
         # not copy every page of this process's heap the first time it collects.
         gc.freeze()
@@ -296,32 +232,13 @@ class ParserPool:
         self._owner: dict[str, int] = {}
         self._turn = 0
         self._queued: list[deque[Future]] = [deque() for _ in self._executors]  # in order
-        self._history: Future[int] | None = None
-        self._history_left = 0  # blobs the first worker parsed ahead, not asked for yet
-
-    def start_history(self, tips: list[str]) -> Future[int]:
-        """Start parsing the history under `tips` in the first worker, before the
-        writer has planned anything: for a sync into an empty store, which asks for
-        these blobs first, in this order (`head_start`). It stops at the first
-        `submit`; the future gives how many blobs it parsed."""
-        self._history = self._track(0, self._executors[0].submit(_parse_history, tips))
-        return self._history
 
     def submit(self, work: Work) -> list[Future[Packed]]:
         """Parse `work` (a batch of commits' new blobs, in commit order): one task per
         worker, each blob with the worker that parsed its previous version unless
-        that worker already has far more of the batch than another. The blobs the
-        first worker parsed ahead (`start_history`) go to it."""
-        if self._history is not None:
-            self._stop_history.set()  # it ends at its next blob
-            self._history_left, self._history = self._history.result(), None
+        that worker already has far more of the batch than another."""
         groups: list[Work] = [[] for _ in self._executors]
         for oid, previous in work:
-            if self._history_left > 0:
-                self._history_left -= 1
-                groups[0].append((oid, previous))
-                self._owner[oid] = 0
-                continue
             least = min(range(len(groups)), key=lambda w: len(groups[w]))
             worker = self._owner.get(previous, least) if previous else least
             if len(groups[worker]) > len(groups[least]) + self.IMBALANCE:
@@ -367,6 +284,5 @@ class ParserPool:
 
     def close(self) -> None:
         """Stop the workers; closing again does nothing."""
-        self._stop_history.set()
         for executor in self._executors:
             executor.shutdown(wait=True, cancel_futures=True)

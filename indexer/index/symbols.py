@@ -2,14 +2,13 @@
 store, trees and code from git, with small caches (a blob never changes, and the
 commits of a history share most of their files).
 
-No SQLAlchemy here: a parser worker builds examples from a SQLite store with
-`blob_rows.SqliteRows`, and imports the store's modules only for another database."""
+It reads the store through one function, `ReadRows` (`store.commits.blob_symbols` on
+a connection), so this module and example building never see SQL."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from contextlib import suppress
-from dataclasses import dataclass
 from functools import partial
 from typing import TypeVar
 
@@ -17,11 +16,9 @@ import pygit2
 from cachetools import LRUCache
 
 from indexer import git
-from indexer.blob_rows import ReadRows, SqliteRows
 from indexer.git import CommitInfo, FileChange
 from indexer.index.examples import build_examples
 from indexer.index.parsing import unpack
-from indexer.locks import BUSY_TIMEOUT_MS
 from indexer.rust import ParsedBlob, Use
 from indexer.rust.resolve import (
     DEFINITION_KINDS,
@@ -32,8 +29,11 @@ from indexer.rust.resolve import (
     index_blob,
 )
 from indexer.shapes import Built
+from indexer.store.commits import BlobRows, blob_symbols
+from indexer.store.database import connect_engine
 
 T = TypeVar("T")
+ReadRows = Callable[[str, Sequence[str]], BlobRows]  # (blob oid, item kinds or all)
 
 # Bounds on what is kept, by size rather than count: a blob of generated code can hold
 # thousands of items, and counting blobs let a worker grow past 200 MB on dtolnay/syn.
@@ -75,7 +75,7 @@ def _cached(cache: LRUCache, key: object, make: Callable[[], T]) -> T:
 
 class StoreSource:
     """`examples.Source` over a repository and the store's rows of its blobs (`read`:
-    `store.blob_symbols` on a connection, or `blob_rows.SqliteRows`)."""
+    `store.commits.blob_symbols` on a connection)."""
 
     def __init__(self, repo: pygit2.Repository, read: ReadRows) -> None:
         self.repo, self.read = repo, read
@@ -182,30 +182,13 @@ def _file_order(items: Iterable[Definition]) -> list[Definition]:
     return sorted(items, key=lambda d: (d.start_byte, d.end_byte))
 
 
-@dataclass(frozen=True)
-class WorkerStore:
-    """The store as a worker opens it: a SQLite file it reads on a connection of its
-    own, without SQLAlchemy; or any other URL, through SQLAlchemy."""
-
-    url: str
-    sqlite_file: str | None  # the file of a SQLite store
-
-
 # A worker process's source, made on its first task: its own connection (connections
 # never cross a fork) and its own caches, which its later tasks reuse.
-_worker_source: tuple[tuple[WorkerStore, str], StoreSource] | None = None
-
-
-def _rows_of(store: WorkerStore) -> ReadRows:
-    if store.sqlite_file is not None:
-        return SqliteRows(store.sqlite_file, BUSY_TIMEOUT_MS)
-    from indexer import store as st  # SQLAlchemy, and the driver of the database
-
-    return partial(st.blob_symbols, st.connect_engine(store.url).connect())
+_worker_source: tuple[tuple[str, str], StoreSource] | None = None
 
 
 def build_in_worker(
-    store: WorkerStore,
+    store_url: str,
     repo_path: str,
     commits: list[tuple[CommitInfo, list[FileChange]]],
     secrets: str,
@@ -215,9 +198,10 @@ def build_in_worker(
     the writer has already committed (the commits' own, and every ancestor's), and
     the blobs these commits brought as their parser packed them (`fresh`)."""
     global _worker_source
-    if _worker_source is None or _worker_source[0] != (store, repo_path):
-        source = StoreSource(pygit2.Repository(repo_path), _rows_of(store))
-        _worker_source = ((store, repo_path), source)
+    if _worker_source is None or _worker_source[0] != (store_url, repo_path):
+        connection = connect_engine(store_url).connect()
+        source = StoreSource(pygit2.Repository(repo_path), partial(blob_symbols, connection))
+        _worker_source = ((store_url, repo_path), source)
     source = _worker_source[1]
     source.fresh = dict(fresh)
     return [build_examples(source, info, changes, secrets) for info, changes in commits]

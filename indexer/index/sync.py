@@ -18,23 +18,36 @@ import os
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future
-from contextlib import nullcontext
 from dataclasses import dataclass
 from functools import partial
 
 import pygit2
 from sqlalchemy import Connection
 
-from indexer import example_store, git
-from indexer import store as st
+from indexer import git
 from indexer.errors import IndexerError
 from indexer.index.examples import build_examples, makes_examples
 from indexer.index.parsing import BlobParser, Packed, ParseResult, ParserPool, Work, unpack
 from indexer.index.secrets import check_mode, mode_of, redact_commit
-from indexer.index.symbols import StoreSource, WorkerStore, build_in_worker
+from indexer.index.symbols import StoreSource, build_in_worker
 from indexer.rust import DEFAULT_MAX_BLOB_BYTES, ParsedBlob
 from indexer.shapes import Built
-from indexer.store import Target
+from indexer.store import Target, translate_errors
+from indexer.store.commits import (
+    Collected,
+    blob_symbols,
+    boundary_commits,
+    collect_garbage,
+    drop_repo,
+    known_blobs,
+    known_commits,
+    repos_not_here,
+    set_synced_tips,
+    synced_tips,
+    write_commit,
+)
+from indexer.store.database import bulk_writes
+from indexer.store.examples import commits_without_examples, write_examples
 
 # Below this many commits to index, forking workers costs more than it saves
 # (the hook's sync of one commit stays in-process).
@@ -79,17 +92,17 @@ def _plan(target: Target, conn: Connection, tips: list[str]) -> _Plan:
     # index the history under it, then write it again with its real diff.
     rewrite = [
         oid
-        for oid in st.boundary_commits(conn, rid)
+        for oid in boundary_commits(conn, rid)
         if oid in repo and not git.is_boundary(repo, repo[oid])
     ]
     below, unreadable_below = git.walk(repo, rewrite, hide=()) if rewrite else ([], [])
-    stored = st.known_commits(conn, rid, sorted(set(tips) | set(st.synced_tips(conn, rid))))
+    stored = known_commits(conn, rid, sorted(set(tips) | set(synced_tips(conn, rid))))
     start = [t for t in tips if t not in stored]
     # Every stored commit has its ancestors stored, so hiding stored tips is safe;
     # commits stored by other routes are filtered out below.
     walked, unreadable = git.walk(repo, start, sorted(stored)) if start else ([], [])
     order = list(dict.fromkeys(below + walked))
-    known = st.known_commits(conn, rid, order)
+    known = known_commits(conn, rid, order)
     todo = [oid for oid in order if oid not in known or oid in rewrite]
     return _Plan(todo, set(rewrite), unreadable_below + unreadable)
 
@@ -116,17 +129,13 @@ def sync(
     max_blob_bytes: int = DEFAULT_MAX_BLOB_BYTES,
     on_progress: Callable[[SyncProgress], None] | None = None,
     secrets: str | None = None,
-    pool: ParserPool | None = None,
 ) -> SyncResult:
     """Index what is new: reachable from `rev`, or from HEAD, branches and tags.
 
-    `secrets` (redact or drop) defaults to `git config commit-indexer.secrets`.
-    `pool`: a parser pool already started (`head_start`), which this sync uses and
-    closes before it returns: a worker must end before the store closes, or the
-    worker's connection keeps SQLite from folding its WAL file back into the store."""
+    `secrets` (redact or drop) defaults to `git config commit-indexer.secrets`."""
     mode = check_mode(secrets) if secrets else mode_of(target.repo)
     store = target.store
-    with pool or nullcontext(), st.translate_errors(store.url), store.writer():
+    with translate_errors(store.url), store.writer():
         with store.connect() as conn:
             tips = _resolve_tips(target, rev, remotes)
             plan = _plan(target, conn, tips)
@@ -139,22 +148,22 @@ def sync(
             # ones that git no longer has are gc's business).
             unbuilt = [
                 (cid, oid)
-                for cid, oid in example_store.commits_without_examples(conn, target.repo_id)
+                for cid, oid in commits_without_examples(conn, target.repo_id)
                 if oid in target.repo
             ]
         blobs = 0
         if plan.todo or unbuilt:
-            blobs = _index(target, plan, unbuilt, workers, max_blob_bytes, on_progress, mode, pool)
+            blobs = _index(target, plan, unbuilt, workers, max_blob_bytes, on_progress, mode)
         if rev is None:
             with store.connect() as conn:
                 readable = [t for t in tips if t not in plan.unreadable]
-                st.set_synced_tips(conn, target.repo_id, readable)
+                set_synced_tips(conn, target.repo_id, readable)
     return SyncResult(len(plan.todo), blobs, tuple(tips), tuple(plan.unreadable))
 
 
 def gc(
     target: Target, remotes: bool = False, drop_repos_not_here: bool = False
-) -> tuple[st.Collected, list[str]]:
+) -> tuple[Collected, list[str]]:
     """Remove what no ref reaches any more (amended, rebased, reset-away commits, and
     blobs only they held). Export already leaves them out; this frees the space.
     With `drop_repos_not_here`, also the store's other repos whose git dir is not on
@@ -167,23 +176,23 @@ def gc(
             hint="run `git fsck`; gc removes nothing until every ref can be read",
         )
     with (
-        st.translate_errors(target.store.url),
+        translate_errors(target.store.url),
         target.store.writer(),
         target.store.connect() as conn,
     ):
         dropped = []
         if drop_repos_not_here:
-            for rid, path in st.repos_not_here(conn, target.repo_id):
-                st.drop_repo(conn, rid)
+            for rid, path in repos_not_here(conn, target.repo_id):
+                drop_repo(conn, rid)
                 dropped.append(path)
-        collected = st.collect_garbage(conn, target.repo_id, set(reachable))
-        st.set_synced_tips(conn, target.repo_id, [t for t in tips if t in set(reachable)])
+        collected = collect_garbage(conn, target.repo_id, set(reachable))
+        set_synced_tips(conn, target.repo_id, [t for t in tips if t in set(reachable)])
     return collected, dropped
 
 
 def behind(target: Target, rev: str = "HEAD") -> int:
     """How many commits reachable from `rev` the store does not hold yet."""
-    with st.translate_errors(target.store.url), target.store.connect() as conn:
+    with translate_errors(target.store.url), target.store.connect() as conn:
         return len(_plan(target, conn, _resolve_tips(target, rev, False)).todo)
 
 
@@ -215,8 +224,7 @@ class _Examples:
         self, target: Target, conn: Connection, pool: ParserPool | None, secrets: str
     ) -> None:
         self.target, self.conn, self.pool, self.secrets = target, conn, pool, secrets
-        self.local = StoreSource(target.repo, partial(st.blob_symbols, conn))
-        self.worker_store = WorkerStore(target.store.url, target.store.sqlite_file)
+        self.local = StoreSource(target.repo, partial(blob_symbols, conn))
         self.batch: list[tuple[int, git.CommitInfo, list[git.FileChange]]] = []
         self.runs: deque[_Run] = deque()  # in commit order, built or not
         self.fresh: list[tuple[str, bytes]] = []  # packed blobs, for the next run
@@ -266,7 +274,7 @@ class _Examples:
         oldest first; when more than one is left, build the oldest here."""
         assert self.pool is not None
         waiting = self._unbuilt()
-        store, path = self.worker_store, self.target.repo.path
+        store, path = self.target.store.url, self.target.repo.path
         while waiting and self.pool.least_backlog() <= backlog:
             run = waiting.pop(0)
             run.built = self.pool.call(
@@ -304,7 +312,7 @@ class _Examples:
 
     def _write(self, commit_ids: list[int], built: list[Built]) -> None:
         with self.conn.begin():  # a run of commits at once: their examples are all or none
-            example_store.write_examples(
+            write_examples(
                 self.conn,
                 [(c, one.examples, one.skipped) for c, one in zip(commit_ids, built, strict=True)],
             )
@@ -344,13 +352,12 @@ def _index(
     max_bytes: int,
     on_progress: Callable[[SyncProgress], None] | None,
     secrets: str,
-    started: ParserPool | None,
 ) -> int:
     repo, todo = target.repo, plan.todo
     workers = workers or os.cpu_count() or 1
     bulk = len(todo) + len(unbuilt) >= POOL_MIN_COMMITS
-    pool = started
-    if pool is None and bulk and workers > 1:
+    pool = None
+    if bulk and workers > 1:
         # No database connection may cross the fork (SQLite's and psycopg's state
         # would be shared with the workers): close them all, and reconnect after.
         target.store.engine.dispose()
@@ -360,11 +367,13 @@ def _index(
     try:
         with target.store.connect() as conn:
             if bulk:
-                st.bulk_writes(conn)
+                bulk_writes(conn)
             return _write_all(target, conn, plan, unbuilt, pool, max_bytes, on_progress, secrets)
     finally:
-        if pool is not None and pool is not started:
-            pool.close()  # one given to `sync` closes there
+        if pool is not None:
+            # before the store closes: a worker's connection would keep SQLite from
+            # folding its WAL file back into the store
+            pool.close()
 
 
 def _write_all(
@@ -379,7 +388,7 @@ def _write_all(
 ) -> int:
     repo, todo = target.repo, plan.todo
     local = BlobParser(repo, max_bytes) if pool is None else None
-    examples = _Examples(target, conn, pool, secrets)
+    builder = _Examples(target, conn, pool, secrets)
     pending: deque[_Pending] = deque()
     claimed: set[str] = set()
     total = len(todo) + len(unbuilt)
@@ -387,33 +396,39 @@ def _write_all(
 
     def report() -> None:
         if on_progress:
-            on_progress(SyncProgress(examples.written, total, blobs))
+            on_progress(SyncProgress(builder.written, total, blobs))
 
     def write_oldest() -> None:
         nonlocal blobs
         item = pending.popleft()
-        while item.new_blobs and not item.parsed.ready() and examples.build_waiting():
+        while item.new_blobs and not item.parsed.ready() and builder.build_waiting():
             pass  # build examples here rather than wait for the parsers
         taken = item.parsed.take(item.new_blobs)
         parsed = [(oid, size, unpack(b) if isinstance(b, bytes) else b) for oid, size, b in taken]
-        replace = item.info.oid in plan.rewrite
-        commit_id = st.write_commit(
-            conn, target.repo_id, item.info, item.changes, parsed, replace
-        )  # its own transaction: the commit, its changes and its new blobs
+        makes = makes_examples(item.info)
+        commit_id = write_commit(  # its own transaction: the commit, its changes and its new blobs
+            conn,
+            target.repo_id,
+            item.info,
+            item.changes,
+            parsed,
+            makes_examples=makes,
+            replace=item.info.oid in plan.rewrite,
+        )
         blobs += len(parsed)
-        examples.remember(taken)
-        if makes_examples(item.info):
-            examples.add(commit_id, item.info, item.changes)
+        builder.remember(taken)
+        if makes:
+            builder.add(commit_id, item.info, item.changes)
         report()
 
     for commit_id, oid in unbuilt:
-        examples.add(commit_id, *_read_commit(repo, oid))
+        builder.add(commit_id, *_read_commit(repo, oid))
     for start in range(0, len(todo), BATCH_COMMITS):
         # One store query for the blobs of a batch of commits, not one per commit, and
         # one parse task per worker.
         batch = [_read_commit(repo, oid) for oid in todo[start : start + BATCH_COMMITS]]
         wanted = {c.new_blob for _info, changes in batch for c in changes if c.new_blob}
-        known = st.known_blobs(conn, sorted(wanted - claimed)) if wanted - claimed else set()
+        known = known_blobs(conn, sorted(wanted - claimed)) if wanted - claimed else set()
         work: Work = []
         new_blobs: list[list[str]] = []
         for _info, changes in batch:
@@ -442,7 +457,7 @@ def _write_all(
             claimed.clear()
     while pending:
         write_oldest()
-    examples.finish()
+    builder.finish()
     report()
     return blobs
 

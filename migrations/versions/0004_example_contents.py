@@ -27,9 +27,9 @@ _CHUNK = 1000
 
 def upgrade() -> None:
     # Imported here: only a store that needs this migration pays for it.
-    from indexer.example_store import content_key, segments_json
     from indexer.index.secrets import scan_example
     from indexer.shapes import Example, Segment
+    from indexer.store.examples import content_key, segments_json
 
     conn = op.get_bind()
     # First: SQLite rebuilds `examples` below, and a row pointing at it would stop that.

@@ -1,12 +1,10 @@
-"""The store: write one indexed commit (its changes, new blobs and their symbols),
-answer queries about them. Its examples, tokenizers and token ids are
-`example_store.py`'s.
+"""Commits in the store: write one indexed commit (its changes, new blobs and their
+symbols), answer queries about them, and collect what no ref reaches. Its examples,
+tokenizers and token ids are `examples.py`'s.
 
 Everything here takes and returns plain data (`rust.ParsedBlob`, `git.CommitInfo`,
-dicts and tuples); ORM models never leave this module. Writes use Core inserts
-because a backfill writes millions of item rows. Opening the database and the
-one-writer lock are `database.py`'s, migrating it `schema.py`'s (re-exported here:
-callers say `store.open_store`).
+dicts and tuples); ORM models never leave the store. Writes use Core inserts
+because a backfill writes millions of item rows.
 """
 
 from __future__ import annotations
@@ -15,8 +13,8 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import astuple, dataclass, fields
 from pathlib import Path
+from typing import Protocol
 
-import pygit2
 from sqlalchemy import (
     Connection,
     Integer,
@@ -28,24 +26,12 @@ from sqlalchemy import (
     update,
 )
 
-from indexer import git
-from indexer import models as m
-from indexer.blob_rows import BlobRows, read_rows
-from indexer.database import Store as Store
-from indexer.database import bulk_writes as bulk_writes
-from indexer.database import connect_engine as connect_engine
-from indexer.database import driver_url as driver_url
-from indexer.database import open_store as open_store
-from indexer.database import translate_errors as translate_errors
-from indexer.database import writer_lock as writer_lock
-from indexer.errors import StoreError as StoreError
-from indexer.example_store import example_skips
 from indexer.git import CommitInfo, FileChange
-from indexer.index.examples import makes_examples
-from indexer.locks import BUSY_TIMEOUT_MS as BUSY_TIMEOUT_MS
 from indexer.rust import PARSER_VERSION, Item, ParsedBlob, Use
 from indexer.rust import ModDecl as RustModDecl
-from indexer.sql import (
+from indexer.store import models as m
+from indexer.store.examples import example_skips
+from indexer.store.sql import (
     bulk_insert,
     chunks,
     driver_cursor,
@@ -55,8 +41,6 @@ from indexer.sql import (
     tx,
     upsert,
 )
-from indexer.store_location import sqlite_path as sqlite_path
-from indexer.store_location import store_url as store_url
 
 
 def repo_id(conn: Connection, path: str) -> int:
@@ -131,12 +115,15 @@ def write_commit(
     info: CommitInfo,
     changes: Iterable[FileChange],
     blobs: Iterable[tuple[str, int, ParsedBlob]],
+    *,
+    makes_examples: bool,
     replace: bool = False,
 ) -> int:
     """Write one commit with its changed files and newly parsed blobs, in one transaction.
 
     Parents are written before children, so a stored commit implies stored ancestors;
-    a crash loses at most the commit in flight. `replace` first removes the stored
+    a crash loses at most the commit in flight. `makes_examples` False marks its
+    examples as built (there are none to build). `replace` first removes the stored
     commit of that oid (a shallow boundary written again with its real parents).
     """
     with tx(conn):
@@ -148,7 +135,7 @@ def write_commit(
             **vars(info),
             "parents": " ".join(info.parents),
             "is_merge": len(info.parents) > 1,
-            "examples_built": not makes_examples(info),  # none to build
+            "examples_built": not makes_examples,
         }
         commit_id = insert_returning_id(conn, "commits", row)
         rows = [(commit_id, *astuple(c)) for c in changes]
@@ -335,14 +322,56 @@ def find_items(
     return found
 
 
+# (kind, name, qualname, start_byte, item_byte, body_byte, end_byte) in file order, or
+# None if the blob was skipped or is not in the store; (path, alias, is_glob, scope,
+# line) of its uses, in order.
+BlobRows = tuple[list[tuple] | None, list[tuple]]
+
+
+class Cursor(Protocol):
+    """What `read_rows` needs of a DB-API cursor (sqlite3's, or the driver's under a
+    SQLAlchemy connection)."""
+
+    def execute(self, sql: str, params: tuple, /) -> object: ...
+
+    def fetchone(self) -> tuple | None: ...
+
+    def fetchall(self) -> list[tuple]: ...
+
+
+def _read_rows(cursor: Cursor, marker: str, oid: str, kinds: Sequence[str] = ()) -> BlobRows:
+    """A blob's rows (its items only of `kinds`, if given), with `marker` the driver's
+    parameter placeholder."""
+    of_kinds = f" AND kind IN ({', '.join([marker] * len(kinds))})" if kinds else ""
+    cursor.execute(f"SELECT id, status FROM blobs WHERE oid = {marker}", (oid,))
+    found = cursor.fetchone()
+    if found is None or found[1] == "skipped":
+        return None, []
+    cursor.execute(
+        "SELECT kind, name, qualname, start_byte, item_byte, body_byte, end_byte"
+        f" FROM items WHERE blob_id = {marker}{of_kinds}"
+        " ORDER BY start_byte, end_byte, id",
+        (found[0], *kinds),
+    )
+    items = cursor.fetchall()  # tuples as they are: callers make millions
+    cursor.execute(
+        f"SELECT path, alias, is_glob, scope, line FROM uses WHERE blob_id = {marker} ORDER BY id",
+        (found[0],),
+    )
+    uses = cursor.fetchall()
+    return items, [
+        (path, alias, bool(glob), scope, line) for path, alias, glob, scope, line in uses
+    ]
+
+
 def blob_symbols(conn: Connection, oid: str, kinds: Sequence[str] = ()) -> BlobRows:
-    """What was parsed from a blob (`blob_rows.read_rows`), read in `conn`'s transaction.
+    """What was parsed from a blob (`_read_rows`), read in `conn`'s transaction.
 
     On the driver's own cursor: example building asks this of every blob it meets,
     and SQLAlchemy's statement and result handling cost more than the database's
     answer."""
     with tx(conn), driver_cursor(conn, "blob_symbols") as cursor:
-        return read_rows(cursor, marker(conn), oid, kinds)
+        return _read_rows(cursor, marker(conn), oid, kinds)
 
 
 @dataclass(frozen=True)
@@ -395,28 +424,3 @@ def drop_repo(conn: Connection, repo: int) -> Collected:
         conn.execute(delete(m.repo_tokenizers).where(m.repo_tokenizers.c.repo_id == repo))
         conn.execute(delete(m.repos).where(m.repos.c.id == repo))
     return collected
-
-
-@dataclass
-class Target:
-    """An open repository, the store it is indexed into, and its id there."""
-
-    repo: pygit2.Repository
-    store: Store
-    repo_id: int
-
-    def close(self) -> None:
-        self.store.close()
-
-
-def open_target(repo_path: str, db_url: str | None = None, create: bool = True) -> Target:
-    """Open the repo at `repo_path` and its store (`db_url`, else the one its git
-    config names, else SQLite in its git dir); with `create` False, a store that does
-    not exist yet is an error."""
-    repo = git.open_repo(repo_path)
-    common = git.common_dir(repo)
-    url = store_url(repo, common, db_url)
-    store = open_store(url, create)
-    with translate_errors(url), store.connect() as conn:
-        rid = repo_id(conn, str(common))  # get or add, safe without the writer lock
-    return Target(repo, store, rid)

@@ -27,9 +27,9 @@ from sqlalchemy import (
 )
 from sqlalchemy.pool import NullPool
 
-from indexer import models
 from indexer.errors import StoreError
 from indexer.resources import resource_dir
+from indexer.store import models
 
 VERSION_TABLE = "alembic_version"
 OUR_TABLES = frozenset(models.metadata.tables) | {VERSION_TABLE}

@@ -1,5 +1,5 @@
-"""The store's schema as SQLAlchemy Core tables. Only `store.py`, `doctor.py`'s checks,
-`schema.py` and migrations use them.
+"""The store's schema as SQLAlchemy Core tables. Only the store's modules, `doctor.py`'s
+checks and migrations use them.
 
 Blobs and what was parsed from them are keyed by content (the blob oid) and
 shared by every repo in the store; commits and their changed files belong to a
@@ -177,7 +177,7 @@ examples = Table(
 )
 
 # Segments are stored as text (JSON), so a new tokenizer or budget needs no re-parse;
-# keyed by the sha256 of the two (`example_store.content_key`): equal examples share a row.
+# keyed by the sha256 of the two (`examples.content_key`): equal examples share a row.
 example_contents = Table(
     "example_contents",
     metadata,

@@ -1,6 +1,6 @@
 """The store's training examples: their contents (stored once each), skip counts,
 tokenizers and cached token ids. Written by a sync, read by `show`, `export` and the
-snapshot; the commits and symbols they come from are `store.py`'s.
+snapshot; the commits and symbols they come from are `commits.py`'s.
 """
 
 from __future__ import annotations
@@ -12,9 +12,9 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection, Select, false, func, select
 
-from indexer import models as m
 from indexer.shapes import Example, Segment
-from indexer.sql import bulk_insert, chunks, marker, markers, rows_in, tx, upsert
+from indexer.store import models as m
+from indexer.store.sql import bulk_insert, chunks, marker, markers, rows_in, tx, upsert
 
 
 def segments_json(segments: Iterable[Segment]) -> str:

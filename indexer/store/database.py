@@ -4,7 +4,7 @@ and database failures turned into messages for people.
 Two backends: SQLite (the default, a file in the repo's git dir) and PostgreSQL
 (`postgresql+psycopg://`, for many repos and many machines sharing one store).
 What the database must hold and migrating it is `schema.py`'s concern; what is
-stored and how it is queried, `store.py`'s.
+stored and how it is queried, `commits.py`'s and `examples.py`'s.
 """
 
 from __future__ import annotations
@@ -21,10 +21,10 @@ from sqlalchemy.engine import URL
 from sqlalchemy.exc import ArgumentError, DatabaseError, IntegrityError, OperationalError
 from sqlalchemy.pool import NullPool
 
-from indexer import models, schema
 from indexer.errors import StoreError, StoreLocked
-from indexer.locks import BUSY_TIMEOUT_MS, file_lock
-from indexer.store_location import sqlite_path
+from indexer.store import models, schema
+from indexer.store.location import sqlite_path
+from indexer.store.locks import BUSY_TIMEOUT_MS, file_lock
 
 if TYPE_CHECKING:
     import sqlite3
@@ -128,14 +128,6 @@ class Store:
     @property
     def shown_url(self) -> str:
         return display_url(self.url)
-
-    @property
-    def sqlite_file(self) -> str | None:
-        """The file of a SQLite store named without options, which a process can read
-        with sqlite3 alone (`blob_rows.SqliteRows`); None for any other store."""
-        url = self.engine.url
-        plain = url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:")
-        return url.database if plain and not url.query else None
 
     def close(self) -> None:
         self.engine.dispose()

@@ -1,6 +1,5 @@
-"""Where a repo's store is, found without opening it: this module needs no SQLAlchemy,
-so a backfill can ask whether its store is a new file before importing it (0.25 s),
-and start parsing meanwhile (`parsing.ParserPool.start_history`)."""
+"""Where a repo's store is, found without opening it: `--db`, the repo's git config, or
+SQLite in its git dir; and SQLite URLs written and read as SQLAlchemy reads them."""
 
 from __future__ import annotations
 
@@ -69,11 +68,3 @@ def sqlite_path(url: str) -> Path | None:
     if not url.startswith("sqlite:///"):
         return None
     return Path(unquote(url.removeprefix("sqlite:///").split("?", 1)[0]))
-
-
-def is_new_sqlite_file(url: str) -> bool:
-    """Whether `url` names a SQLite file (no query string) that does not exist yet.
-    False for anything else, a store on a server included: a guess that costs
-    nothing when it is wrong."""
-    path = sqlite_path(url)
-    return path is not None and path.name != "" and "?" not in url and not path.exists()

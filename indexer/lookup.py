@@ -1,6 +1,6 @@
 """Questions about the code at one commit, answered from the store and git's tree.
 
-Which blob sits at which path at a commit is read from git (`git.rust_files_at`);
+Which blob sits at which path at a commit is read from git (`git.source_files_at`);
 what a blob defines is read from the store. Nothing is parsed here.
 """
 
@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from indexer import git
 from indexer.errors import IndexerError
+from indexer.rust import SUFFIX
 from indexer.store import Target, translate_errors
 from indexer.store.commits import find_items, known_commits
 from indexer.store.examples import StoredExample, example_skips
@@ -38,7 +39,7 @@ def find_symbols(
                 f"commit {oid[:12]} ({rev}) is not indexed yet",
                 hint=f"run `commit-indexer sync --rev {rev}` or `commit-indexer backfill` first",
             )
-        files = git.rust_files_at(target.repo, commit)
+        files = git.source_files_at(target.repo, commit, SUFFIX)
         paths_by_blob: dict[str, list[str]] = {}
         for path, blob in files.items():
             paths_by_blob.setdefault(blob, []).append(path)

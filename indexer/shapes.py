@@ -64,6 +64,10 @@ class Example:
     secrets: tuple[str, ...] = ()  # the detector of each secret redacted (secrets.py)
 
 
+# The reason an example dropped for a credential it holds is counted under.
+SECRET_SKIP = "secret"
+
+
 @dataclass
 class Built:
     examples: list[Example] = field(default_factory=list)

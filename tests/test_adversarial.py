@@ -35,6 +35,7 @@ from gitrepo import (
 
 from indexer import git
 from indexer.index.sync import POOL_MIN_COMMITS
+from indexer.rust import SUFFIX
 
 # Items of the history that do not become examples, by reason: the struct of the
 # deleted file and the fn the conflict's "ours" side replaced; the binary, latin-1 and
@@ -222,10 +223,10 @@ def test_file_lists_made_from_another_commits_equal_a_walk_of_the_tree(
     git_repo = pygit2.Repository(str(repo.path))
     order = repo.git("rev-list", "--reverse", "--topo-order", "HEAD").split()
     commits = [git_repo[oid] for oid in order]
-    full = [git.rust_files_at(git_repo, c) for c in commits]
+    full = [git.source_files_at(git_repo, c, SUFFIX) for c in commits]
     assert any(len(files) > 300 for files in full)  # the history's many-files commit
     for step in (1, 7, len(commits) - 1):
         for i in range(len(commits) - step):
             for a, b in ((i, i + step), (i + step, i)):
-                made = git.rust_files_from(commits[a], full[a], commits[b])
+                made = git.source_files_from(commits[a], full[a], commits[b], SUFFIX)
                 assert made == full[b], (order[a], order[b])

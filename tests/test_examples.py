@@ -12,6 +12,7 @@ from indexer import git
 from indexer.index.examples import build_examples
 from indexer.index.symbols import StoreSource
 from indexer.index.sync import POOL_MIN_COMMITS
+from indexer.rust import SUFFIX
 from indexer.shapes import Example
 from indexer.store import open_target
 from indexer.store.commits import blob_symbols
@@ -51,7 +52,7 @@ def _examples(repo: Repo) -> list[Example]:
             built = build_examples(
                 StoreSource(target.repo, partial(blob_symbols, conn)),
                 git.commit_info(target.repo, commit),
-                git.changed_files(target.repo, commit),
+                git.changed_files(target.repo, commit, SUFFIX),
             )
     finally:
         target.close()

@@ -221,3 +221,17 @@ def test_a_tiny_model_lowers_its_target_loss_on_the_demo_export(tmp_path: Path) 
     finally:
         torch.set_num_threads(threads)
     assert final < 0.8 * initial, (initial, final)
+
+
+def test_the_first_export_says_it_trained_a_tokenizer_and_later_ones_do_not(
+    repo: Repo, tmp_path: Path
+) -> None:
+    repo.commit({"src/lib.rs": "pub struct Opts { pub verbose: bool }\n"}, "Add opts")
+    repo.commit({"src/lib.rs": "pub struct Opts { pub verbose: bool, pub n: u8 }\n"}, "Add n")
+    assert cli("backfill", "--repo", repo.path).exit_code == 0
+    first = cli("export", tmp_path / "one", "--repo", repo.path)
+    assert first.exit_code == 0, first.output
+    assert "trained the native one on this repo's code" in first.output
+    assert "tokenizer use PATH" in first.output
+    again = cli("export", tmp_path / "two", "--repo", repo.path)
+    assert again.exit_code == 0 and "trained" not in again.output

@@ -286,11 +286,14 @@ class Manifest:
         return json.dumps(self.to_dict(), sort_keys=True, indent=2, ensure_ascii=False) + "\n"
 
 
+Extra = Mapping[str, Any]
+
+
 def write_export(
     out_dir: Path | str,
     records: Iterable[Mapping[str, Any]],
     fmt: str,
-    manifest_extra: Mapping[str, Any],
+    manifest_extra: Extra | Callable[[], Extra],
     *,
     splits: Sequence[str] = tuple(name for name, _ in DEFAULT_RATIOS),
     on_progress: Callable[[int], None] | None = None,
@@ -298,7 +301,9 @@ def write_export(
     card: Callable[[Manifest], str] | None = None,
 ) -> Manifest:
     """Stream `records` into `<split>.<fmt>` files in `out_dir` (one per split, empty
-    ones included) and write `manifest.json`; returns the manifest. With `card`, also
+    ones included) and write `manifest.json`; returns the manifest. `manifest_extra`
+    is the caller's part of it, or a function that gives it once every record is
+    written (for counts made while the records stream). With `card`, also
     `README.md`: its text from the manifest of the split files, and its sha256 in it.
 
     `out_dir` must be new, empty, or a previous export (it has our manifest, or an
@@ -306,10 +311,38 @@ def write_export(
     temporary name and moved into place, and files of the previous export that this
     one does not write are removed (by name: only names an export writes, in `out_dir`).
     """
-    try:
-        return _write_export(
-            Path(out_dir), records, fmt, manifest_extra, splits, on_progress, row_group_size, card
+    if fmt not in _WRITERS:
+        raise IndexerError(
+            f"unknown export format {fmt!r}", hint=f"use one of {', '.join(FORMATS)}"
         )
+    out = Path(out_dir)
+    try:
+        previous = _previous_export(out, with_card=card is not None)
+        if not callable(manifest_extra):
+            _check_extra(manifest_extra)  # before anything is written
+        _begin(out)
+        temps = {split: out / f".{split}{FORMATS[fmt]}.tmp" for split in splits}
+        try:
+            counts, tokens = _write_splits(temps, fmt, records, row_group_size, on_progress)
+            extra = dict(manifest_extra() if callable(manifest_extra) else manifest_extra)
+            _check_extra(extra)
+        except BaseException:
+            for temp in temps.values():
+                temp.unlink(missing_ok=True)
+            if not previous:
+                (out / JOURNAL).unlink(missing_ok=True)  # nothing of ours was there, nor is now
+            raise
+        files = _put_in_place(out, temps)
+        if card is not None:
+            files[CARD] = _write_file(
+                out / CARD, card(Manifest(fmt, counts, tokens, dict(files), extra))
+            )
+        for stale in set(previous.get("files", {})) - set(files):
+            _remove_ours(out, stale)
+        manifest = Manifest(fmt, counts, tokens, files, extra)
+        _write_file(out / MANIFEST, manifest.to_json())
+        (out / JOURNAL).unlink()
+        return manifest
     except OSError as exc:  # a full disk, a folder that went read-only, ...
         raise IndexerError(
             f"cannot write the export to {out_dir}: {exc.strerror or exc}",
@@ -318,44 +351,38 @@ def write_export(
         ) from exc
 
 
-def _write_export(
-    out: Path,
-    records: Iterable[Mapping[str, Any]],
-    fmt: str,
-    manifest_extra: Mapping[str, Any],
-    splits: Sequence[str],
-    on_progress: Callable[[int], None] | None,
-    row_group_size: int,
-    card: Callable[[Manifest], str] | None,
-) -> Manifest:
-    if fmt not in _WRITERS:
-        raise IndexerError(
-            f"unknown export format {fmt!r}", hint=f"use one of {', '.join(FORMATS)}"
-        )
-    clash = _OWN_KEYS & manifest_extra.keys()
+def _check_extra(extra: Extra) -> None:
+    clash = _OWN_KEYS & extra.keys()
     if clash:
         raise ValueError(f"manifest_extra may not set {sorted(clash)}")
-    json.dumps(dict(manifest_extra))  # fail before writing anything if it is not JSON
-    previous = _previous_export(out)
-    if card is not None and (out / CARD).exists() and CARD not in previous.get("files", {}):
-        raise IndexerError(
-            f"{out / CARD} is not the card of a previous export",
-            hint=f"move it away: the export writes its dataset card to {CARD}",
-        )
+    json.dumps(dict(extra))  # raises if it is not JSON
+
+
+def _begin(out: Path) -> None:
+    """Say in `out` that an export is under way (`JOURNAL`), and remove the temporary
+    files of one that was killed."""
     out.mkdir(parents=True, exist_ok=True)
-    journal = out / JOURNAL
-    journal.write_text(SCHEMA + "\n", encoding="utf-8")
+    (out / JOURNAL).write_text(SCHEMA + "\n", encoding="utf-8")
     for leftover in out.iterdir():
         if leftover.name != JOURNAL and _is_our_temp(leftover.name):
-            leftover.unlink()  # of an export that was killed
-    names = {split: f"{split}{FORMATS[fmt]}" for split in splits}
-    temps = {split: out / f".{name}.tmp" for split, name in names.items()}
-    counts = dict.fromkeys(splits, 0)
-    tokens = dict.fromkeys(splits, 0)
+            leftover.unlink()
+
+
+def _write_splits(
+    temps: Mapping[str, Path],
+    fmt: str,
+    records: Iterable[Mapping[str, Any]],
+    row_group_size: int,
+    on_progress: Callable[[int], None] | None,
+) -> tuple[dict[str, int], dict[str, int]]:
+    """Write each record into its split's temporary file; the records and tokens of
+    each split."""
+    counts = dict.fromkeys(temps, 0)
+    tokens = dict.fromkeys(temps, 0)
     writers: dict[str, Any] = {}
     try:
-        for split in splits:
-            writers[split] = _WRITERS[fmt](temps[split], row_group_size)
+        for split, temp in temps.items():
+            writers[split] = _WRITERS[fmt](temp, row_group_size)
         for done, record in enumerate(records, 1):
             _check_record(record, counts)
             writers[record["split"]].write(record)
@@ -371,36 +398,52 @@ def _write_export(
                 writer.abort()
             except Exception:
                 pass  # the first error is the one worth reporting
-        for temp in temps.values():
-            temp.unlink(missing_ok=True)
-        if not previous:
-            journal.unlink(missing_ok=True)  # nothing of ours was there, nothing is now
         raise
-    files = {names[split]: _sha256(temps[split]) for split in splits}
+    return counts, tokens
+
+
+def _put_in_place(out: Path, temps: Mapping[str, Path]) -> dict[str, str]:
+    """Move the split files into place, the old manifest gone first (a folder without
+    one holds no complete export); their names and sha256."""
+    files = {}
+    for temp in temps.values():
+        files[temp.name.removeprefix(".").removesuffix(".tmp")] = _sha256(temp)
     (out / MANIFEST).unlink(missing_ok=True)
-    for split in splits:
-        os.replace(temps[split], out / names[split])
-    if card is not None:
-        text = card(Manifest(fmt, counts, tokens, dict(files), dict(manifest_extra)))
-        temp = out / f".{CARD}.tmp"
-        temp.write_text(text, encoding="utf-8", newline="\n")
-        files[CARD] = _sha256(temp)
-        os.replace(temp, out / CARD)
-    for stale in set(previous.get("files", {})) - set(files):
-        # Only names an export of ours could have written, whatever the old manifest says.
-        if _is_our_name(stale):
-            (out / stale).unlink(missing_ok=True)
-    manifest = Manifest(fmt, counts, tokens, files, dict(manifest_extra))
-    temp = out / f".{MANIFEST}.tmp"
-    temp.write_text(manifest.to_json(), encoding="utf-8", newline="\n")
-    os.replace(temp, out / MANIFEST)
-    journal.unlink()
-    return manifest
+    for temp in temps.values():
+        os.replace(temp, out / temp.name.removeprefix(".").removesuffix(".tmp"))
+    return files
 
 
-def _previous_export(out: Path) -> dict[str, Any]:
+def _remove_ours(out: Path, name: str) -> None:
+    """Remove a file the previous export wrote: only a name an export of ours could
+    have written, whatever the old manifest says."""
+    if _is_our_name(name):
+        (out / name).unlink(missing_ok=True)
+
+
+def _write_file(path: Path, text: str) -> str:
+    """Write `text` under a temporary name and move it to `path`; its sha256."""
+    temp = path.with_name(f".{path.name}.tmp")
+    temp.write_text(text, encoding="utf-8", newline="\n")
+    digest = _sha256(temp)
+    os.replace(temp, path)
+    return digest
+
+
+def _previous_export(out: Path, with_card: bool) -> dict[str, Any]:
     """The manifest of the export already in `out`, {} if `out` is new or empty;
-    refuses a directory holding anything else."""
+    refuses a directory holding anything else, or, `with_card`, a README.md that is
+    not a previous export's card."""
+    previous = _previous_manifest(out)
+    if with_card and (out / CARD).exists() and CARD not in previous.get("files", {}):
+        raise IndexerError(
+            f"{out / CARD} is not the card of a previous export",
+            hint=f"move it away: the export writes its dataset card to {CARD}",
+        )
+    return previous
+
+
+def _previous_manifest(out: Path) -> dict[str, Any]:
     if not out.exists():
         return {}
     if not out.is_dir():

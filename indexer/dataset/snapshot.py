@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 from collections import Counter
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -21,8 +21,8 @@ from indexer.dataset.dedup import DEFAULT_THRESHOLD, Dedup
 from indexer.dataset.export import DEFAULT_RATIOS, Manifest, split_of, time_splits, write_export
 from indexer.dataset.tokenizer import Tokenizer, load_tokenizer, train_native
 from indexer.errors import IndexerError
-from indexer.index.secrets import SKIP_REASON
-from indexer.shapes import Example, Segment
+from indexer.rust import SUFFIX
+from indexer.shapes import SECRET_SKIP, Example, Segment
 from indexer.store import Target, translate_errors
 from indexer.store.commits import known_commits
 from indexer.store.examples import (
@@ -79,7 +79,7 @@ def train_tokenizer(
     """Train the native SentencePiece model on the `.rs` files at `rev` and use it."""
     commit = git.resolve_commit(target.repo, rev)
     texts = []
-    for _path, blob in sorted(git.rust_files_at(target.repo, commit).items()):
+    for _path, blob in sorted(git.source_files_at(target.repo, commit, SUFFIX).items()):
         try:
             texts.append(target.repo[blob].data.decode("utf-8"))
         except UnicodeDecodeError:
@@ -97,14 +97,19 @@ def use_tokenizer(target: Target, path: Path, template: str = "native") -> Token
     return _store_tokenizer(target, load_tokenizer(path), template)
 
 
+def ensure_tokenizer(target: Target) -> TokenizerInfo | None:
+    """The default after a backfill: a repo without a tokenizer gets the native one,
+    trained on its code at HEAD. Its info; None when the repo had one already."""
+    with translate_errors(target.store.url), target.store.connect() as conn:
+        if repo_tokenizer(conn, target.repo_id) is not None:
+            return None
+    return train_tokenizer(target)
+
+
 def _tokenizer_for(target: Target, template: str | None) -> tuple[StoredTokenizer, Tokenizer, str]:
+    ensure_tokenizer(target)
     with translate_errors(target.store.url), target.store.connect() as conn:
         stored = repo_tokenizer(conn, target.repo_id)
-    if stored is None:
-        # The default after a backfill: a native model trained on the repo's code.
-        train_tokenizer(target)
-        with target.store.connect() as conn:
-            stored = repo_tokenizer(conn, target.repo_id)
     assert stored is not None
     tokenizer = Tokenizer.from_bytes(stored.kind, stored.data, stored.name)
     return stored, tokenizer, template or stored.template
@@ -150,6 +155,44 @@ def export_snapshot(
         raise IndexerError(f"unknown split '{split}'", hint="use --split hash or --split time")
     duplicates = Dedup(dedup, near_threshold)
     at_oid = str(git.resolve_commit(target.repo, at).id)
+    commits = _indexed_history(target, at, at_oid)
+    stored, tokenizer, template_name = _tokenizer_for(target, template)
+    splits = None
+    if split == "time":
+        splits = time_splits([(oid, target.repo[oid].commit_time) for oid in commits])
+    settings = _Settings(
+        stored.id, tokenizer, template_name, max_tokens, splits, _repo_name(target)
+    )
+    with translate_errors(target.store.url), target.store.connect() as conn:
+        records = _Records(conn, target, commits, settings, duplicates, on_progress)
+
+        def manifest_extra() -> dict[str, Any]:  # once the records are written
+            return {
+                "at": at_oid,
+                "repo": settings.repo_name,
+                "tokenizer": {
+                    "name": stored.name,
+                    "kind": stored.kind,
+                    "sha256": stored.sha256,
+                    "vocab_size": tokenizer.vocab_size,
+                },
+                "settings": {
+                    "template": template_name,
+                    "max_tokens": max_tokens,
+                    "split": split,
+                    "ratios": dict(DEFAULT_RATIOS),
+                },
+                "skips": records.tally.skips,
+                "context": records.tally.fits,
+                "dedup": duplicates.info,
+                "secrets": records.tally.secrets,
+            }
+
+        return write_export(out, records, fmt, manifest_extra, card=dataset_card)
+
+
+def _indexed_history(target: Target, at: str, at_oid: str) -> list[str]:
+    """The commits reachable from `at_oid`, which must all be indexed."""
     commits, _unreadable = git.walk(target.repo, [at_oid], ())
     with translate_errors(target.store.url), target.store.connect() as conn:
         missing = len(commits) - len(known_commits(conn, target.repo_id, commits))
@@ -158,57 +201,7 @@ def export_snapshot(
             f"{missing} commits reachable from {at} are not indexed yet",
             hint="run `commit-indexer backfill` first",
         )
-    stored, tokenizer, template_name = _tokenizer_for(target, template)
-    splits: dict[str, str] | None = None
-    if split == "time":
-        dates = [(oid, target.repo[oid].commit_time) for oid in commits]
-        splits = time_splits(dates)
-    skips: Counter[str] = Counter()
-    fits: Counter[str] = Counter()
-    extra: dict[str, Any] = {
-        "at": at_oid,
-        "repo": _repo_name(target),
-        "tokenizer": {
-            "name": stored.name,
-            "kind": stored.kind,
-            "sha256": stored.sha256,
-            "vocab_size": tokenizer.vocab_size,
-        },
-        "settings": {
-            "template": template_name,
-            "max_tokens": max_tokens,
-            "split": split,
-            "ratios": dict(DEFAULT_RATIOS),
-        },
-        "skips": skips,  # filled while the records stream; written last
-        "context": fits,
-        "dedup": duplicates.info,
-        "secrets": {
-            "dropped_examples": 0,  # skips for the reason "secret"
-            "redacted_examples": 0,  # among those exported
-            "redacted_secrets": 0,
-            "redacted": Counter(),  # by detector
-        },
-    }
-    with translate_errors(target.store.url), target.store.connect() as conn:
-        records = _records(
-            conn,
-            target,
-            commits,
-            stored.id,
-            tokenizer,
-            template_name,
-            max_tokens,
-            splits,
-            skips,
-            fits,
-            extra["repo"],
-            on_progress,
-            duplicates,
-            extra["secrets"],
-        )
-        manifest = write_export(out, records, fmt, extra, card=dataset_card)
-    return manifest
+    return commits
 
 
 def _repo_name(target: Target) -> str:
@@ -216,74 +209,123 @@ def _repo_name(target: Target) -> str:
     return Path(workdir).name if workdir else git.common_dir(target.repo).name
 
 
-def _records(
-    conn: Connection,
-    target: Target,
-    commits: list[str],
-    tokenizer_id: int,
-    tokenizer: Tokenizer,
-    template: str,
-    max_tokens: int,
-    splits: dict[str, str] | None,
-    skips: Counter[str],
-    fits: Counter[str],
-    repo_name: str,
-    on_progress: Callable[[int, int], None] | None,
-    duplicates: Dedup,
-    secrets: dict[str, Any],
-) -> Iterator[dict[str, Any]]:
-    skips.update(example_skips(conn, target.repo_id))
-    secrets["dropped_examples"] = skips.get(SKIP_REASON, 0)
-    for start in range(0, len(commits), COMMITS_PER_CHUNK):
-        chunk = commits[start : start + COMMITS_PER_CHUNK]
-        order = {oid: n for n, oid in enumerate(chunk)}
-        rows = examples_of(conn, target.repo_id, chunk)
-        rows.sort(key=lambda e: (order[e.commit], e.path, e.kind, e.qualname))
-        cached = cached_tokens(conn, [e.id for e in rows], tokenizer_id, template)
-        new: dict[int, bytes] = {}
-        for row in rows:
-            candidate = duplicates.check(row.content_id, row.target)
-            if candidate.duplicate:
-                continue
-            if row.id in cached:
-                encoded = EncodedExample.from_bytes(cached[row.id])
-            else:
-                encoded = encode_example(_example(row), tokenizer, template)
-                new[row.id] = encoded.to_bytes()
-            fitted = fit(encoded, max_tokens)
-            if isinstance(fitted, SkipReason):
-                skips[fitted.reason] += 1
-                continue
-            fits["whole" if fitted.fits_whole else "shortened_or_dropped"] += 1
-            candidate.keep()
-            if row.secrets:
-                secrets["redacted_examples"] += 1
-                secrets["redacted_secrets"] += len(row.secrets)
-                secrets["redacted"].update(row.secrets)
-            segments = [
-                {"kind": kind, "text": text if choice == 0 else variants[choice - 1]}
-                for (kind, text, variants), choice in zip(row.segments, fitted.choices, strict=True)
-                if choice is not None and (text if choice == 0 else variants[choice - 1])
-            ]
-            yield {
-                "id": _record_id(row),
-                "repo": repo_name,
-                "commit": row.commit,
-                "parent": row.parents.split()[0] if row.parents else None,
-                "date": row.date,
-                "path": row.path,
-                "kind": row.kind,
-                "name": row.name,
-                "qualname": row.qualname,
-                "change": row.change,
-                "split": splits[row.commit] if splits else split_of(row.commit),
-                "segments": segments,
-                "target": row.target,
-                "input_ids": list(fitted.input_ids),
-                "labels": list(fitted.labels),
-                "attention_mask": list(fitted.attention_mask),
-                "n_tokens": fitted.n_tokens,
-            }
-        save_tokens(conn, tokenizer_id, template, new)
-        if on_progress:
-            on_progress(min(start + COMMITS_PER_CHUNK, len(commits)), len(commits))
+@dataclass(frozen=True)
+class _Settings:
+    """What every record of an export is made with."""
+
+    tokenizer_id: int
+    tokenizer: Tokenizer
+    template: str
+    max_tokens: int
+    splits: dict[str, str] | None  # by commit (`--split time`); None: by the commit's hash
+    repo_name: str
+
+
+@dataclass
+class _Tally:
+    """What an export counts while its records stream, for the manifest."""
+
+    skips: Counter[str] = field(default_factory=Counter)
+    fits: Counter[str] = field(default_factory=Counter)  # whole, or shortened_or_dropped
+    secrets: dict[str, Any] = field(
+        default_factory=lambda: {
+            "dropped_examples": 0,  # skips for the reason "secret"
+            "redacted_examples": 0,  # among those exported
+            "redacted_secrets": 0,
+            "redacted": Counter(),  # by detector
+        }
+    )
+
+    def kept(self, row: StoredExample, fits_whole: bool) -> None:
+        self.fits["whole" if fits_whole else "shortened_or_dropped"] += 1
+        if row.secrets:
+            self.secrets["redacted_examples"] += 1
+            self.secrets["redacted_secrets"] += len(row.secrets)
+            self.secrets["redacted"].update(row.secrets)
+
+
+class _Records:
+    """The export's records, in commit order, tokenized (token ids cached in the
+    store), deduplicated and fitted to the budget, a chunk of commits at a time;
+    `tally` counts what they leave out."""
+
+    def __init__(
+        self,
+        conn: Connection,
+        target: Target,
+        commits: list[str],
+        settings: _Settings,
+        duplicates: Dedup,
+        on_progress: Callable[[int, int], None] | None,
+    ) -> None:
+        self.conn, self.target, self.commits, self.settings = conn, target, commits, settings
+        self.duplicates, self.on_progress = duplicates, on_progress
+        self.tally = _Tally()
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        conn, repo_id, settings = self.conn, self.target.repo_id, self.settings
+        self.tally.skips.update(example_skips(conn, repo_id))
+        self.tally.secrets["dropped_examples"] = self.tally.skips.get(SECRET_SKIP, 0)
+        for start in range(0, len(self.commits), COMMITS_PER_CHUNK):
+            chunk = self.commits[start : start + COMMITS_PER_CHUNK]
+            order = {oid: n for n, oid in enumerate(chunk)}
+            rows = examples_of(conn, repo_id, chunk)
+            rows.sort(key=lambda e: (order[e.commit], e.path, e.kind, e.qualname))
+            cached = cached_tokens(
+                conn, [e.id for e in rows], settings.tokenizer_id, settings.template
+            )
+            new: dict[int, bytes] = {}
+            for row in rows:
+                record = self._record(row, cached, new)
+                if record is not None:
+                    yield record
+            save_tokens(conn, settings.tokenizer_id, settings.template, new)
+            if self.on_progress:
+                self.on_progress(
+                    min(start + COMMITS_PER_CHUNK, len(self.commits)), len(self.commits)
+                )
+
+    def _record(
+        self, row: StoredExample, cached: dict[int, bytes], new: dict[int, bytes]
+    ) -> dict[str, Any] | None:
+        """The record of `row`; None when it is a duplicate or does not fit (counted).
+        Its token ids are taken from `cached`, or made and added to `new`."""
+        settings = self.settings
+        candidate = self.duplicates.check(row.content_id, row.target)
+        if candidate.duplicate:
+            return None
+        if row.id in cached:
+            encoded = EncodedExample.from_bytes(cached[row.id])
+        else:
+            encoded = encode_example(_example(row), settings.tokenizer, settings.template)
+            new[row.id] = encoded.to_bytes()
+        fitted = fit(encoded, settings.max_tokens)
+        if isinstance(fitted, SkipReason):
+            self.tally.skips[fitted.reason] += 1
+            return None
+        candidate.keep()
+        self.tally.kept(row, fitted.fits_whole)
+        segments = [
+            {"kind": kind, "text": text if choice == 0 else variants[choice - 1]}
+            for (kind, text, variants), choice in zip(row.segments, fitted.choices, strict=True)
+            if choice is not None and (text if choice == 0 else variants[choice - 1])
+        ]
+        return {
+            "id": _record_id(row),
+            "repo": settings.repo_name,
+            "commit": row.commit,
+            "parent": row.parents.split()[0] if row.parents else None,
+            "date": row.date,
+            "path": row.path,
+            "kind": row.kind,
+            "name": row.name,
+            "qualname": row.qualname,
+            "change": row.change,
+            "split": settings.splits[row.commit] if settings.splits else split_of(row.commit),
+            "segments": segments,
+            "target": row.target,
+            "input_ids": list(fitted.input_ids),
+            "labels": list(fitted.labels),
+            "attention_mask": list(fitted.attention_mask),
+            "n_tokens": fitted.n_tokens,
+        }

@@ -18,6 +18,7 @@ import io
 import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 from indexer.errors import IndexerError
 from indexer.shapes import ITEM_KINDS, SEGMENT_KINDS
@@ -246,6 +247,41 @@ def _training_chunks(texts: Iterable[str], max_chars: int) -> Iterator[str]:
             return
 
 
+# How the native tokenizer is trained, but for its vocabulary size and symbols.
+TRAINER_OPTIONS: dict[str, Any] = dict(
+    # BPE: deterministic (no sampling), 10x faster to train than unigram on
+    # real Rust, and packs code slightly tighter (4.3 vs 4.15 chars a token).
+    model_type="bpe",
+    # Lossless: text goes in as is, whitespace runs (indentation, "\n",
+    # "\t", "\r\n") are pieces like any other, and any character outside
+    # the vocabulary falls back to its UTF-8 bytes.
+    normalization_rule_name="identity",
+    remove_extra_whitespaces=False,
+    add_dummy_prefix=False,
+    split_by_whitespace=False,
+    allow_whitespace_only_pieces=True,
+    treat_whitespace_as_suffix=False,
+    byte_fallback=True,
+    character_coverage=0.9999,  # rare characters go to bytes, not the vocab
+    split_digits=True,
+    split_by_number=True,
+    split_by_unicode_script=True,
+    max_sentencepiece_length=16,
+    max_sentence_length=MAX_SENTENCE_BYTES,
+    # No BOS/EOS/PAD of SentencePiece's own: <|end|> and <|pad|> serve.
+    unk_id=0,
+    bos_id=-1,
+    eos_id=-1,
+    pad_id=-1,
+    # Deterministic: all input, in order, no sampling; one thread, since the
+    # thread count is written into the model.
+    input_sentence_size=0,
+    shuffle_input_sentence=False,
+    num_threads=1,
+    minloglevel=2,
+)
+
+
 def train_native(
     texts: Iterable[str],
     vocab_size: int = 8000,
@@ -271,40 +307,11 @@ def train_native(
             sentencepiece.SentencePieceTrainer.train(
                 sentence_iterator=iter(chunks),
                 model_writer=out,
-                # BPE: deterministic (no sampling), 10x faster to train than unigram on
-                # real Rust, and packs code slightly tighter (4.3 vs 4.15 chars a token).
-                model_type="bpe",
                 vocab_size=vocab_size,
-                # Lossless: text goes in as is, whitespace runs (indentation, "\n",
-                # "\t", "\r\n") are pieces like any other, and any character outside
-                # the vocabulary falls back to its UTF-8 bytes.
-                normalization_rule_name="identity",
-                remove_extra_whitespaces=False,
-                add_dummy_prefix=False,
-                split_by_whitespace=False,
-                allow_whitespace_only_pieces=True,
-                treat_whitespace_as_suffix=False,
-                byte_fallback=True,
-                character_coverage=0.9999,  # rare characters go to bytes, not the vocab
-                split_digits=True,
-                split_by_number=True,
-                split_by_unicode_script=True,
-                max_sentencepiece_length=16,
-                max_sentence_length=MAX_SENTENCE_BYTES,
                 # Our markers are user symbols: matched in text and decoded to their
-                # text (a control symbol would decode to ""). No BOS/EOS/PAD of
-                # SentencePiece's own: <|end|> and <|pad|> serve.
+                # text (a control symbol would decode to "").
                 user_defined_symbols=[*SPECIAL_TOKENS, *extra_symbols],
-                unk_id=0,
-                bos_id=-1,
-                eos_id=-1,
-                pad_id=-1,
-                # Deterministic: all input, in order, no sampling; one thread, since the
-                # thread count is written into the model.
-                input_sentence_size=0,
-                shuffle_input_sentence=False,
-                num_threads=1,
-                minloglevel=2,
+                **TRAINER_OPTIONS,
             )
         except RuntimeError as e:
             message = str(e)

@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from indexer.errors import IndexerError
+from indexer.shapes import SECRET_SKIP
 
 if TYPE_CHECKING:
     import pygit2
@@ -40,7 +41,6 @@ if TYPE_CHECKING:
 MODES = ("redact", "drop")
 DEFAULT_MODE = "redact"
 CONFIG_KEY = "commit-indexer.secrets"
-SKIP_REASON = "secret"
 
 # detect-secrets plugins by class name. Left out: the generic high-entropy plugins
 # (every hash, test vector and base64 constant in code would be a finding; a
@@ -277,7 +277,7 @@ def screen(built: Built, mode: str) -> Built:
             if not findings:
                 kept.append(example)
             elif mode == "drop":
-                built.skipped[SKIP_REASON] += 1
+                built.skipped[SECRET_SKIP] += 1
             else:
                 kept.append(cleaned)
         built.examples = kept

@@ -19,7 +19,7 @@ from indexer import git
 from indexer.git import CommitInfo, FileChange
 from indexer.index.examples import build_examples
 from indexer.index.parsing import unpack
-from indexer.rust import ParsedBlob, Use
+from indexer.rust import SUFFIX, ParsedBlob, Use
 from indexer.rust.resolve import (
     DEFINITION_KINDS,
     BlobIndex,
@@ -150,9 +150,9 @@ class StoreSource:
     def files_at(self, commit: str) -> dict[str, str]:
         def read() -> dict[str, str]:
             if self._last_files is None:
-                return git.rust_files_at(self.repo, self.repo[commit])
+                return git.source_files_at(self.repo, self.repo[commit], SUFFIX)
             base, files = self._last_files
-            return git.rust_files_from(self.repo[base], files, self.repo[commit])
+            return git.source_files_from(self.repo[base], files, self.repo[commit], SUFFIX)
 
         files = _cached(self._files, commit, read)
         self._last_files = (commit, files)

@@ -30,7 +30,7 @@ from indexer.index.examples import build_examples, makes_examples
 from indexer.index.parsing import BlobParser, Packed, ParseResult, ParserPool, Work, unpack
 from indexer.index.secrets import check_mode, mode_of, redact_commit
 from indexer.index.symbols import StoreSource, build_in_worker
-from indexer.rust import DEFAULT_MAX_BLOB_BYTES, ParsedBlob
+from indexer.rust import DEFAULT_MAX_BLOB_BYTES, SUFFIX, ParsedBlob
 from indexer.shapes import Built
 from indexer.store import Target, translate_errors
 from indexer.store.commits import (
@@ -306,8 +306,9 @@ class _Examples:
         if run.built is None:  # its turn to be written, and no worker has taken it
             self._build_here(run)
         assert run.built is not None
-        while not run.built.done() and self.build_waiting():
-            pass  # build a later run here rather than wait for the worker's
+        while not run.built.done():
+            if not self.build_waiting():  # build a later run here rather than wait
+                break
         self._write(run.commit_ids, run.built.result())
 
     def _write(self, commit_ids: list[int], built: list[Built]) -> None:
@@ -353,9 +354,9 @@ def _index(
     on_progress: Callable[[SyncProgress], None] | None,
     secrets: str,
 ) -> int:
-    repo, todo = target.repo, plan.todo
+    """Write the plan's commits and the examples of `unbuilt` ones; the blobs parsed."""
     workers = workers or os.cpu_count() or 1
-    bulk = len(todo) + len(unbuilt) >= POOL_MIN_COMMITS
+    bulk = len(plan.todo) + len(unbuilt) >= POOL_MIN_COMMITS
     pool = None
     if bulk and workers > 1:
         # No database connection may cross the fork (SQLite's and psycopg's state
@@ -363,12 +364,14 @@ def _index(
         target.store.engine.dispose()
         # One process per core: this one writes, and builds examples while the
         # parsers are busy (writing alone leaves most of a core idle).
-        pool = ParserPool(repo.path, workers - 1, max_bytes)
+        pool = ParserPool(target.repo.path, workers - 1, max_bytes)
     try:
         with target.store.connect() as conn:
             if bulk:
                 bulk_writes(conn)
-            return _write_all(target, conn, plan, unbuilt, pool, max_bytes, on_progress, secrets)
+            parse = pool.submit if pool else _parse_here(BlobParser(target.repo, max_bytes))
+            writer = _Writer(target, conn, plan, parse, _Examples(target, conn, pool, secrets))
+            return writer.run(unbuilt, len(plan.todo) + len(unbuilt), on_progress)
     finally:
         if pool is not None:
             # before the store closes: a worker's connection would keep SQLite from
@@ -376,94 +379,106 @@ def _index(
             pool.close()
 
 
-def _write_all(
-    target: Target,
-    conn: Connection,
-    plan: _Plan,
-    unbuilt: list[tuple[int, str]],
-    pool: ParserPool | None,
-    max_bytes: int,
-    on_progress: Callable[[SyncProgress], None] | None,
-    secrets: str,
-) -> int:
-    repo, todo = target.repo, plan.todo
-    local = BlobParser(repo, max_bytes) if pool is None else None
-    builder = _Examples(target, conn, pool, secrets)
-    pending: deque[_Pending] = deque()
-    claimed: set[str] = set()
-    total = len(todo) + len(unbuilt)
-    blobs = 0
+def _parse_here(parser: BlobParser) -> Callable[[Work], list[ParseResult]]:
+    return lambda work: [parser.parse_many(work)]
 
-    def report() -> None:
-        if on_progress:
-            on_progress(SyncProgress(builder.written, total, blobs))
 
-    def write_oldest() -> None:
-        nonlocal blobs
-        item = pending.popleft()
-        while item.new_blobs and not item.parsed.ready() and builder.build_waiting():
-            pass  # build examples here rather than wait for the parsers
-        taken = item.parsed.take(item.new_blobs)
-        parsed = [(oid, size, unpack(b) if isinstance(b, bytes) else b) for oid, size, b in taken]
-        makes = makes_examples(item.info)
-        commit_id = write_commit(  # its own transaction: the commit, its changes and its new blobs
-            conn,
-            target.repo_id,
-            item.info,
-            item.changes,
-            parsed,
-            makes_examples=makes,
-            replace=item.info.oid in plan.rewrite,
-        )
-        blobs += len(parsed)
-        builder.remember(taken)
-        if makes:
-            builder.add(commit_id, item.info, item.changes)
+class _Writer:
+    """Writes the plan's commits in order, each in its own transaction, while their
+    new blobs are parsed ahead (`parse`: a batch of work to its parts), and hands
+    each written commit to the example builder."""
+
+    def __init__(
+        self,
+        target: Target,
+        conn: Connection,
+        plan: _Plan,
+        parse: Callable[[Work], list[Future[Packed]] | list[ParseResult]],
+        builder: _Examples,
+    ) -> None:
+        self.target, self.conn, self.plan, self.parse = target, conn, plan, parse
+        self.builder = builder
+        self.pending: deque[_Pending] = deque()
+        self.claimed: set[str] = set()  # blobs sent to be parsed in this run
+        self.blobs = 0
+
+    def run(
+        self,
+        unbuilt: list[tuple[int, str]],
+        total: int,
+        on_progress: Callable[[SyncProgress], None] | None,
+    ) -> int:
+        def report() -> None:
+            if on_progress:
+                on_progress(SyncProgress(self.builder.written, total, self.blobs))
+
+        repo, todo = self.target.repo, self.plan.todo
+        for commit_id, oid in unbuilt:
+            self.builder.add(commit_id, *_read_commit(repo, oid))
+        for start in range(0, len(todo), BATCH_COMMITS):
+            self._queue([_read_commit(repo, oid) for oid in todo[start : start + BATCH_COMMITS]])
+            while len(self.pending) > WINDOW_COMMITS:
+                self._write_oldest()
+                report()
+            if len(self.claimed) > CLAIMED_LIMIT:
+                while self.pending:
+                    self._write_oldest()
+                    report()
+                self.claimed.clear()
+        while self.pending:
+            self._write_oldest()
+            report()
+        self.builder.finish()
         report()
+        return self.blobs
 
-    for commit_id, oid in unbuilt:
-        builder.add(commit_id, *_read_commit(repo, oid))
-    for start in range(0, len(todo), BATCH_COMMITS):
-        # One store query for the blobs of a batch of commits, not one per commit, and
-        # one parse task per worker.
-        batch = [_read_commit(repo, oid) for oid in todo[start : start + BATCH_COMMITS]]
+    def _queue(self, batch: list[tuple[git.CommitInfo, list[git.FileChange]]]) -> None:
+        """Send a batch of commits' new blobs to be parsed (one store query for the
+        blobs it already holds, one parse task per worker) and queue the commits."""
         wanted = {c.new_blob for _info, changes in batch for c in changes if c.new_blob}
-        known = known_blobs(conn, sorted(wanted - claimed)) if wanted - claimed else set()
+        fresh = wanted - self.claimed
+        known = known_blobs(self.conn, sorted(fresh)) if fresh else set()
         work: Work = []
         new_blobs: list[list[str]] = []
         for _info, changes in batch:
             mine = []
             for change in changes:
-                if (
-                    change.new_blob
-                    and change.new_blob not in known
-                    and change.new_blob not in claimed
-                ):
-                    claimed.add(change.new_blob)
-                    work.append((change.new_blob, change.old_blob))
-                    mine.append(change.new_blob)
+                blob = change.new_blob
+                if blob and blob not in known and blob not in self.claimed:
+                    self.claimed.add(blob)
+                    work.append((blob, change.old_blob))
+                    mine.append(blob)
             new_blobs.append(mine)
-        if pool is not None:
-            parsed = _Parsed(pool.submit(work) if work else [])
-        else:
-            parsed = _Parsed([local.parse_many(work)])
+        parsed = _Parsed(self.parse(work) if work else [])
         for (info, changes), mine in zip(batch, new_blobs, strict=True):
-            pending.append(_Pending(info, changes, mine, parsed))
-        while len(pending) > WINDOW_COMMITS:
-            write_oldest()
-        if len(claimed) > CLAIMED_LIMIT:
-            while pending:
-                write_oldest()
-            claimed.clear()
-    while pending:
-        write_oldest()
-    builder.finish()
-    report()
-    return blobs
+            self.pending.append(_Pending(info, changes, mine, parsed))
+
+    def _write_oldest(self) -> None:
+        item = self.pending.popleft()
+        while item.new_blobs and not item.parsed.ready():
+            if not self.builder.build_waiting():  # build examples here while the parsers work
+                break
+        taken = item.parsed.take(item.new_blobs)
+        parsed = [(oid, size, unpack(b) if isinstance(b, bytes) else b) for oid, size, b in taken]
+        makes = makes_examples(item.info)
+        # its own transaction: the commit, its changes and its new blobs
+        commit_id = write_commit(
+            self.conn,
+            self.target.repo_id,
+            item.info,
+            item.changes,
+            parsed,
+            makes_examples=makes,
+            replace=item.info.oid in self.plan.rewrite,
+        )
+        self.blobs += len(parsed)
+        self.builder.remember(taken)
+        if makes:
+            self.builder.add(commit_id, item.info, item.changes)
 
 
 def _read_commit(repo: pygit2.Repository, oid: str) -> tuple[git.CommitInfo, list[git.FileChange]]:
     """A commit as the store keeps it and examples are built from it: its message
     redacted (secrets, e-mail addresses), on every path that reads one."""
     commit = repo[oid]
-    return redact_commit(git.commit_info(repo, commit)), git.changed_files(repo, commit)
+    return redact_commit(git.commit_info(repo, commit)), git.changed_files(repo, commit, SUFFIX)

@@ -22,6 +22,7 @@ import tree_sitter_rust
 
 LANGUAGE = tree_sitter.Language(tree_sitter_rust.language())
 
+SUFFIX = ".rs"  # the files this language reads: git lists the paths that end so
 # Bump when extraction changes, so a store can tell which blobs an older parser saw.
 PARSER_VERSION = 2  # 2: blobs holding a NUL byte are binary; MAX_NESTING
 
@@ -209,6 +210,10 @@ def _impl_name(node: tree_sitter.Node) -> str:
     return f"impl {'!' if negative else ''}{_one_line(trait)} for {target}"
 
 
+# (container node, module scope, qualname prefix, container kind)
+_Frame = tuple[tree_sitter.Node, tuple[str, ...], tuple[str, ...], str]
+
+
 def _extract(
     root: tree_sitter.Node, data: bytes
 ) -> tuple[tuple[Item, ...], tuple[Use, ...], tuple[ModDecl, ...], bool]:
@@ -218,10 +223,7 @@ def _extract(
     uses: list[Use] = []
     mods: list[ModDecl] = []
     too_deep = False
-    # (container node, module scope, qualname prefix, container kind)
-    stack: list[tuple[tree_sitter.Node, tuple[str, ...], tuple[str, ...], str]] = [
-        (root, (), (), "file")
-    ]
+    stack: list[_Frame] = [(root, (), (), "file")]
     while stack:
         container, scope, prefix, ckind = stack.pop()
         if len(prefix) > MAX_NESTING:
@@ -242,46 +244,10 @@ def _extract(
                 lead = None
                 continue
             first, lead = lead or node, None
-            body = node.child_by_field_id(_BODY)
-            if ntype in _FN_NODES:
-                kind = "method" if ckind in ("impl", "trait") else "fn"
-                name = _text(node.child_by_field_id(_NAME))
-            elif ntype in _SIMPLE_KINDS:
-                kind = _SIMPLE_KINDS[ntype]
-                name = _text(node.child_by_field_id(_NAME))
-                if ntype in ("const_item", "static_item"):
-                    body = node.child_by_field_id(_VALUE)
-            elif ntype == "trait_item":
-                kind, name = "trait", _text(node.child_by_field_id(_NAME))
-                if body is not None:
-                    stack.append((body, scope, (*prefix, name), "trait"))
-            elif ntype == "impl_item":
-                kind, name = "impl", _impl_name(node)
-                if body is not None:
-                    stack.append((body, scope, (*prefix, name), "impl"))
-            elif ntype == "mod_item":
-                name = _text(node.child_by_field_id(_NAME))
-                mods.append(
-                    ModDecl(name, "::".join(scope), body is not None, node.start_point[0] + 1)
-                )
-                if body is None:
-                    continue
-                kind = "mod"
-                stack.append((body, (*scope, name), (*prefix, name), "mod"))
-            elif ntype == "use_declaration":
-                uses.extend(_expand_use(node, "::".join(scope)))
+            found = _named(node, ntype, ckind, scope, prefix, stack, uses, mods)
+            if found is None:
                 continue
-            elif ntype in ("foreign_mod_item", "ERROR"):
-                # extern blocks hold fns and statics; ERROR nodes hold what the parser
-                # recovered around a syntax error. Both add no name to the path.
-                inner = body if ntype == "foreign_mod_item" else node
-                if inner is not None:
-                    stack.append((inner, scope, prefix, ckind))
-                continue
-            else:
-                continue
-            if not name:
-                continue
+            kind, name, body = found
             items.append(
                 Item(  # positional: a third faster than by keyword, millions of times
                     kind,
@@ -296,6 +262,58 @@ def _extract(
                 )
             )
     return tuple(items), tuple(uses), tuple(mods), too_deep
+
+
+def _named(
+    node: tree_sitter.Node,
+    ntype: str,
+    ckind: str,
+    scope: tuple[str, ...],
+    prefix: tuple[str, ...],
+    stack: list[_Frame],
+    uses: list[Use],
+    mods: list[ModDecl],
+) -> tuple[str, str, tree_sitter.Node | None] | None:
+    """An item node's kind, name and body (None when it names no item). A container's
+    body goes on `stack` to be walked; `use` and `mod` declarations are added to
+    `uses` and `mods`."""
+    body = node.child_by_field_id(_BODY)
+    if ntype in _FN_NODES:
+        kind = "method" if ckind in ("impl", "trait") else "fn"
+        name = _text(node.child_by_field_id(_NAME))
+    elif ntype in _SIMPLE_KINDS:
+        kind = _SIMPLE_KINDS[ntype]
+        name = _text(node.child_by_field_id(_NAME))
+        if ntype in ("const_item", "static_item"):
+            body = node.child_by_field_id(_VALUE)
+    elif ntype == "trait_item":
+        kind, name = "trait", _text(node.child_by_field_id(_NAME))
+        if body is not None:
+            stack.append((body, scope, (*prefix, name), "trait"))
+    elif ntype == "impl_item":
+        kind, name = "impl", _impl_name(node)
+        if body is not None:
+            stack.append((body, scope, (*prefix, name), "impl"))
+    elif ntype == "mod_item":
+        name = _text(node.child_by_field_id(_NAME))
+        mods.append(ModDecl(name, "::".join(scope), body is not None, node.start_point[0] + 1))
+        if body is None:
+            return None
+        kind = "mod"
+        stack.append((body, (*scope, name), (*prefix, name), "mod"))
+    elif ntype == "use_declaration":
+        uses.extend(_expand_use(node, "::".join(scope)))
+        return None
+    elif ntype in ("foreign_mod_item", "ERROR"):
+        # extern blocks hold fns and statics; ERROR nodes hold what the parser
+        # recovered around a syntax error. Both add no name to the path.
+        inner = body if ntype == "foreign_mod_item" else node
+        if inner is not None:
+            stack.append((inner, scope, prefix, ckind))
+        return None
+    else:
+        return None
+    return (kind, name, body) if name else None
 
 
 def _join(prefix: str, path: str) -> str:

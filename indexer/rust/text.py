@@ -1,6 +1,7 @@
 """An item's code as text: whole lines from the start of its first line, its header
-line (`pub struct Opts { .. }`), and a definition as context with shorter variants
-(without doc comments and attributes, then the bare header line) for a tight budget."""
+line (`pub struct Opts { .. }`), a container (impl, trait, mod) without the items
+inside it, a definition as context with shorter variants (without doc comments and
+attributes, then the bare header line) for a tight budget, and `use` lines."""
 
 from __future__ import annotations
 
@@ -8,6 +9,9 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from indexer.rust.resolve import Definition
+    from indexer.rust.syntax import Use
+
+CONTAINER_KINDS = ("impl", "trait", "mod")  # items that hold other items
 
 
 def _drop_docs_and_attributes(text: str) -> str:
@@ -76,3 +80,63 @@ def _trait_signatures(code: bytes, d: Definition, children: list[Definition]) ->
             cursor = child.end_byte
     out.append(code[cursor : d.end_byte].decode())
     return "".join(out)
+
+
+def own_text(code: bytes, item: Definition, children: list[Definition]) -> str:
+    """An item's code; for a container, without the items inside it (a change to a
+    method is the method's example, not its impl's)."""
+    if item.kind not in CONTAINER_KINDS:
+        return item_text(code, item)
+    parts, cursor = [], item.start_byte
+    for child in children:
+        parts.append(code[cursor : child.start_byte].decode())
+        cursor = child.end_byte
+    parts.append(code[cursor : item.end_byte].decode())
+    return "".join(parts)
+
+
+def target_text(code: bytes, item: Definition, children: list[Definition]) -> str:
+    """An item as an example's target: its code; a container's with each inner item
+    cut to its header."""
+    if item.kind not in CONTAINER_KINDS:
+        return item_text(code, item)
+    parts, cursor = [], line_start(code, item.start_byte)
+    for child in children:
+        parts.append(code[cursor : child.item_byte].decode())
+        parts.append(header(code, child))
+        cursor = child.end_byte
+    parts.append(code[cursor : item.end_byte].decode())
+    return "".join(parts)
+
+
+def children(items: list[Definition]) -> dict[int, list[Definition]]:
+    """The items directly inside each container (an impl's methods, a mod's items),
+    by the container's start byte (not its qualname: two `impl S` blocks share one),
+    in file order. One sweep over the items sorted by position, with a stack of the
+    containers still open."""
+    inside: dict[int, list[Definition]] = {}
+    stack: list[Definition] = []
+    for item in sorted(items, key=lambda i: (i.start_byte, -i.end_byte)):
+        while stack and item.start_byte >= stack[-1].end_byte:
+            stack.pop()
+        if stack:
+            inside.setdefault(stack[-1].start_byte, []).append(item)
+        if item.kind in CONTAINER_KINDS:
+            stack.append(item)
+    return inside
+
+
+def imports_text(uses: list[Use], scope: str) -> str:
+    """The `use` lines in force in module `scope` (the file's own and the scope's),
+    each once."""
+    lines = []
+    for use in uses:
+        if use.scope not in ("", scope):
+            continue
+        if use.is_glob:
+            lines.append(f"use {use.path}::*;")
+        elif use.alias:
+            lines.append(f"use {use.path} as {use.alias};")
+        else:
+            lines.append(f"use {use.path};")
+    return "\n".join(dict.fromkeys(lines))

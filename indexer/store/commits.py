@@ -9,7 +9,6 @@ because a backfill writes millions of item rows.
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import astuple, dataclass, fields
 from pathlib import Path
@@ -30,7 +29,7 @@ from indexer.git import CommitInfo, FileChange
 from indexer.rust import PARSER_VERSION, Item, ParsedBlob, Use
 from indexer.rust import ModDecl as RustModDecl
 from indexer.store import models as m
-from indexer.store.examples import example_skips
+from indexer.store.examples import example_counts, example_skips
 from indexer.store.sql import (
     bulk_insert,
     chunks,
@@ -226,41 +225,8 @@ def stats(conn: Connection, repo: int) -> Stats:
         uses = conn.execute(
             select(func.count()).select_from(m.uses).join(m.blobs).where(in_repo)
         ).scalar_one()
-        e = m.examples.c
-        examples, distinct = conn.execute(
-            select(func.count(), func.count(e.content_id.distinct()))
-            .select_from(m.examples)
-            .join(m.commits, m.commits.c.id == e.commit_id)
-            .where(m.commits.c.repo_id == repo)
-        ).one()
-        redacted_rows = conn.execute(
-            select(e.secrets)
-            .join(m.commits, m.commits.c.id == e.commit_id)
-            .where(m.commits.c.repo_id == repo, e.secrets != "")
-        ).scalars()
-        redacted: Counter[str] = Counter()
-        redacted_examples = 0
-        for secrets in redacted_rows:
-            redacted.update(secrets.split())
-            redacted_examples += 1
-    by_status: dict[str, int] = {}
-    skips: dict[str, int] = {}
-    partial: dict[str, int] = {}
-    for status, reason, count in blob_rows:
-        by_status[status] = by_status.get(status, 0) + count
-        if reason:
-            into = skips if status == "skipped" else partial
-            into[reason] = into.get(reason, 0) + count
-    for entry, _count, paths in change_rows:
-        if entry != "file":  # symlinks and submodules are never parsed: count their paths
-            skips[entry] = paths
-    size = None
-    if conn.dialect.name == "sqlite" and conn.engine.url.database:
-        db = Path(conn.engine.url.database)
-        size = sum(p.stat().st_size for p in db.parent.glob(db.name + "*") if p.is_file())
-    elif conn.dialect.name == "postgresql":  # the whole database: every repo it holds
-        with tx(conn):
-            size = conn.execute(select(func.pg_database_size(func.current_database()))).scalar()
+    by_status, skips, partial = _blob_counts(blob_rows, change_rows)
+    examples = example_counts(conn, repo)
     return Stats(
         commits=commits[0],
         merges=int(commits[1]),
@@ -271,13 +237,44 @@ def stats(conn: Connection, repo: int) -> Stats:
         partial_by_reason=dict(sorted(partial.items())),
         items_by_kind=dict(sorted(item_rows)),
         uses=uses,
-        examples=examples,
-        distinct_examples=distinct,
-        redacted=dict(sorted(redacted.items())),
-        redacted_examples=redacted_examples,
+        examples=examples.examples,
+        distinct_examples=examples.distinct,
+        redacted=examples.redacted,
+        redacted_examples=examples.redacted_examples,
         example_skips=example_skips(conn, repo),
-        store_bytes=size,
+        store_bytes=_store_bytes(conn),
     )
+
+
+def _blob_counts(
+    blob_rows: Iterable[tuple[str, str | None, int]], change_rows: Iterable[tuple[str, int, int]]
+) -> tuple[dict[str, int], dict[str, int], dict[str, int]]:
+    """Blobs by status, by the reason they were skipped, by the reason they were parsed
+    only in part; symlinks and submodules (never parsed) count their paths."""
+    by_status: dict[str, int] = {}
+    skips: dict[str, int] = {}
+    partial: dict[str, int] = {}
+    for status, reason, count in blob_rows:
+        by_status[status] = by_status.get(status, 0) + count
+        if reason:
+            into = skips if status == "skipped" else partial
+            into[reason] = into.get(reason, 0) + count
+    for entry, _count, paths in change_rows:
+        if entry != "file":
+            skips[entry] = paths
+    return by_status, skips, partial
+
+
+def _store_bytes(conn: Connection) -> int | None:
+    """The store's size on disk: a SQLite file with its WAL, or a PostgreSQL database
+    (every repo it holds)."""
+    if conn.dialect.name == "sqlite" and conn.engine.url.database:
+        db = Path(conn.engine.url.database)
+        return sum(p.stat().st_size for p in db.parent.glob(db.name + "*") if p.is_file())
+    if conn.dialect.name == "postgresql":
+        with tx(conn):
+            return conn.execute(select(func.pg_database_size(func.current_database()))).scalar()
+    return None
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -307,3 +308,35 @@ def save_tokens(
             # Two exports at once may encode the same examples: the tokens are equal,
             # keep the first.
             conn.execute(upsert(conn, m.example_tokens).on_conflict_do_nothing(), rows)
+
+
+@dataclass(frozen=True)
+class ExampleCounts:
+    examples: int
+    distinct: int  # of different content (exact duplicates are stored once)
+    redacted: dict[str, int]  # secrets redacted from examples, by detector
+    redacted_examples: int  # examples with at least one
+
+
+def example_counts(conn: Connection, repo: int) -> ExampleCounts:
+    """How many examples one repo's commits have, of how many contents, and the
+    secrets redacted from them."""
+    e = m.examples.c
+    with tx(conn):
+        examples, distinct = conn.execute(
+            select(func.count(), func.count(e.content_id.distinct()))
+            .select_from(m.examples)
+            .join(m.commits, m.commits.c.id == e.commit_id)
+            .where(m.commits.c.repo_id == repo)
+        ).one()
+        redacted_rows = conn.execute(
+            select(e.secrets)
+            .join(m.commits, m.commits.c.id == e.commit_id)
+            .where(m.commits.c.repo_id == repo, e.secrets != "")
+        ).scalars()
+        redacted: Counter[str] = Counter()
+        redacted_examples = 0
+        for secrets in redacted_rows:
+            redacted.update(secrets.split())
+            redacted_examples += 1
+    return ExampleCounts(examples, distinct, dict(sorted(redacted.items())), redacted_examples)

@@ -23,6 +23,7 @@ from indexer.errors import IndexerError
 from indexer.rust import DEFAULT_MAX_BLOB_BYTES
 
 if TYPE_CHECKING:
+    from indexer.dataset.export import Manifest
     from indexer.dataset.snapshot import TokenizerInfo
     from indexer.hooks import HookState
     from indexer.index.sync import SyncResult
@@ -48,10 +49,10 @@ class _TextConsole(Console):
     def __init__(self, **kwargs: object) -> None:
         super().__init__(highlight=False, soft_wrap=True, markup=False, emoji=False, **kwargs)
 
-    def print(self, *objects: object, **kwargs: object) -> None:  # type: ignore[override]
+    def print(self, *objects: object, **kwargs: object) -> None:
         super().print(*(_visible(o) if isinstance(o, str) else o for o in objects), **kwargs)
 
-    def rule(self, title: str = "", **kwargs: object) -> None:  # type: ignore[override]
+    def rule(self, title: str = "", **kwargs: object) -> None:
         super().rule(_visible(title), **kwargs)
 
 
@@ -475,6 +476,10 @@ def export_command(
                 dedup=dedup,
                 near_threshold=near_threshold,
             )
+    _print_export(manifest, out_dir)
+
+
+def _print_export(manifest: Manifest, out_dir: Path) -> None:
     counts = ", ".join(f"{n} {name}" for name, n in manifest.counts.items())
     out.print(f"wrote {sum(manifest.counts.values())} examples ({counts}) to {out_dir}")
     skips = manifest.extra.get("skips") or {}
@@ -650,6 +655,6 @@ def main() -> None:
         app()
     finally:
         # The interpreter's teardown still runs (exit handlers, flushing, the exit
-        # status), but its collections skip what the command made: on log, a rerun
-        # with nothing new takes 0.5-0.7 s instead of 1.0-1.2 s.
+        # status), but its collections skip what the command made, which took a
+        # third of a short command's time (docs/speed.md).
         gc.freeze()

@@ -49,7 +49,7 @@ CACHE_TREES = 8
 
 
 def _size(value: object) -> int:
-    return 1 + (len(value) if value is not None else 0)  # type: ignore[arg-type]
+    return 1 + (len(value) if value is not None else 0)
 
 
 def _texts_size(value: tuple[str, tuple[str, ...]]) -> int:

@@ -58,7 +58,7 @@ def driver_cursor(conn: Connection, sql: str) -> Iterator:
     writer's time on rust-lang/log. The driver's errors come out as SQLAlchemy's,
     as they would from `conn` (`database.translate_errors` reads those), naming
     `sql` as the statement."""
-    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    cursor = conn.connection.driver_connection.cursor()
     try:
         yield cursor
     except conn.dialect.loaded_dbapi.Error as exc:

@@ -289,7 +289,10 @@ _REGULAR_FILE = (FileMode.BLOB, FileMode.BLOB_EXECUTABLE)  # not a symlink or gi
 
 
 def source_files_from(
-    base: pygit2.Commit, base_files: dict[str, str], commit: pygit2.Commit, suffix: str
+    base: pygit2.Commit,
+    base_files: dict[str, str],
+    commit: pygit2.Commit,
+    suffix: str | tuple[str, ...],
 ) -> dict[str, str]:
     """`source_files_at(commit)`, from `base_files` (another commit's): only the entries
     the diff of the two trees touches are read, where `source_files_at` walks every

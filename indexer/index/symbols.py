@@ -20,6 +20,7 @@ from indexer.git import CommitInfo, FileChange
 from indexer.index.examples import build_examples
 from indexer.index.parsing import unpack
 from indexer.rust import SUFFIX, ParsedBlob, Use
+from indexer.rust.cargo import MANIFEST, Cargo
 from indexer.rust.resolve import (
     DEFINITION_KINDS,
     BlobIndex,
@@ -33,6 +34,7 @@ from indexer.store.commits import BlobRows, blob_symbols
 from indexer.store.database import connect_engine
 
 T = TypeVar("T")
+_LISTED = (SUFFIX, MANIFEST)  # the paths a symbol table reads: sources and manifests
 ReadRows = Callable[[str, Sequence[str]], BlobRows]  # (blob oid, item kinds or all)
 
 # Bounds on what is kept, by size rather than count: a blob of generated code can hold
@@ -94,6 +96,7 @@ class StoreSource:
         # them in a few files.
         self._table: SymbolTable | None = None
         self._last_files: tuple[str, dict[str, str]] | None = None
+        self._cargo: tuple[tuple, Cargo] | None = None  # the last model, by what it was made of
         # Blobs the writer had just received from a parser when it sent this run, as
         # the parser packed them (`parsing.unpack`): cheaper than reading them back.
         self.fresh: dict[str, bytes] = {}
@@ -148,19 +151,36 @@ class StoreSource:
         return _cached(self._code, blob, lambda: self.repo[blob].data)
 
     def files_at(self, commit: str) -> dict[str, str]:
+        """The commit's `.rs` files and Cargo manifests: {path: blob}."""
+
         def read() -> dict[str, str]:
             if self._last_files is None:
-                return git.source_files_at(self.repo, self.repo[commit], SUFFIX)
+                return git.source_files_at(self.repo, self.repo[commit], _LISTED)
             base, files = self._last_files
-            return git.source_files_from(self.repo[base], files, self.repo[commit], SUFFIX)
+            return git.source_files_from(self.repo[base], files, self.repo[commit], _LISTED)
 
         files = _cached(self._files, commit, read)
         self._last_files = (commit, files)
         return files
 
     def table_at(self, commit: str) -> SymbolTable:
-        self._table = SymbolTable.at(self.files_at(commit), self.index, self._table)
+        files = self.files_at(commit)
+        rust = {p: b for p, b in files.items() if p.endswith(SUFFIX)}
+        manifests = tuple(sorted((p, b) for p, b in files.items() if _is_manifest(p)))
+        self._table = SymbolTable.at(rust, self.index, self._table, self.cargo(manifests, rust))
         return self._table
+
+    def cargo(self, manifests: tuple[tuple[str, str], ...], rust: dict[str, str]) -> Cargo:
+        """The crates of a tree with these manifests (path, blob) and `.rs` files: the
+        last one made while neither changed."""
+        if self._cargo is not None:
+            (made_of, paths), cargo = self._cargo
+            if made_of == manifests and paths == rust.keys():
+                return cargo
+        texts = {path: self.repo[blob].data for path, blob in manifests}
+        cargo = Cargo(texts, rust)
+        self._cargo = ((manifests, rust.keys()), cargo)
+        return cargo
 
     def index(self, path: str, blob: str) -> BlobIndex | None:
         def make() -> BlobIndex | None:
@@ -176,6 +196,10 @@ class StoreSource:
         self, key: tuple, compute: Callable[[], tuple[str, tuple[str, ...]]]
     ) -> tuple[str, tuple[str, ...]]:
         return _cached(self._texts, key, compute)
+
+
+def _is_manifest(path: str) -> bool:
+    return path == MANIFEST or path.endswith("/" + MANIFEST)
 
 
 def _file_order(items: Iterable[Definition]) -> list[Definition]:

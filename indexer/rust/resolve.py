@@ -3,7 +3,9 @@
 The names an item's code refers to (types, traits, called functions, macros, paths)
 are resolved against the symbol table at the PARENT commit (the state the author
 saw): first through the file's own `use` declarations (aliases and globs included),
-then in the parent module, then as a unique name in the crate. Each definition found
+then in the parent module, then as a unique name in the crate. Crates are Cargo's
+(`cargo.py`): a path may lead into the package's own library or a path dependency,
+through `pub use` re-exports, and a 2015 crate's use paths start at its root. Each definition found
 is shown as text by `text.py`: structs, enums, unions, type aliases and consts
 whole, traits with their method signatures, functions as signatures only.
 
@@ -21,7 +23,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import NamedTuple
 
-from indexer.rust.syntax import Use, module_path, resolve_use
+from indexer.rust.cargo import Cargo, Crate
+from indexer.rust.syntax import Use, module_path, resolve_use_in
 
 EXTERNAL_ROOTS = frozenset({"std", "core", "alloc"})
 # Kinds that can be context; impls and mods are containers, not definitions to show.
@@ -111,10 +114,12 @@ def definitions(blob: str, rows: list[tuple], path: str = "") -> list[Definition
 @dataclass(frozen=True)
 class BlobIndex:
     """What one blob contributes to a symbol table, whatever its path: definitions by
-    (inline-module scope, name), and its `use`s by the local name they bind."""
+    (inline-module scope, name), its `use`s by the local name they bind, and its glob
+    `use`s by scope."""
 
     definitions: dict[tuple[tuple[str, ...], str], list[Definition]]
     uses: dict[tuple[tuple[str, ...], str], str]
+    globs: dict[tuple[str, ...], list[str]]
 
 
 def index_blob(path: str, items: list[Definition], uses: list[Use]) -> BlobIndex:
@@ -127,11 +132,14 @@ def index_blob(path: str, items: list[Definition], uses: list[Use]) -> BlobIndex
             scope = tuple(d.qualname.split("::")[:-1])
             definitions.setdefault((scope, d.name), []).append(d)
     bound: dict[tuple[tuple[str, ...], str], str] = {}
+    globs: dict[tuple[str, ...], list[str]] = {}
     for use in uses:
-        if not use.is_glob:
-            scope = tuple(use.scope.split("::")) if use.scope else ()
+        scope = tuple(use.scope.split("::")) if use.scope else ()
+        if use.is_glob:
+            globs.setdefault(scope, []).append(use.path)
+        else:
             bound.setdefault((scope, use.alias or use.path.split("::")[-1]), use.path)
-    return BlobIndex(definitions, bound)
+    return BlobIndex(definitions, bound, globs)
 
 
 class SymbolTable:
@@ -150,8 +158,10 @@ class SymbolTable:
         blobs: dict[str, str] | None = None,
         layout: tuple[dict, dict] | None = None,
         named: dict[str, dict[str, list[Definition]]] | None = None,
+        cargo: Cargo | None = None,
     ) -> None:
         self.files = files  # path -> the index of the blob there (its definitions carry the path)
+        self.cargo = cargo if cargo else None  # None: crates and modules from paths alone
         self.blobs = blobs or {}  # path -> blob: what `at` compares
         # crate -> name -> file-level definitions, built on a crate's first `named`
         self._named = named if named is not None else {}
@@ -167,9 +177,47 @@ class SymbolTable:
             self.modules, self.crates = layout
             return
         for path in sorted(files):
-            crate = crate_root(path)
-            self.modules.setdefault((crate, module_path(path)), []).append(path)
-            self.crates.setdefault(crate, []).append(path)
+            for crate, module in self.places(path):
+                self.modules.setdefault((crate, module), []).append(path)
+                self.crates.setdefault(crate, []).append(path)
+
+    def places(self, path: str) -> tuple[tuple[str, tuple[str, ...]], ...]:
+        """The crates (by key) the file is part of, each with its module there; the
+        first is where its own names are resolved. Without Cargo's word, one: the
+        folder above its last `src/`, and the module its path gives."""
+        if self.cargo is not None:
+            found = self.cargo.crates_of(path)
+            if found:
+                return tuple((crate.key, module) for crate, module in found)
+        return ((crate_root(path), module_path(path)),)
+
+    def crate(self, key: str) -> Crate | None:
+        return self.cargo.crates.get(key) if self.cargo is not None else None
+
+    def absolute(
+        self, path: str, crate: str, module: tuple[str, ...]
+    ) -> tuple[str, tuple[str, ...]] | None:
+        """A use path as written in `module` of `crate`, made absolute: the crate it
+        leads into and the path there. `crate::` as is; a library the crate can name
+        (its package's, a path dependency); in a 2015 crate, any other path from the
+        crate's root; else a path into a child module, relative to it. None for std
+        and other crates."""
+        parts = tuple(path.split("::"))
+        info = self.crate(crate)
+        old_paths = info is not None and info.edition == "2015"
+        if parts[0] == "":  # `::a::b`: the crate's root in 2015, another crate since
+            parts = parts[1:]
+            if old_paths:
+                return (crate, ("crate", *parts))
+        if parts[0] == "crate":
+            return (crate, parts)
+        if info is not None and parts[0] in info.externs:
+            return (info.externs[parts[0]], ("crate", *parts[1:]))
+        if parts[0] in EXTERNAL_ROOTS or not parts[0]:
+            return None
+        if old_paths:
+            return (crate, ("crate", *parts))
+        return (crate, (*module, *parts))
 
     @classmethod
     def at(
@@ -177,12 +225,15 @@ class SymbolTable:
         blobs: dict[str, str],
         index: Callable[[str, str], BlobIndex | None],
         previous: SymbolTable | None = None,
+        cargo: Cargo | None = None,
     ) -> SymbolTable:
-        """The table of a tree (`blobs`: path -> blob), indexing blobs with `index`;
-        from `previous` (another tree's table) where given, redoing only what differs."""
+        """The table of a tree (`blobs`: path -> blob, its crates `cargo`), indexing
+        blobs with `index`; from `previous` (another tree's table) where given, redoing
+        only what differs."""
+        cargo = cargo if cargo else None
         if previous is None:
             files = {p: i for p, b in blobs.items() if (i := index(p, b)) is not None}
-            return cls(files, blobs)
+            return cls(files, blobs, cargo=cargo)
         old = previous.blobs
         changed = [p for p, b in blobs.items() if old.get(p) != b]
         changed += [p for p in old if p not in blobs]
@@ -194,20 +245,22 @@ class SymbolTable:
                 files.pop(path, None)
             else:
                 files[path] = found
-        if files.keys() != previous.files.keys():
-            return cls(files, blobs)  # paths came or went: modules and crates anew
+        if files.keys() != previous.files.keys() or cargo is not previous.cargo:
+            # paths came or went, or the manifests changed: modules and crates anew
+            return cls(files, blobs, cargo=cargo)
         # The same paths: the same modules and crates, and the name index of every
         # crate changes only by the names of the changed files.
         named = dict(previous._named)
-        for crate in {crate_root(p) for p in changed} & named.keys():
-            paths = [p for p in changed if crate_root(p) == crate and p in files]
+        crates_of = {p: {c for c, _m in previous.places(p)} for p in changed}
+        for crate in set().union(*crates_of.values()) & named.keys():
+            paths = [p for p in changed if crate in crates_of[p] and p in files]
             named[crate] = _renamed(
                 previous._named[crate],
                 paths,
                 [previous.files[p] for p in paths],
                 [files[p] for p in paths],
             )
-        return cls(files, blobs, (previous.modules, previous.crates), named)
+        return cls(files, blobs, (previous.modules, previous.crates), named, cargo)
 
     def _defined(self, crate: str, module: tuple[str, ...], name: str) -> list[Definition]:
         found: list[Definition] = []
@@ -217,13 +270,23 @@ class SymbolTable:
                 found.extend(self.files[path].definitions.get((scope, name), ()))
         return found
 
-    def _reexport(self, crate: str, module: tuple[str, ...], name: str) -> str | None:
+    def _reexports(
+        self, crate: str, module: tuple[str, ...], name: str
+    ) -> list[tuple[str, tuple[str, ...]]]:
+        """Where `module` may take `name` from: its `use` that binds it, else its glob
+        `use`s (each a module the name would be in); absolute, (crate, path)."""
+        plain, globs = [], []
         for cut in range(len(module), 0, -1):
             for path in self.modules.get((crate, module[:cut]), ()):
-                target = self.files[path].uses.get((module[cut:], name))
+                index = self.files[path]
+                target = index.uses.get((module[cut:], name))
                 if target is not None:
-                    return resolve_use(Use(target, None, False, "", 0), path)
-        return None
+                    plain.append(self.absolute(_in(target, module), crate, module))
+                for glob in index.globs.get(module[cut:], ()):
+                    found = self.absolute(_in(glob, module), crate, module)
+                    if found is not None:
+                        globs.append((found[0], (*found[1], name)))
+        return [p for p in plain if p is not None][:1] or globs
 
     def in_module(self, crate: str, module: tuple[str, ...], name: str) -> list[Definition]:
         key = (crate, module, name)
@@ -231,14 +294,20 @@ class SymbolTable:
             self._in_module[key] = self._follow(crate, module, name)
         return self._in_module[key]
 
-    def _follow(self, crate: str, module: tuple[str, ...], name: str) -> list[Definition]:
-        for _hop in range(4):  # re-exports of re-exports, within reason
-            found = self._defined(crate, module, name)
-            target = self._reexport(crate, module, name) if not found else None
-            absolute = _absolute(target, module) if target else None
-            if found or absolute is None:
+    def _follow(
+        self, crate: str, module: tuple[str, ...], name: str, hops: int = 4
+    ) -> list[Definition]:
+        """The definitions of `name` in `module`, following re-exports of re-exports
+        (plain, aliased, glob; across crates) within reason."""
+        found = self._defined(crate, module, name)
+        if found or hops == 0:
+            return found
+        for target_crate, target in self._reexports(crate, module, name):
+            if (target_crate, target) == (crate, (*module, name)):
+                continue  # a glob of the module itself
+            found = self._follow(target_crate, target[:-1], target[-1], hops - 1)
+            if found:
                 return found
-            module, name = absolute[:-1], absolute[-1]
         return []
 
     def named(self, crate: str, name: str) -> list[Definition]:
@@ -280,16 +349,9 @@ def _renamed(
     return updated
 
 
-def _absolute(path: str, module: tuple[str, ...]) -> tuple[str, ...] | None:
-    """A use path as written, made absolute from `module`: `crate::` as is, a path into
-    a child module (`user::User` in model/mod.rs) relative to it; None for std and
-    other crates (a path whose head is no module of ours stays unresolved)."""
-    parts = tuple(path.split("::"))
-    if parts[0] == "crate":
-        return parts
-    if parts[0] in EXTERNAL_ROOTS or parts[0] == "":
-        return None
-    return (*module, *parts)
+def _in(path: str, module: tuple[str, ...]) -> str:
+    """A use path written in `module`, with `self::` and `super::` made absolute."""
+    return resolve_use_in(Use(path, None, False, "", 0), module)
 
 
 def resolve(
@@ -300,7 +362,7 @@ def resolve(
 ) -> tuple[list[tuple[Definition, int]], list[str], list[str]]:
     """Definitions in other files for each referenced name, most referenced first."""
     if path not in table.scopes:  # the same for every item of the file in this commit
-        table.scopes[path] = _scope(uses, path)
+        table.scopes[path] = _scope(uses, path, table)
     scope = table.scopes[path]
     found: dict[tuple[str, str], tuple[Definition, int]] = {}
     resolved, unresolved = [], []
@@ -315,7 +377,7 @@ def resolve(
             unresolved.append(f"{ref} (defined in this file)")
             continue
         if len(candidates) != 1:
-            reason = "ambiguous" if candidates else _why_not(parts[0], scope.imported)
+            reason = "ambiguous" if candidates else _why_not(parts[0], scope)
             unresolved.append(f"{ref} ({reason})")
             continue
         definition = candidates[0]
@@ -332,25 +394,33 @@ def resolve(
 @dataclass(frozen=True)
 class FileScope:
     """What names mean in one file: its crate and module, and what its uses bring in
-    (local name -> absolute path, and the modules of its glob imports)."""
+    (local name -> (crate, absolute path), or None for std and other crates; and the
+    modules of its glob imports)."""
 
     path: str
     crate: str
     module: tuple[str, ...]
-    imported: dict[str, str]
-    globs: list[tuple[str, ...]]
+    imported: dict[str, tuple[str, tuple[str, ...]] | None]
+    written: dict[str, str]  # local name -> the use's path, as written
+    globs: list[tuple[str, tuple[str, ...]]]
 
 
-def _scope(uses: list[Use], path: str) -> FileScope:
-    imported: dict[str, str] = {}
-    globs: list[tuple[str, ...]] = []
+def _scope(uses: list[Use], path: str, table: SymbolTable) -> FileScope:
+    crate, module = table.places(path)[0]
+    imported: dict[str, tuple[str, tuple[str, ...]] | None] = {}
+    written: dict[str, str] = {}
+    globs: list[tuple[str, tuple[str, ...]]] = []
     for use in uses:
-        absolute = resolve_use(use, path)
+        scope = (*module, *(use.scope.split("::") if use.scope else ()))
+        absolute = table.absolute(resolve_use_in(use, module), crate, scope)
         if use.is_glob:
-            globs.append(tuple(absolute.split("::")))
+            if absolute is not None:
+                globs.append(absolute)
         else:
-            imported[use.alias or absolute.split("::")[-1]] = absolute
-    return FileScope(path, crate_root(path), module_path(path), imported, globs)
+            local = use.alias or use.path.split("::")[-1]
+            imported[local] = absolute
+            written[local] = use.path
+    return FileScope(path, crate, module, imported, written, globs)
 
 
 def _lookup(ref: str, parts: list[str], scope: FileScope, table: SymbolTable) -> list[Definition]:
@@ -361,12 +431,21 @@ def _lookup(ref: str, parts: list[str], scope: FileScope, table: SymbolTable) ->
         candidates = [d for d in candidates if (d.kind == "macro") == macro]
         if candidates:
             return candidates
+    if macro:
+        # `#[macro_export]` puts a macro at its crate's root wherever it is defined,
+        # and `#[macro_use]` brings a crate's macros in by name.
+        info = table.crate(scope.crate)
+        crates = [scope.crate, *(info.externs.values() if info else ())]
+        found = [
+            d for c in dict.fromkeys(crates) for d in table.named(c, parts[-1]) if d.kind == "macro"
+        ]
+        return found if len(found) == 1 else []
     return []
 
 
-def _why_not(head: str, imported: dict[str, str]) -> str:
-    if head in imported and not imported[head].startswith("crate::"):
-        return f"external: {imported[head].split('::')[0]}"
+def _why_not(head: str, scope: FileScope) -> str:
+    if head in scope.written and scope.imported.get(head) is None:
+        return f"external: {scope.written[head].split('::')[0]}"
     if head in EXTERNAL_ROOTS:
         return "external: std"
     return "not found"
@@ -374,28 +453,30 @@ def _why_not(head: str, imported: dict[str, str]) -> str:
 
 def _candidates(parts: list[str], scope: FileScope, table: SymbolTable) -> list[Definition]:
     head, name = parts[0], parts[-1]
-    crate, own_module, imported = scope.crate, scope.module, scope.imported
+    crate, own_module = scope.crate, scope.module
     # 1. The imported path: `use crate::a::B` (or an alias), or `a::B` through `use crate::a`.
-    if head in imported:
-        base = _absolute(imported[head], own_module)
+    if head in scope.imported:
+        base = scope.imported[head]
         if base is None:
             return []  # std or an external crate
-        absolute = (*base, *parts[1:])
-        return table.in_module(crate, absolute[:-1], absolute[-1])
+        absolute = (*base[1], *parts[1:])
+        return table.in_module(base[0], absolute[:-1], absolute[-1])
     if head == "crate" and len(parts) > 1:
         return table.in_module(crate, tuple(parts[:-1]), name)
     if head in ("self", "super") and len(parts) > 1:
-        use = Use("::".join(parts), None, False, "", 0)
-        absolute = tuple(resolve_use(use, scope.path).split("::"))
+        absolute = tuple(_in("::".join(parts), own_module).split("::"))
         return table.in_module(crate, absolute[:-1], absolute[-1])
     if len(parts) > 1:
-        return []  # `Foo::new`, `std::mem::take`: the head decides, and it is not ours
+        # `other_crate::Type`, or `::a::B` (2015), or a child module's `model::User`
+        found = table.absolute("::".join(parts), crate, own_module)
+        if found is None or (found[0] == crate and (crate, found[1][:-1]) not in table.modules):
+            return []  # `Foo::new`, `std::mem::take`: the head decides, and it is not ours
+        return table.in_module(found[0], found[1][:-1], found[1][-1])
     # 2. A glob import that brings the name in, then the parent module.
-    for module in scope.globs:
-        if module[0] == "crate":
-            found = table.in_module(crate, module, name)
-            if found:
-                return found
+    for glob_crate, module in scope.globs:
+        found = table.in_module(glob_crate, module, name)
+        if found:
+            return found
     if len(own_module) > 1:
         found = table.in_module(crate, own_module[:-1], name)
         if found:

@@ -376,7 +376,13 @@ def module_path(file_path: str) -> tuple[str, ...]:
 
 def resolve_use(use: Use, file_path: str) -> str:
     """The absolute path of a use, for the file at `file_path`; external paths as written."""
-    module = (*module_path(file_path), *(use.scope.split("::") if use.scope else ()))
+    return resolve_use_in(use, module_path(file_path))
+
+
+def resolve_use_in(use: Use, module: tuple[str, ...]) -> str:
+    """The absolute path of a use in a file that is `module`: `self::` and `super::`
+    made absolute; any other path as written."""
+    module = (*module, *(use.scope.split("::") if use.scope else ()))
     parts = use.path.split("::")
     if parts[0] == "self":
         return "::".join((*module, *parts[1:]))

@@ -1,0 +1,245 @@
+"""Cargo's view of a tree: its packages, their targets (each one crate), editions, and
+the crates each crate can name. Read from the manifests and file paths at a commit
+(never the work tree); `crates_of` says which crates, at which module, a `.rs` file
+is part of.
+
+What Cargo discovers is followed: `[lib]`, `[[bin]]`, `[[test]]`, `[[bench]]`,
+`[[example]]` with their `path` and `name`, and the automatic targets (`src/lib.rs`,
+`src/main.rs`, `src/bin/*.rs`, `src/bin/*/main.rs`, `tests/*.rs`, `benches/*.rs`,
+`examples/*.rs`, `build.rs`). A crate names its package's own library by the
+package's name, and its path dependencies (`path = "..."`, or `workspace = true` for
+one the workspace lists with a path), under their key or rename; hyphens become
+underscores. Every manifest with a `[package]` is a package, a workspace member or
+not (a fixture crate under `tests/` is its own). Modules follow the file layout:
+`a.rs` or `a/mod.rs` below the crate root's folder is `crate::a`; `#[path]` is not
+read here.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from posixpath import dirname, join, normpath
+
+MANIFEST = "Cargo.toml"
+DEFAULT_EDITION = "2015"  # what Cargo assumes for a package that names none
+
+
+@dataclass(frozen=True)
+class Crate:
+    """One target of a package: the crate its root file starts."""
+
+    key: str  # unique in the tree: "<package dir>:<kind>:<name>"
+    kind: str  # lib, bin, test, bench, example, build
+    name: str  # as code names it (hyphens as underscores)
+    root: str  # the path of its root file
+    edition: str
+    externs: Mapping[str, str] = field(default_factory=dict)  # name in code -> crate key
+
+    @property
+    def folder(self) -> str:
+        """The folder its modules' files are found in: the root file's."""
+        return dirname(self.root)
+
+
+@dataclass(frozen=True)
+class _Package:
+    folder: str  # "" for the tree's root
+    name: str
+    edition: str
+    lib: tuple[str, str] | None  # (name, root path)
+    targets: tuple[tuple[str, str, str], ...]  # (kind, name, root path), the library's too
+    dependencies: Mapping[str, tuple[str, str]]  # name in code -> (folder, section)
+
+
+class Cargo:
+    """The crates of one tree. Built from its manifests (path -> text) and its `.rs`
+    paths; `crates_of(path)` is memoized."""
+
+    def __init__(self, manifests: Mapping[str, bytes], rust_paths: Iterable[str]) -> None:
+        paths = sorted(rust_paths)
+        self.packages = _packages(manifests, set(paths))
+        self.crates: dict[str, Crate] = {}
+        by_folder = {p.folder: p for p in self.packages}
+        for package in self.packages:
+            lib_key = f"{package.folder}:lib:{package.lib[0]}" if package.lib else None
+            for kind, name, root in package.targets:
+                externs = {}
+                for dep, (folder, section) in package.dependencies.items():
+                    if section == "dev" and kind in ("lib", "bin", "build"):
+                        continue
+                    if (section == "build") != (kind == "build"):
+                        continue
+                    target = by_folder.get(folder)
+                    if target is not None and target.lib is not None:
+                        externs[dep] = f"{target.folder}:lib:{target.lib[0]}"
+                if package.lib is not None and lib_key and kind not in ("lib", "build"):
+                    externs.setdefault(package.lib[0], lib_key)
+                key = f"{package.folder}:{kind}:{name}"
+                self.crates[key] = Crate(key, kind, name, root, package.edition, externs)
+        self._by_folder = sorted(by_folder, key=len, reverse=True)  # deepest first
+        self._packages = by_folder
+        self._roots = {c.root: c for c in self.crates.values()}
+        self._memo: dict[str, tuple[tuple[Crate, tuple[str, ...]], ...]] = {}
+
+    def __bool__(self) -> bool:
+        return bool(self.crates)
+
+    def crates_of(self, path: str) -> tuple[tuple[Crate, tuple[str, ...]], ...]:
+        """The crates the file at `path` is part of, each with the module it is there;
+        () for a file of no package (or of none of its targets' folders)."""
+        found = self._memo.get(path)
+        if found is None:
+            found = self._memo[path] = self._crates_of(path)
+        return found
+
+    def _crates_of(self, path: str) -> tuple[tuple[Crate, tuple[str, ...]], ...]:
+        root = self._roots.get(path)
+        if root is not None:
+            return ((root, ("crate",)),)
+        package = next((f for f in self._by_folder if _under(path, f)), None)
+        if package is None:
+            return ()
+        crates = [c for c in self.crates.values() if c.key.startswith(f"{package}:")]
+        # The crates whose root folder holds the file, the innermost folder first: a
+        # file under src/bin/x/ is bin x's, one elsewhere under src/ the library's
+        # (or the main binary's, without a library); one under tests/ is a module of
+        # each test crate.
+        holding = [c for c in crates if _under(path, c.folder) and c.kind != "build"]
+        if not holding:
+            return ()
+        deepest = max((c.folder for c in holding), key=len)
+        holding = [c for c in holding if c.folder == deepest]
+        libs = [c for c in holding if c.kind == "lib"]
+        if libs:
+            holding = libs
+        module = _module(path, deepest)
+        return tuple((c, module) for c in sorted(holding, key=lambda c: c.key))
+
+
+def _under(path: str, folder: str) -> bool:
+    return not folder or path.startswith(folder + "/")
+
+
+def _module(path: str, folder: str) -> tuple[str, ...]:
+    """The module of the file at `path` (not a crate root) in a crate whose root is in
+    `folder`: `a.rs` and `a/mod.rs` are `crate::a`, `a/b.rs` is `crate::a::b`."""
+    rel = path[len(folder) + 1 :] if folder else path
+    parts = rel.removesuffix(".rs").split("/")
+    if parts[-1] == "mod":
+        parts = parts[:-1]
+    return ("crate", *parts)
+
+
+def _packages(manifests: Mapping[str, bytes], rust_paths: set[str]) -> list[_Package]:
+    workspace: dict = {}
+    parsed: dict[str, dict] = {}
+    for path, text in sorted(manifests.items()):
+        try:
+            data = tomllib.loads(text.decode("utf-8"))
+        except (UnicodeDecodeError, tomllib.TOMLDecodeError):
+            continue  # a broken manifest: its files keep the layout-only behaviour
+        folder = dirname(path)
+        parsed[folder] = data
+        if "workspace" in data and (not workspace or len(folder) < len(workspace["folder"])):
+            workspace = {"folder": folder, **data["workspace"]}
+    packages = []
+    for folder, data in parsed.items():
+        package = data.get("package")
+        if not isinstance(package, dict) or not isinstance(package.get("name"), str):
+            continue
+        packages.append(_package(folder, data, package, workspace, rust_paths))
+    return packages
+
+
+def _package(folder: str, data: dict, package: dict, workspace: dict, rust: set[str]) -> _Package:
+    name = _crate_name(package["name"])
+    edition = package.get("edition", DEFAULT_EDITION)
+    if isinstance(edition, dict):  # edition.workspace = true
+        edition = workspace.get("package", {}).get("edition", DEFAULT_EDITION)
+    targets: list[tuple[str, str, str]] = []
+    lib = data.get("lib") if isinstance(data.get("lib"), dict) else {}
+    lib_root = join(folder, lib["path"]) if isinstance(lib.get("path"), str) else None
+    lib_root = normpath(lib_root) if lib_root else join(folder, "src/lib.rs").lstrip("/")
+    lib_entry = None
+    if lib_root in rust:
+        lib_entry = (_crate_name(str(lib.get("name", name))), lib_root)
+        targets.append(("lib", *lib_entry))
+    for kind, section, folders in (
+        ("bin", "bin", ("src/bin",)),
+        ("test", "test", ("tests",)),
+        ("bench", "bench", ("benches",)),
+        ("example", "example", ("examples",)),
+    ):
+        targets += _targets(folder, kind, data.get(section), folders, name, rust)
+    build = package.get("build", "build.rs")
+    if isinstance(build, str) and normpath(join(folder, build)) in rust:
+        targets.append(("build", "build_script_build", normpath(join(folder, build))))
+    dependencies: dict[str, tuple[str, str]] = {}
+    for section, key in (
+        ("normal", "dependencies"),
+        ("dev", "dev-dependencies"),
+        ("build", "build-dependencies"),
+    ):
+        for dep, spec in (data.get(key) or {}).items():
+            found = _path_dependency(folder, dep, spec, workspace)
+            if found is not None:
+                dependencies.setdefault(_crate_name(dep), (found, section))
+    return _Package(folder, name, str(edition), lib_entry, tuple(targets), dependencies)
+
+
+def _targets(
+    folder: str,
+    kind: str,
+    declared: object,
+    auto_folders: tuple[str, ...],
+    package: str,
+    rust: set[str],
+) -> list[tuple[str, str, str]]:
+    """A package's targets of one kind: those its manifest declares, then those Cargo
+    discovers in their folder (and for binaries, `src/main.rs`)."""
+    found: dict[str, tuple[str, str, str]] = {}  # by root path
+    for entry in declared if isinstance(declared, list) else []:
+        if not isinstance(entry, dict) or not isinstance(entry.get("name"), str):
+            continue
+        root = entry.get("path")
+        if not isinstance(root, str):
+            auto = auto_folders[0]
+            single = join(folder, auto, f"{entry['name']}.rs").lstrip("/")
+            root = single if single in rust else join(folder, auto, entry["name"], "main.rs")
+        root = normpath(join(folder, root)) if isinstance(entry.get("path"), str) else root
+        found[root] = (kind, _crate_name(entry["name"]), root)
+    prefix = join(folder, auto_folders[0]).lstrip("/") + "/"
+    if kind == "bin":
+        main = join(folder, "src/main.rs").lstrip("/")
+        if main in rust:
+            found.setdefault(main, (kind, package, main))
+    for path in sorted(p for p in rust if p.startswith(prefix)):
+        rest = path[len(prefix) :].split("/")
+        if len(rest) == 1:
+            found.setdefault(path, (kind, _crate_name(rest[0].removesuffix(".rs")), path))
+        elif len(rest) == 2 and rest[1] == "main.rs":
+            found.setdefault(path, (kind, _crate_name(rest[0]), path))
+    return sorted(found.values(), key=lambda t: t[2])
+
+
+def _path_dependency(folder: str, dep: str, spec: object, workspace: dict) -> str | None:
+    """The folder of a path dependency, from its spec (or the workspace's)."""
+    if not isinstance(spec, dict):
+        return None
+    base = folder
+    if spec.get("workspace") is True:
+        spec = (workspace.get("dependencies") or {}).get(dep)
+        base = workspace.get("folder", "")
+        if not isinstance(spec, dict):
+            return None
+    path = spec.get("path")
+    if not isinstance(path, str):
+        return None
+    found = normpath(join(base, path))
+    return "" if found == "." else found
+
+
+def _crate_name(name: str) -> str:
+    return name.replace("-", "_")

@@ -27,7 +27,7 @@ import re
 import subprocess
 import sys
 import tempfile
-from collections import Counter
+from collections import Counter, defaultdict
 from functools import lru_cache
 from pathlib import Path
 
@@ -43,7 +43,9 @@ from indexer.store.commits import blob_symbols
 from indexer.store.examples import StoredExample, commit_examples
 
 KINDS = ("struct", "enum", "union", "trait", "type", "macro")
-_NAME = re.compile(r"(?<![\w.])([A-Z][A-Za-z0-9_]*)\b|(?<![\w.])([a-z_][a-z0-9_]*)!")
+# A name not after `.` (a method or field) or `::` (a segment of a path, which its
+# head decides: `sval::Value` is sval's); a macro is a name before `!`.
+_NAME = re.compile(r"(?<![\w.:])([A-Z][A-Za-z0-9_]*)\b|(?<![\w.:])([a-z_][a-z0-9_]*)!")
 _BLANK = re.compile(r"//[^\n]*|/\*.*?\*/|\"(?:\\.|[^\"\\])*\"", re.S)
 
 
@@ -104,7 +106,11 @@ class _Tree:
 @lru_cache(maxsize=20_000)
 def _names_cached(conn: Connection, blob: str) -> frozenset[str]:
     items, _uses = blob_symbols(conn, blob, KINDS)
-    return frozenset((n + "!") if k == "macro" else n for k, n, *_rest in items or [])
+    return frozenset(
+        (n + "!") if k == "macro" else n
+        for k, n, qualname, *_rest in items or []
+        if not qualname.startswith("impl")  # an impl's associated type is no import
+    )
 
 
 def _names(conn: Connection, blob: str) -> set[str]:
@@ -140,6 +146,7 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--db")
     ap.add_argument("--max-tokens", type=int, default=2048)
+    ap.add_argument("--show", type=int, default=0, help="list this many misses of each reason")
     args = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="commit-indexer-context-"))
     db = args.db or f"sqlite:///{work}/index.db"
@@ -171,6 +178,7 @@ def main() -> None:
     target = open_target(str(args.repo), db, create=False)
     expected = found = base_found = 0
     missed: Counter[str] = Counter()
+    shown: dict[str, list[str]] = defaultdict(list)
     trees: dict[str, _Tree] = {}
     sampled = 0
     with target.store.connect() as conn:
@@ -205,7 +213,12 @@ def main() -> None:
                 if _defines(context, name):
                     found += 1
                 else:
-                    missed[_why(name, example)] += 1
+                    reason = _why(name, example)
+                    missed[reason] += 1
+                    if len(shown[reason]) < args.show:
+                        shown[reason].append(
+                            f"{name} in {record['path']} ({record['commit'][:10]})"
+                        )
                 if _defines(baseline, name):
                     base_found += 1
     target.close()
@@ -217,6 +230,8 @@ def main() -> None:
     print("missed, by reason:")
     for reason, count in missed.most_common(15):
         print(f"  {count:5d}  {reason}")
+        for line in shown[reason]:
+            print(f"           {line}")
     print(f"(temp dir {work}; delete it when done)")
 
 

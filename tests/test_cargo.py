@@ -193,3 +193,25 @@ def test_the_cargo_model_knows_targets_editions_and_names() -> None:
     assert tool.edition == "2018"
     assert tool.externs == {"b_lib": "b:lib:b_lib", "alib": "a:lib:alib"}
     assert cargo.crates["b:lib:b_lib"].edition == "2015"
+
+
+def test_a_name_an_inline_module_imports_again_keeps_the_files_own_import(repo: Repo) -> None:
+    tests_mod = "\n#[cfg(test)]\nmod tests {\n    use serde_derive::Value;\n}\n"
+    repo.commit(
+        {
+            "Cargo.toml": _manifest("kv"),
+            "src/lib.rs": "pub mod value;\npub mod source;\n",
+            "src/value.rs": "pub struct Value {\n    pub n: u64,\n}\n",
+            "src/source.rs": "use crate::value::Value;\n\npub fn get() {}\n" + tests_mod,
+        },
+        "start",
+    )
+    repo.commit(
+        {
+            "src/source.rs": "use crate::value::Value;\n\n"
+            "pub fn get(v: &Value) -> u64 {\n    v.n\n}\n" + tests_mod
+        },
+        "Get a value",
+    )
+    resolved, _unresolved = _resolved(repo)["get"]
+    assert _targets(resolved) == {"src/value.rs::Value"}

@@ -410,14 +410,17 @@ def _scope(uses: list[Use], path: str, table: SymbolTable) -> FileScope:
     imported: dict[str, tuple[str, tuple[str, ...]] | None] = {}
     written: dict[str, str] = {}
     globs: list[tuple[str, tuple[str, ...]]] = []
-    for use in uses:
+    # The file's own uses first; a name bound twice (by an inline module's use, or
+    # under two `#[cfg]`s) keeps the binding that leads into a crate of ours.
+    for use in sorted(uses, key=lambda u: u.scope != ""):
         scope = (*module, *(use.scope.split("::") if use.scope else ()))
         absolute = table.absolute(resolve_use_in(use, module), crate, scope)
         if use.is_glob:
             if absolute is not None:
                 globs.append(absolute)
-        else:
-            local = use.alias or use.path.split("::")[-1]
+            continue
+        local = use.alias or use.path.split("::")[-1]
+        if imported.get(local) is None:
             imported[local] = absolute
             written[local] = use.path
     return FileScope(path, crate, module, imported, written, globs)

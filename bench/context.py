@@ -109,7 +109,9 @@ def _names_cached(conn: Connection, blob: str) -> frozenset[str]:
     return frozenset(
         (n + "!") if k == "macro" else n
         for k, n, qualname, *_rest in items or []
-        if not qualname.startswith("impl")  # an impl's associated type is no import
+        # an impl's items, and an associated type (`type Item` in a trait), are
+        # nothing a file imports
+        if not qualname.startswith("impl") and not (k == "type" and "::" in qualname)
     )
 
 

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from gitrepo import Repo, cli
+import sqlalchemy as sa
+from gitrepo import Repo, cli, db_url, dump_store
 
 from indexer.demo import build_demo_repo
 from indexer.rust.cargo import Cargo
@@ -215,3 +216,41 @@ def test_a_name_an_inline_module_imports_again_keeps_the_files_own_import(repo: 
     )
     resolved, _unresolved = _resolved(repo)["get"]
     assert _targets(resolved) == {"src/value.rs::Value"}
+
+
+def test_a_store_from_an_older_builder_builds_its_examples_again(
+    repo: Repo, tmp_path: Path
+) -> None:
+    repo.commit(
+        {
+            "Cargo.toml": _manifest("app"),
+            "src/lib.rs": "pub mod config;\n",
+            "src/config.rs": "pub struct Config {\n    pub port: u16,\n}\n",
+            "src/main.rs": "fn main() {}\n",
+        },
+        "start",
+    )
+    repo.commit(
+        {
+            "src/main.rs": "use app::config::Config;\n\n"
+            "fn main() {\n    let _c: Option<Config> = None;\n}\n"
+        },
+        "Use the config",
+    )
+    assert cli("backfill", "--repo", repo.path).exit_code == 0
+    fresh = dump_store(db_url(repo))
+    # What a store of the version before looks like: examples without the library's
+    # definitions, and no version.
+    engine = sa.create_engine(db_url(repo))
+    with engine.begin() as conn:
+        conn.exec_driver_sql("UPDATE repos SET examples_version = 0")
+        conn.exec_driver_sql("UPDATE examples SET resolved = '[]'")
+    engine.dispose()
+    refused = cli("export", tmp_path / "out", "--repo", repo.path)
+    assert refused.exit_code == 2
+    assert "built by an older commit-indexer" in refused.output
+    assert "commit-indexer backfill" in refused.output
+    assert cli("backfill", "--repo", repo.path).exit_code == 0
+    assert dump_store(db_url(repo)) == fresh
+    assert _resolved(repo)["main"][0] == ("Config -> src/config.rs::Config",)
+    assert cli("export", tmp_path / "out", "--repo", repo.path).exit_code == 0

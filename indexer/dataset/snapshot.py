@@ -22,7 +22,7 @@ from indexer.dataset.export import DEFAULT_RATIOS, Manifest, split_of, time_spli
 from indexer.dataset.tokenizer import Tokenizer, load_tokenizer, train_native
 from indexer.errors import IndexerError
 from indexer.rust import SUFFIX
-from indexer.shapes import SECRET_SKIP, Example, Segment
+from indexer.shapes import BUILDER_VERSION, SECRET_SKIP, Example, Segment
 from indexer.store import Target, translate_errors
 from indexer.store.commits import known_commits
 from indexer.store.examples import (
@@ -32,6 +32,7 @@ from indexer.store.examples import (
     cached_tokens,
     example_skips,
     examples_of,
+    examples_version,
     repo_tokenizer,
     save_tokens,
     set_repo_tokenizer,
@@ -196,10 +197,16 @@ def _indexed_history(target: Target, at: str, at_oid: str) -> list[str]:
     commits, _unreadable = git.walk(target.repo, [at_oid], ())
     with translate_errors(target.store.url), target.store.connect() as conn:
         missing = len(commits) - len(known_commits(conn, target.repo_id, commits))
+        outdated = examples_version(conn, target.repo_id) < BUILDER_VERSION
     if missing:
         raise IndexerError(
             f"{missing} commits reachable from {at} are not indexed yet",
             hint="run `commit-indexer backfill` first",
+        )
+    if outdated:
+        raise IndexerError(
+            "the store's examples were built by an older commit-indexer",
+            hint="run `commit-indexer backfill`: it builds them again, then export",
         )
     return commits
 

@@ -31,7 +31,7 @@ from indexer.index.parsing import BlobParser, Packed, ParseResult, ParserPool, W
 from indexer.index.secrets import check_mode, mode_of, redact_commit
 from indexer.index.symbols import StoreSource, build_in_worker
 from indexer.rust import DEFAULT_MAX_BLOB_BYTES, SUFFIX, ParsedBlob
-from indexer.shapes import Built
+from indexer.shapes import BUILDER_VERSION, Built
 from indexer.store import Target, translate_errors
 from indexer.store.commits import (
     Collected,
@@ -47,7 +47,12 @@ from indexer.store.commits import (
     write_commit,
 )
 from indexer.store.database import bulk_writes
-from indexer.store.examples import commits_without_examples, write_examples
+from indexer.store.examples import (
+    commits_without_examples,
+    drop_examples,
+    examples_version,
+    write_examples,
+)
 
 # Below this many commits to index, forking workers costs more than it saves
 # (the hook's sync of one commit stays in-process).
@@ -143,6 +148,10 @@ def sync(
                     f"libgit2 cannot read the history of {', '.join(t[:12] for t in tips)}",
                     hint="run `git fsck` to find the damaged commit",
                 )
+            if examples_version(conn, target.repo_id) < BUILDER_VERSION:
+                # Examples of an older builder (a store from before an upgrade): all
+                # built again, below, as a stopped sync's are.
+                drop_examples(conn, target.repo_id, BUILDER_VERSION)
             # Commits whose examples a stopped sync did not write (rewritten-away
             # ones that git no longer has are gc's business).
             unbuilt = [

@@ -11,7 +11,7 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, Select, false, func, select
+from sqlalchemy import Connection, Select, delete, false, func, select, update
 
 from indexer.shapes import Example, Segment
 from indexer.store import models as m
@@ -340,3 +340,29 @@ def example_counts(conn: Connection, repo: int) -> ExampleCounts:
             redacted.update(secrets.split())
             redacted_examples += 1
     return ExampleCounts(examples, distinct, dict(sorted(redacted.items())), redacted_examples)
+
+
+def examples_version(conn: Connection, repo: int) -> int:
+    """The version of example building the repo's stored examples come from."""
+    with tx(conn):
+        query = select(m.repos.c.examples_version).where(m.repos.c.id == repo)
+        return conn.execute(query).scalar_one()
+
+
+def drop_examples(conn: Connection, repo: int, version: int) -> int:
+    """Delete the repo's examples (with their skip counts and token ids) and mark its
+    commits as having none built, for a sync to build them again with `version`; how
+    many commits that makes to build."""
+    c, e = m.commits.c, m.examples.c
+    with tx(conn):
+        commit_ids = select(c.id).where(c.repo_id == repo)
+        example_ids = select(e.id).where(e.commit_id.in_(commit_ids))
+        conn.execute(delete(m.example_tokens).where(m.example_tokens.c.example_id.in_(example_ids)))
+        conn.execute(delete(m.examples).where(e.commit_id.in_(commit_ids)))
+        conn.execute(delete(m.example_skips).where(m.example_skips.c.commit_id.in_(commit_ids)))
+        used = select(e.content_id).distinct()
+        conn.execute(delete(m.example_contents).where(m.example_contents.c.id.not_in(used)))
+        makes = (c.repo_id == repo) & (c.is_merge == false()) & (c.is_boundary == false())
+        rebuilt = conn.execute(update(m.commits).where(makes).values(examples_built=False)).rowcount
+        conn.execute(update(m.repos).where(m.repos.c.id == repo).values(examples_version=version))
+    return rebuilt

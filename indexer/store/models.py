@@ -44,6 +44,9 @@ repos = Table(
     # Space-separated ref tips of the last completed sync: hiding them makes the
     # next walk start where that one ended.
     Column("synced_tips", Text, nullable=False),
+    # The version of example building its stored examples come from
+    # (`index.examples.BUILDER_VERSION`): an older one's are built again.
+    Column("examples_version", Integer, nullable=False, server_default="0"),
 )
 
 commits = Table(

@@ -272,6 +272,14 @@ def _print_stats(repo: Path, db: str | None) -> None:
         f"  redacted   {s.redacted_examples} examples held {sum(s.redacted.values())} secrets"
         + (f" ({found})" if found else "")
     )
+    # Names an example could have context for: resolved, or not found or ambiguous in
+    # our crates (an external crate's, std's or the file's own are not context).
+    missed = s.unresolved.get("not found", 0) + s.unresolved.get("ambiguous", 0)
+    looked = s.resolved + missed
+    rate = f"{100 * s.resolved / looked:.0f}%" if looked else "-"
+    why = ", ".join(f"{n} {k}" for k, n in s.unresolved.items()) or "none"
+    out.print(f"  context    {s.resolved} names resolved to other files ({rate} of {looked} ours)")
+    out.print(f"             not resolved: {why}")
 
 
 @app.command()

@@ -254,3 +254,28 @@ def test_a_store_from_an_older_builder_builds_its_examples_again(
     assert dump_store(db_url(repo)) == fresh
     assert _resolved(repo)["main"][0] == ("Config -> src/config.rs::Config",)
     assert cli("export", tmp_path / "out", "--repo", repo.path).exit_code == 0
+
+
+def test_stats_report_how_the_stores_names_were_resolved(repo: Repo) -> None:
+    repo.commit(
+        {
+            "Cargo.toml": _manifest("app"),
+            "src/lib.rs": "pub mod config;\npub mod run;\n",
+            "src/config.rs": "pub struct Config {\n    pub port: u16,\n}\n",
+            "src/run.rs": "pub fn run() {}\n",
+        },
+        "start",
+    )
+    repo.commit(
+        {
+            "src/run.rs": "use crate::config::Config;\nuse serde::Serialize;\n\n"
+            "pub fn run(c: &Config) -> Option<Box<dyn Serialize>> {\n    None\n}\n"
+        },
+        "Run with a config",
+    )
+    assert cli("backfill", "--repo", repo.path).exit_code == 0
+    shown = cli("stats", "--repo", repo.path)
+    assert shown.exit_code == 0, shown.output
+    [context] = [line for line in shown.output.splitlines() if "names resolved" in line]
+    assert context.split() == "context 1 names resolved to other files (100% of 1 ours)".split()
+    assert "1 external" in shown.output

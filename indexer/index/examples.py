@@ -211,10 +211,12 @@ def _example(
     """The example of one added (`before` None) or modified item."""
     target = target_text(new.code, item, new.kids.get(item.start_byte, []))
     old_text = target_text(old.code, before, old.kids.get(before.start_byte, [])) if before else ""
-    refs = references(target.encode())
-    if old_text:
-        refs = refs + references(old_text.encode())
-    found, resolved, unresolved = resolve(refs, path, uses, commit.table())
+    found, resolved, unresolved = [], [], []
+    if commit.parent is not None:  # a root commit has no parent to find names in
+        refs = references(target.encode())
+        if old_text:
+            refs = refs + references(old_text.encode())
+        found, resolved, unresolved = resolve(refs, path, uses, commit.table())
     scope = "::".join(item.qualname.split("::")[:-1])
     segments = [
         Segment(PATH, path),

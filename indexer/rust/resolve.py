@@ -201,7 +201,7 @@ class SymbolTable:
         leads into and the path there. `crate::` as is; a library the crate can name
         (its package's, a path dependency); in a 2015 crate, any other path from the
         crate's root; else a path into a child module, relative to it. None for std
-        and other crates."""
+        and other crates (a head that is no module of ours)."""
         parts = tuple(path.split("::"))
         info = self.crate(crate)
         old_paths = info is not None and info.edition == "2015"
@@ -217,7 +217,9 @@ class SymbolTable:
             return None
         if old_paths:
             return (crate, ("crate", *parts))
-        return (crate, (*module, *parts))
+        if (crate, (*module, parts[0])) in self.modules:
+            return (crate, (*module, *parts))  # a child module's: `user::User` in model/mod.rs
+        return None  # another crate's
 
     @classmethod
     def at(

@@ -177,6 +177,8 @@ class Stats:
     distinct_examples: int  # examples of different content (exact duplicates stored once)
     redacted: dict[str, int]  # secrets redacted from examples, by detector
     redacted_examples: int  # examples with at least one
+    resolved: int  # names found in other files, over all examples
+    unresolved: dict[str, int]  # names not, by why
     example_skips: dict[str, int]
     store_bytes: int | None
 
@@ -241,6 +243,8 @@ def stats(conn: Connection, repo: int) -> Stats:
         distinct_examples=examples.distinct,
         redacted=examples.redacted,
         redacted_examples=examples.redacted_examples,
+        resolved=examples.resolved,
+        unresolved=examples.unresolved,
         example_skips=example_skips(conn, repo),
         store_bytes=_store_bytes(conn),
     )

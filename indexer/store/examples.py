@@ -316,30 +316,50 @@ class ExampleCounts:
     distinct: int  # of different content (exact duplicates are stored once)
     redacted: dict[str, int]  # secrets redacted from examples, by detector
     redacted_examples: int  # examples with at least one
+    resolved: int  # names found in other files, over all examples
+    unresolved: dict[str, int]  # names not, by why: not found, external, ambiguous, ...
 
 
 def example_counts(conn: Connection, repo: int) -> ExampleCounts:
-    """How many examples one repo's commits have, of how many contents, and the
-    secrets redacted from them."""
+    """How many examples one repo's commits have, of how many contents, the secrets
+    redacted from them, and how the names they use were resolved."""
     e = m.examples.c
+    in_repo = (m.commits, m.commits.c.id == e.commit_id)
     with tx(conn):
         examples, distinct = conn.execute(
             select(func.count(), func.count(e.content_id.distinct()))
             .select_from(m.examples)
-            .join(m.commits, m.commits.c.id == e.commit_id)
+            .join(*in_repo)
             .where(m.commits.c.repo_id == repo)
         ).one()
-        redacted_rows = conn.execute(
-            select(e.secrets)
-            .join(m.commits, m.commits.c.id == e.commit_id)
-            .where(m.commits.c.repo_id == repo, e.secrets != "")
-        ).scalars()
+        rows = conn.execute(
+            select(e.secrets, e.resolved, e.unresolved)
+            .join(*in_repo)
+            .where(m.commits.c.repo_id == repo)
+        )
         redacted: Counter[str] = Counter()
-        redacted_examples = 0
-        for secrets in redacted_rows:
-            redacted.update(secrets.split())
-            redacted_examples += 1
-    return ExampleCounts(examples, distinct, dict(sorted(redacted.items())), redacted_examples)
+        redacted_examples = resolved = 0
+        unresolved: Counter[str] = Counter()
+        for secrets, found, missed in rows:
+            if secrets:
+                redacted.update(secrets.split())
+                redacted_examples += 1
+            resolved += len(json.loads(found))
+            unresolved.update(_why(line) for line in json.loads(missed))
+    return ExampleCounts(
+        examples,
+        distinct,
+        dict(sorted(redacted.items())),
+        redacted_examples,
+        resolved,
+        dict(unresolved.most_common()),
+    )
+
+
+def _why(unresolved: str) -> str:
+    """The reason of an unresolved name, "X (external: foo)", without its crate."""
+    reason = unresolved.rpartition(" (")[2].rstrip(")")
+    return reason.split(":")[0]
 
 
 def examples_version(conn: Connection, repo: int) -> int:

@@ -79,12 +79,12 @@ class _Tree:
         if not places:
             root = crate_root(path)
             return [p for p in self.rust if p != path and crate_root(p) == root]
-        crate = places[0][0]
+        crate = self.cargo.crates[places[0][0]]
         keys = {crate.key, *crate.externs.values()}
         return [
             p
             for p in self.rust
-            if p != path and any(c.key in keys for c, _m in self.cargo.crates_of(p))
+            if p != path and any(c in keys for c, _m in self.cargo.crates_of(p))
         ]
 
     def same_crate(self, path: str) -> list[str]:
@@ -92,11 +92,9 @@ class _Tree:
         if not places:
             root = crate_root(path)
             return [p for p in self.rust if p != path and crate_root(p) == root]
-        key = places[0][0].key
+        key = places[0][0]
         return [
-            p
-            for p in self.rust
-            if p != path and any(c.key == key for c, _m in self.cargo.crates_of(p))
+            p for p in self.rust if p != path and any(c == key for c, _m in self.cargo.crates_of(p))
         ]
 
     def names(self, path: str) -> set[str]:

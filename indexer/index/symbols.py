@@ -7,7 +7,7 @@ a connection), so this module and example building never see SQL."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, KeysView, Sequence
 from contextlib import suppress
 from functools import partial
 from typing import TypeVar
@@ -20,7 +20,7 @@ from indexer.git import CommitInfo, FileChange
 from indexer.index.examples import build_examples
 from indexer.index.parsing import unpack
 from indexer.rust import SUFFIX, ParsedBlob, Use
-from indexer.rust.cargo import MANIFEST, Cargo
+from indexer.rust.cargo import MANIFEST, Cargo, candidate_roots
 from indexer.rust.resolve import (
     DEFINITION_KINDS,
     BlobIndex,
@@ -35,6 +35,7 @@ from indexer.store.database import connect_engine
 
 T = TypeVar("T")
 _LISTED = (SUFFIX, MANIFEST)  # the paths a symbol table reads: sources and manifests
+_IN_FOLDER = "/" + MANIFEST
 ReadRows = Callable[[str, Sequence[str]], BlobRows]  # (blob oid, item kinds or all)
 
 # Bounds on what is kept, by size rather than count: a blob of generated code can hold
@@ -48,6 +49,7 @@ CACHE_CODE_BYTES = 1_000_000  # source of recent blobs: a commit's files, their 
 CACHE_MEMO = 2_500  # entries of derived data of blobs (their keyed items, children)
 CACHE_TEXT_BYTES = 500_000  # context definitions as text, with their shorter variants
 CACHE_TREES = 8
+CACHE_CARGOS = 16  # crates of trees, by their manifests and `.rs` paths
 
 
 def _size(value: object) -> int:
@@ -96,7 +98,8 @@ class StoreSource:
         # them in a few files.
         self._table: SymbolTable | None = None
         self._last_files: tuple[str, dict[str, str]] | None = None
-        self._cargo: tuple[tuple, Cargo] | None = None  # the last model, by what it was made of
+        self._cargos: LRUCache[tuple, Cargo] = LRUCache(CACHE_CARGOS)
+        self._last_cargo: tuple[tuple, KeysView[str], Cargo] | None = None
         # Blobs the writer had just received from a parser when it sent this run, as
         # the parser packed them (`parsing.unpack`): cheaper than reading them back.
         self.fresh: dict[str, bytes] = {}
@@ -164,22 +167,28 @@ class StoreSource:
         return files
 
     def table_at(self, commit: str) -> SymbolTable:
-        files = self.files_at(commit)
-        rust = {p: b for p, b in files.items() if p.endswith(SUFFIX)}
-        manifests = tuple(sorted((p, b) for p, b in files.items() if _is_manifest(p)))
-        self._table = SymbolTable.at(rust, self.index, self._table, self.cargo(manifests, rust))
+        rust: dict[str, str] = {}
+        manifests = []
+        for path, blob in self.files_at(commit).items():
+            if path.endswith(SUFFIX):
+                rust[path] = blob
+            elif path == MANIFEST or path.endswith(_IN_FOLDER):
+                manifests.append((path, blob))
+        cargo = self.cargo(tuple(sorted(manifests)), rust)
+        self._table = SymbolTable.at(rust, self.index, self._table, cargo)
         return self._table
 
     def cargo(self, manifests: tuple[tuple[str, str], ...], rust: dict[str, str]) -> Cargo:
-        """The crates of a tree with these manifests (path, blob) and `.rs` files: the
-        last one made while neither changed."""
-        if self._cargo is not None:
-            (made_of, paths), cargo = self._cargo
-            if made_of == manifests and paths == rust.keys():
-                return cargo
-        texts = {path: self.repo[blob].data for path, blob in manifests}
-        cargo = Cargo(texts, rust)
-        self._cargo = ((manifests, rust.keys()), cargo)
+        """The crates of a tree with these manifests (path, blob) and `.rs` files: made
+        once for the trees of a history whose manifests and target roots are the same,
+        and looked up only when the paths changed since the last tree."""
+        last = self._last_cargo
+        if last is not None and last[0] == manifests and last[1] == rust.keys():
+            return last[2]
+        texts = {path: self.code(blob) for path, blob in manifests}
+        roots = candidate_roots(texts, rust)
+        cargo = _cached(self._cargos, (manifests, roots), lambda: Cargo(texts, roots))
+        self._last_cargo = (manifests, rust.keys(), cargo)
         return cargo
 
     def index(self, path: str, blob: str) -> BlobIndex | None:
@@ -196,10 +205,6 @@ class StoreSource:
         self, key: tuple, compute: Callable[[], tuple[str, tuple[str, ...]]]
     ) -> tuple[str, tuple[str, ...]]:
         return _cached(self._texts, key, compute)
-
-
-def _is_manifest(path: str) -> bool:
-    return path == MANIFEST or path.endswith("/" + MANIFEST)
 
 
 def _file_order(items: Iterable[Definition]) -> list[Definition]:

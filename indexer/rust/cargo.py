@@ -20,6 +20,7 @@ from __future__ import annotations
 import tomllib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 from posixpath import dirname, join, normpath
 
 MANIFEST = "Cargo.toml"
@@ -36,11 +37,10 @@ class Crate:
     root: str  # the path of its root file
     edition: str
     externs: Mapping[str, str] = field(default_factory=dict)  # name in code -> crate key
+    folder: str = field(init=False)  # where its modules' files are: the root file's folder
 
-    @property
-    def folder(self) -> str:
-        """The folder its modules' files are found in: the root file's."""
-        return dirname(self.root)
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "folder", dirname(self.root))
 
 
 @dataclass(frozen=True)
@@ -79,43 +79,53 @@ class Cargo:
                 key = f"{package.folder}:{kind}:{name}"
                 self.crates[key] = Crate(key, kind, name, root, package.edition, externs)
         self._by_folder = sorted(by_folder, key=len, reverse=True)  # deepest first
-        self._packages = by_folder
+        # Each package's crates by the folder that holds their modules, deepest first
+        # (a build script's holds none), a library alone where it shares its folder.
+        folders: dict[str, dict[str, list[Crate]]] = {}
+        for crate in sorted(self.crates.values(), key=lambda c: c.key):
+            if crate.kind != "build":
+                package = crate.key.rsplit(":", 2)[0]
+                folders.setdefault(package, {}).setdefault(crate.folder, []).append(crate)
+        self._folders = {
+            package: sorted(
+                (
+                    (f, [c for c in crates if c.kind == "lib"] or crates)
+                    for f, crates in held.items()
+                ),
+                key=lambda held: -len(held[0]),
+            )
+            for package, held in folders.items()
+        }
         self._roots = {c.root: c for c in self.crates.values()}
-        self._memo: dict[str, tuple[tuple[Crate, tuple[str, ...]], ...]] = {}
+        self._memo: dict[str, tuple[tuple[str, tuple[str, ...]], ...]] = {}
 
     def __bool__(self) -> bool:
         return bool(self.crates)
 
-    def crates_of(self, path: str) -> tuple[tuple[Crate, tuple[str, ...]], ...]:
-        """The crates the file at `path` is part of, each with the module it is there;
-        () for a file of no package (or of none of its targets' folders)."""
+    def crates_of(self, path: str) -> tuple[tuple[str, tuple[str, ...]], ...]:
+        """The crates (by key) the file at `path` is part of, each with the module it
+        is there; () for a file of no package (or of none of its targets' folders)."""
         found = self._memo.get(path)
         if found is None:
             found = self._memo[path] = self._crates_of(path)
         return found
 
-    def _crates_of(self, path: str) -> tuple[tuple[Crate, tuple[str, ...]], ...]:
+    def _crates_of(self, path: str) -> tuple[tuple[str, tuple[str, ...]], ...]:
         root = self._roots.get(path)
         if root is not None:
-            return ((root, ("crate",)),)
+            return ((root.key, ("crate",)),)
         package = next((f for f in self._by_folder if _under(path, f)), None)
         if package is None:
             return ()
-        crates = [c for c in self.crates.values() if c.key.startswith(f"{package}:")]
         # The crates whose root folder holds the file, the innermost folder first: a
         # file under src/bin/x/ is bin x's, one elsewhere under src/ the library's
         # (or the main binary's, without a library); one under tests/ is a module of
         # each test crate.
-        holding = [c for c in crates if _under(path, c.folder) and c.kind != "build"]
-        if not holding:
-            return ()
-        deepest = max((c.folder for c in holding), key=len)
-        holding = [c for c in holding if c.folder == deepest]
-        libs = [c for c in holding if c.kind == "lib"]
-        if libs:
-            holding = libs
-        module = _module(path, deepest)
-        return tuple((c, module) for c in sorted(holding, key=lambda c: c.key))
+        for folder, crates in self._folders.get(package, ()):
+            if _under(path, folder):
+                module = _module(path, folder)
+                return tuple((c.key, module) for c in crates)
+        return ()
 
 
 def _under(path: str, folder: str) -> bool:
@@ -132,13 +142,71 @@ def _module(path: str, folder: str) -> tuple[str, ...]:
     return ("crate", *parts)
 
 
+_AUTO_FOLDERS = frozenset({"bin", "tests", "benches", "examples"})
+_ROOT_NAMES = frozenset({"lib.rs", "main.rs", "build.rs"})
+
+
+def candidate_roots(manifests: Mapping[str, bytes], paths: Iterable[str]) -> frozenset[str]:
+    """The `.rs` paths that could be a target's root: in a folder or under a name Cargo
+    discovers targets by, or named by a manifest. A tree's crates depend on these
+    alone (every other file is a module of the crate whose folder holds it), so a
+    history's trees share one model while only other files come and go."""
+    named = set()
+    for path, text in manifests.items():
+        named |= _named_paths(dirname(path), _parsed(text))
+    roots = set()
+    for path in paths:
+        head, _, name = path.rpartition("/")
+        if name in _ROOT_NAMES or head.rpartition("/")[2] in _AUTO_FOLDERS or path in named:
+            roots.add(path)
+    return frozenset(roots)
+
+
+def _named_paths(folder: str, data: dict | None) -> set[str]:
+    """The paths a manifest names for its targets and build script."""
+    if data is None:
+        return set()
+    entries = [
+        data.get("lib") or {},
+        *(e for k in ("bin", "test", "bench", "example") for e in _list(data.get(k))),
+    ]
+    found = {e["path"] for e in entries if isinstance(e, dict) and isinstance(e.get("path"), str)}
+    build = (
+        (data.get("package") or {}).get("build") if isinstance(data.get("package"), dict) else None
+    )
+    if isinstance(build, str):
+        found.add(build)
+    return {normpath(join(folder, p)) for p in found}
+
+
+def _list(value: object) -> list:
+    return value if isinstance(value, list) else []
+
+
+class _Paths:
+    """A tree's `.rs` paths, and the ones in each folder (a `main.rs` one folder down
+    counts in its folder's parent too): where Cargo discovers targets."""
+
+    def __init__(self, paths: set[str]) -> None:
+        self.all = paths
+        self.in_folder: dict[str, list[str]] = {}
+        for path in sorted(paths):
+            folder = dirname(path)
+            self.in_folder.setdefault(folder, []).append(path)
+            if path.endswith("/main.rs"):
+                self.in_folder.setdefault(dirname(folder), []).append(path)
+
+    def __contains__(self, path: object) -> bool:
+        return path in self.all
+
+
 def _packages(manifests: Mapping[str, bytes], rust_paths: set[str]) -> list[_Package]:
+    paths = _Paths(rust_paths)
     workspace: dict = {}
     parsed: dict[str, dict] = {}
     for path, text in sorted(manifests.items()):
-        try:
-            data = tomllib.loads(text.decode("utf-8"))
-        except (UnicodeDecodeError, tomllib.TOMLDecodeError):
+        data = _parsed(text)
+        if data is None:
             continue  # a broken manifest: its files keep the layout-only behaviour
         folder = dirname(path)
         parsed[folder] = data
@@ -149,11 +217,22 @@ def _packages(manifests: Mapping[str, bytes], rust_paths: set[str]) -> list[_Pac
         package = data.get("package")
         if not isinstance(package, dict) or not isinstance(package.get("name"), str):
             continue
-        packages.append(_package(folder, data, package, workspace, rust_paths))
+        packages.append(_package(folder, data, package, workspace, paths))
     return packages
 
 
-def _package(folder: str, data: dict, package: dict, workspace: dict, rust: set[str]) -> _Package:
+@lru_cache(maxsize=1024)
+def _parsed(text: bytes) -> dict | None:
+    """A manifest's TOML (shared: do not change it), None if it is not TOML. Most
+    commits change no manifest, and a tree's crates are read again whenever its
+    `.rs` paths change."""
+    try:
+        return tomllib.loads(text.decode("utf-8"))
+    except (UnicodeDecodeError, tomllib.TOMLDecodeError):
+        return None
+
+
+def _package(folder: str, data: dict, package: dict, workspace: dict, rust: _Paths) -> _Package:
     name = _crate_name(package["name"])
     edition = package.get("edition", DEFAULT_EDITION)
     if isinstance(edition, dict):  # edition.workspace = true
@@ -195,7 +274,7 @@ def _targets(
     declared: object,
     auto_folders: tuple[str, ...],
     package: str,
-    rust: set[str],
+    rust: _Paths,
 ) -> list[tuple[str, str, str]]:
     """A package's targets of one kind: those its manifest declares, then those Cargo
     discovers in their folder (and for binaries, `src/main.rs`)."""
@@ -210,12 +289,13 @@ def _targets(
             root = single if single in rust else join(folder, auto, entry["name"], "main.rs")
         root = normpath(join(folder, root)) if isinstance(entry.get("path"), str) else root
         found[root] = (kind, _crate_name(entry["name"]), root)
-    prefix = join(folder, auto_folders[0]).lstrip("/") + "/"
+    auto = join(folder, auto_folders[0]).lstrip("/")
+    prefix = auto + "/"
     if kind == "bin":
         main = join(folder, "src/main.rs").lstrip("/")
         if main in rust:
             found.setdefault(main, (kind, package, main))
-    for path in sorted(p for p in rust if p.startswith(prefix)):
+    for path in rust.in_folder.get(auto, ()):
         rest = path[len(prefix) :].split("/")
         if len(rest) == 1:
             found.setdefault(path, (kind, _crate_name(rest[0].removesuffix(".rs")), path))

@@ -188,7 +188,7 @@ class SymbolTable:
         if self.cargo is not None:
             found = self.cargo.crates_of(path)
             if found:
-                return tuple((crate.key, module) for crate, module in found)
+                return found
         return ((crate_root(path), module_path(path)),)
 
     def crate(self, key: str) -> Crate | None:
@@ -272,23 +272,27 @@ class SymbolTable:
                 found.extend(self.files[path].definitions.get((scope, name), ()))
         return found
 
-    def _reexports(
+    def _reexport(
         self, crate: str, module: tuple[str, ...], name: str
-    ) -> list[tuple[str, tuple[str, ...]]]:
-        """Where `module` may take `name` from: its `use` that binds it, else its glob
-        `use`s (each a module the name would be in); absolute, (crate, path)."""
-        plain, globs = [], []
+    ) -> tuple[str, tuple[str, ...]] | None:
+        """The `use` in `module` that binds `name`, absolute: (crate, path)."""
         for cut in range(len(module), 0, -1):
             for path in self.modules.get((crate, module[:cut]), ()):
-                index = self.files[path]
-                target = index.uses.get((module[cut:], name))
+                target = self.files[path].uses.get((module[cut:], name))
                 if target is not None:
-                    plain.append(self.absolute(_in(target, module), crate, module))
-                for glob in index.globs.get(module[cut:], ()):
-                    found = self.absolute(_in(glob, module), crate, module)
-                    if found is not None:
-                        globs.append((found[0], (*found[1], name)))
-        return [p for p in plain if p is not None][:1] or globs
+                    return self.absolute(_in(target, module), crate, module)
+        return None
+
+    def _globs(self, crate: str, module: tuple[str, ...]) -> list[tuple[str, tuple[str, ...]]]:
+        """The modules `module`'s glob `use`s bring names from, absolute."""
+        found = []
+        for cut in range(len(module), 0, -1):
+            for path in self.modules.get((crate, module[:cut]), ()):
+                for glob in self.files[path].globs.get(module[cut:], ()):
+                    absolute = self.absolute(_in(glob, module), crate, module)
+                    if absolute is not None and absolute != (crate, module):
+                        found.append(absolute)
+        return found
 
     def in_module(self, crate: str, module: tuple[str, ...], name: str) -> list[Definition]:
         key = (crate, module, name)
@@ -304,10 +308,11 @@ class SymbolTable:
         found = self._defined(crate, module, name)
         if found or hops == 0:
             return found
-        for target_crate, target in self._reexports(crate, module, name):
-            if (target_crate, target) == (crate, (*module, name)):
-                continue  # a glob of the module itself
-            found = self._follow(target_crate, target[:-1], target[-1], hops - 1)
+        target = self._reexport(crate, module, name)
+        if target is not None:
+            return self._follow(target[0], target[1][:-1], target[1][-1], hops - 1)
+        for glob_crate, glob_module in self._globs(crate, module):
+            found = self._follow(glob_crate, glob_module, name, hops - 1)
             if found:
                 return found
         return []

@@ -73,28 +73,19 @@ class _Tree:
         manifests = {p: repo[b].data for p, b in files.items() if p.rsplit("/", 1)[-1] == MANIFEST}
         self.cargo = Cargo(manifests, self.rust)
 
-    def visible(self, path: str) -> list[str]:
-        """The other files the file at `path` can name things in."""
+    def visible(self, path: str, own_crate_only: bool = False) -> list[str]:
+        """The other files the file at `path` can name things in: its crate's, and
+        (unless `own_crate_only`) those of the crates it can name."""
         places = self.cargo.crates_of(path) if self.cargo else ()
         if not places:
             root = crate_root(path)
             return [p for p in self.rust if p != path and crate_root(p) == root]
         crate = self.cargo.crates[places[0][0]]
-        keys = {crate.key, *crate.externs.values()}
+        keys = {crate.key} if own_crate_only else {crate.key, *crate.externs.values()}
         return [
             p
             for p in self.rust
             if p != path and any(c in keys for c, _m in self.cargo.crates_of(p))
-        ]
-
-    def same_crate(self, path: str) -> list[str]:
-        places = self.cargo.crates_of(path) if self.cargo else ()
-        if not places:
-            root = crate_root(path)
-            return [p for p in self.rust if p != path and crate_root(p) == root]
-        key = places[0][0]
-        return [
-            p for p in self.rust if p != path and any(c == key for c, _m in self.cargo.crates_of(p))
         ]
 
     def names(self, path: str) -> set[str]:
@@ -130,7 +121,7 @@ def _baseline(tree: _Tree, path: str, chars: int) -> str:
         return (not same_folder, -shared, other)
 
     text, left = [], chars
-    for other in sorted(tree.same_crate(path), key=order):
+    for other in sorted(tree.visible(path, own_crate_only=True), key=order):
         if left <= 0:
             break
         code = tree.repo[tree.rust[other]].data.decode("utf-8", "replace")

@@ -279,3 +279,24 @@ def test_stats_report_how_the_stores_names_were_resolved(repo: Repo) -> None:
     [context] = [line for line in shown.output.splitlines() if "names resolved" in line]
     assert context.split() == "context 1 names resolved to other files (100% of 1 ours)".split()
     assert "1 external" in shown.output
+
+
+def test_glob_uses_of_the_root_in_any_edition_index(repo: Repo) -> None:
+    repo.commit(
+        {"Cargo.toml": _manifest("globs", edition="2015"), "src/lib.rs": "pub struct Root;\n"},
+        "start",
+    )
+    for n, edition in enumerate(("2015", "2021", "2021")):
+        body = f"use *;\nuse ::*;\n\npub fn f(_r: Root) -> u32 {{\n    {n}\n}}\n"
+        repo.commit(
+            {
+                "Cargo.toml": _manifest("globs", edition=edition),
+                "src/lib.rs": "mod a;\npub struct Root;\n",
+                "src/a.rs": body,
+            },
+            f"edition {edition}, {n}",
+        )
+    assert cli("backfill", "--repo", repo.path).exit_code == 0
+    resolved, _unresolved = _resolved(repo, "HEAD~2")["f"]
+    assert _targets(resolved) == {"src/lib.rs::Root"}  # 2015: `use *` is the crate's root
+    assert "f" in _resolved(repo, "HEAD")  # in 2021, `use ::*` names no crate

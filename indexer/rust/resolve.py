@@ -209,6 +209,8 @@ class SymbolTable:
             parts = parts[1:]
             if old_paths:
                 return (crate, ("crate", *parts))
+            if not parts:
+                return None  # `use ::*;`, which only 2015 allows
         if parts[0] == "crate":
             return (crate, parts)
         if info is not None and parts[0] in info.externs:

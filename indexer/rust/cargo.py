@@ -78,7 +78,7 @@ class Cargo:
                     externs.setdefault(package.lib[0], lib_key)
                 key = f"{package.folder}:{kind}:{name}"
                 self.crates[key] = Crate(key, kind, name, root, package.edition, externs)
-        self._by_folder = sorted(by_folder, key=len, reverse=True)  # deepest first
+        self._package_folders = set(by_folder)
         # Each package's crates by the folder that holds their modules, deepest first
         # (a build script's holds none), a library alone where it shares its folder.
         folders: dict[str, dict[str, list[Crate]]] = {}
@@ -114,7 +114,7 @@ class Cargo:
         root = self._roots.get(path)
         if root is not None:
             return ((root.key, ("crate",)),)
-        package = next((f for f in self._by_folder if _under(path, f)), None)
+        package = self._package_of(path)
         if package is None:
             return ()
         # The crates whose root folder holds the file, the innermost folder first: a
@@ -126,6 +126,16 @@ class Cargo:
                 module = _module(path, folder)
                 return tuple((c.key, module) for c in crates)
         return ()
+
+    def _package_of(self, path: str) -> str | None:
+        """The folder of the innermost package holding `path`, walking up its folders."""
+        folder = dirname(path)
+        while True:
+            if folder in self._package_folders:
+                return folder
+            if not folder:
+                return None
+            folder = dirname(folder)
 
 
 def _under(path: str, folder: str) -> bool:
@@ -151,9 +161,9 @@ def candidate_roots(manifests: Mapping[str, bytes], paths: Iterable[str]) -> fro
     discovers targets by, or named by a manifest. A tree's crates depend on these
     alone (every other file is a module of the crate whose folder holds it), so a
     history's trees share one model while only other files come and go."""
-    named = set()
+    named: set[str] = set()
     for path, text in manifests.items():
-        named |= _named_paths(dirname(path), _parsed(text))
+        named |= _named_paths(dirname(path), text)
     roots = set()
     for path in paths:
         head, _, name = path.rpartition("/")
@@ -162,10 +172,12 @@ def candidate_roots(manifests: Mapping[str, bytes], paths: Iterable[str]) -> fro
     return frozenset(roots)
 
 
-def _named_paths(folder: str, data: dict | None) -> set[str]:
-    """The paths a manifest names for its targets and build script."""
+@lru_cache(maxsize=4096)
+def _named_paths(folder: str, text: bytes) -> frozenset[str]:
+    """The paths the manifest in `folder` names for its targets and build script."""
+    data = _parsed(text)
     if data is None:
-        return set()
+        return frozenset()
     entries = [
         data.get("lib") or {},
         *(e for k in ("bin", "test", "bench", "example") for e in _list(data.get(k))),
@@ -176,7 +188,7 @@ def _named_paths(folder: str, data: dict | None) -> set[str]:
     )
     if isinstance(build, str):
         found.add(build)
-    return {normpath(join(folder, p)) for p in found}
+    return frozenset(normpath(join(folder, p)) for p in found)
 
 
 def _list(value: object) -> list:
@@ -221,7 +233,7 @@ def _packages(manifests: Mapping[str, bytes], rust_paths: set[str]) -> list[_Pac
     return packages
 
 
-@lru_cache(maxsize=1024)
+@lru_cache(maxsize=4096)
 def _parsed(text: bytes) -> dict | None:
     """A manifest's TOML (shared: do not change it), None if it is not TOML. Most
     commits change no manifest, and a tree's crates are read again whenever its

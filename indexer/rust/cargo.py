@@ -58,12 +58,15 @@ class Cargo:
     paths; `crates_of(path)` is memoized."""
 
     def __init__(self, manifests: Mapping[str, bytes], rust_paths: Iterable[str]) -> None:
-        paths = sorted(rust_paths)
-        self.packages = _packages(manifests, set(paths))
+        self.packages = _packages(manifests, set(rust_paths))
         self.crates: dict[str, Crate] = {}
         by_folder = {p.folder: p for p in self.packages}
+        # Each package's crates by the folder that holds their modules (a build
+        # script's holds none).
+        held: dict[str, dict[str, list[Crate]]] = {}
         for package in self.packages:
-            lib_key = f"{package.folder}:lib:{package.lib[0]}" if package.lib else None
+            lib = package.lib
+            lib_key = f"{package.folder}:lib:{lib[0]}" if lib is not None else None
             for kind, name, root in package.targets:
                 externs = {}
                 for dep, (folder, section) in package.dependencies.items():
@@ -74,27 +77,23 @@ class Cargo:
                     target = by_folder.get(folder)
                     if target is not None and target.lib is not None:
                         externs[dep] = f"{target.folder}:lib:{target.lib[0]}"
-                if package.lib is not None and lib_key and kind not in ("lib", "build"):
-                    externs.setdefault(package.lib[0], lib_key)
+                if lib is not None and lib_key is not None and kind not in ("lib", "build"):
+                    externs.setdefault(lib[0], lib_key)
                 key = f"{package.folder}:{kind}:{name}"
-                self.crates[key] = Crate(key, kind, name, root, package.edition, externs)
+                crate = self.crates[key] = Crate(key, kind, name, root, package.edition, externs)
+                if kind != "build":
+                    held.setdefault(package.folder, {}).setdefault(crate.folder, []).append(crate)
         self._package_folders = set(by_folder)
-        # Each package's crates by the folder that holds their modules, deepest first
-        # (a build script's holds none), a library alone where it shares its folder.
-        folders: dict[str, dict[str, list[Crate]]] = {}
-        for crate in sorted(self.crates.values(), key=lambda c: c.key):
-            if crate.kind != "build":
-                package = crate.key.rsplit(":", 2)[0]
-                folders.setdefault(package, {}).setdefault(crate.folder, []).append(crate)
+        # Deepest folder first; a library alone where it shares its folder.
         self._folders = {
             package: sorted(
                 (
-                    (f, [c for c in crates if c.kind == "lib"] or crates)
-                    for f, crates in held.items()
+                    (f, [c for c in crates if c.kind == "lib"] or sorted(crates, key=_key))
+                    for f, crates in folders.items()
                 ),
-                key=lambda held: -len(held[0]),
+                key=lambda found: -len(found[0]),
             )
-            for package, held in folders.items()
+            for package, folders in held.items()
         }
         self._roots = {c.root: c for c in self.crates.values()}
         self._memo: dict[str, tuple[tuple[str, tuple[str, ...]], ...]] = {}
@@ -136,6 +135,10 @@ class Cargo:
             if not folder:
                 return None
             folder = dirname(folder)
+
+
+def _key(crate: Crate) -> str:
+    return crate.key
 
 
 def _under(path: str, folder: str) -> bool:

@@ -6,8 +6,10 @@ file can see at the parent commit (its crate, and the crates Cargo lets it name;
 tree without manifests, the files under the same folder above `src/`) are the
 expected context. Recall is the share of them whose definition (`struct Name`,
 `trait Name`, `macro_rules! name`, ...) is in the record's context segments, after
-the budget. The same is measured for a "related files" baseline given the same number
-of characters: the changed file's crate's other files, those in its own folder first,
+the budget. Names the same commit defines in another file the changed file can see
+(new at the commit) are counted apart: their definitions are the commit's own edits.
+The same is measured for a "related files" baseline given the same number of
+characters: the changed file's crate's other files, those in its own folder first,
 then by how much of their path they share with it, whole, in that order.
 
     python bench/context.py REPO [--sample 300] [--seed 1] [--db URL] [--max-tokens 2048]
@@ -104,6 +106,22 @@ def _names_cached(conn: Connection, blob: str) -> frozenset[str]:
     )
 
 
+def _tree(trees: dict[str, _Tree], repo: pygit2.Repository, conn: Connection, commit: str) -> _Tree:
+    """The tree at `commit`, from the last 64 made."""
+    if commit not in trees:
+        trees[commit] = _Tree(repo, conn, commit)
+        if len(trees) > 64:
+            trees.pop(next(iter(trees)))
+    return trees[commit]
+
+
+def _visible_names(tree: _Tree, path: str) -> set[str]:
+    visible: set[str] = set()
+    for other in tree.visible(path):
+        visible |= tree.names(other)
+    return visible
+
+
 def _names(conn: Connection, blob: str) -> set[str]:
     return set(_names_cached(conn, blob))
 
@@ -167,7 +185,7 @@ def main() -> None:
     records = [r for r in records if r["parent"]]
     random.Random(args.seed).shuffle(records)
     target = open_target(str(args.repo), db, create=False)
-    expected = found = base_found = 0
+    expected = found = base_found = new_expected = new_found = 0
     missed: Counter[str] = Counter()
     shown: dict[str, list[str]] = defaultdict(list)
     trees: dict[str, _Tree] = {}
@@ -177,22 +195,23 @@ def main() -> None:
             if sampled >= args.sample:
                 break
             sampled += 1
-            parent = record["parent"]
-            tree = trees.get(parent) or trees.setdefault(parent, _Tree(target.repo, conn, parent))
-            if len(trees) > 64:
-                trees.pop(next(iter(trees)))
+            tree = _tree(trees, target.repo, conn, record["parent"])
             if record["path"] not in tree.rust:
                 continue  # a file the commit added: nothing of its own to see yet
             own = tree.names(record["path"])
-            visible: set[str] = set()
-            for other in tree.visible(record["path"]):
-                visible |= tree.names(other)
-            wanted = (_used(record["target"]) & visible) - own
+            visible = _visible_names(tree, record["path"])
+            used = _used(record["target"])
+            wanted = (used & visible) - own
+            after = _tree(trees, target.repo, conn, record["commit"])
+            added = used - visible - own - after.names(record["path"])
+            added &= _visible_names(after, record["path"])
+            context = "\n".join(
+                s["text"] for s in record["segments"] if s["kind"].startswith(("ctx_", "edit_"))
+            )
+            new_expected += len(added)
+            new_found += sum(1 for name in added if _defines(context, name))
             if not wanted:
                 continue
-            context = "\n".join(
-                s["text"] for s in record["segments"] if s["kind"].startswith("ctx_")
-            )
             baseline = _baseline(tree, record["path"], len(context))
             stored = {
                 (e.path, e.kind, e.qualname): e
@@ -218,6 +237,11 @@ def main() -> None:
     if expected:
         print(f"recall:          {found / expected:.2f}  ({found}/{expected})")
         print(f"baseline recall: {base_found / expected:.2f}  ({base_found}/{expected})")
+    if new_expected:
+        print(
+            f"names the same commit defines in other files: {new_expected}, in the context "
+            f"{new_found / new_expected:.2f} ({new_found}/{new_expected})"
+        )
     print("missed, by reason:")
     for reason, count in missed.most_common(15):
         print(f"  {count:5d}  {reason}")

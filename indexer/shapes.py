@@ -10,7 +10,8 @@ from dataclasses import dataclass, field
 # Bump when what examples hold changes: a store's examples from an older version are
 # built again by the next sync, and export refuses them until then.
 # 1: crates from Cargo's manifests.
-BUILDER_VERSION = 1
+# 2: names resolved in the commit's own tree; the definitions it changes as edits.
+BUILDER_VERSION = 2
 
 # Segment kinds in priority order: when the budget is short, the last go first.
 PATH, MESSAGE, OLD, IMPORTS = "path", "msg", "old", "imports"
@@ -18,6 +19,9 @@ PATH, MESSAGE, OLD, IMPORTS = "path", "msg", "old", "imports"
 # (ctx_struct, ctx_enum, ctx_union, ctx_trait, ctx_type, ctx_const, ctx_static,
 # ctx_fn, ctx_method, ctx_macro).
 CONTEXT_PREFIX = "ctx_"
+# A definition from another file that the same commit adds or changes, as the commit
+# leaves it: "edit_" + the item kind. Its own kind, so an export can leave edits out.
+EDIT_PREFIX = "edit_"
 ITEM_KINDS = (
     "fn",
     "method",
@@ -32,7 +36,9 @@ ITEM_KINDS = (
     "macro",
     "mod",
 )
-SEGMENT_KINDS = (PATH, MESSAGE, OLD, IMPORTS, *(CONTEXT_PREFIX + k for k in ITEM_KINDS))
+CONTEXT_KINDS = tuple(CONTEXT_PREFIX + k for k in ITEM_KINDS)
+EDIT_KINDS = tuple(EDIT_PREFIX + k for k in ITEM_KINDS)
+SEGMENT_KINDS = (PATH, MESSAGE, OLD, IMPORTS, *CONTEXT_KINDS, *EDIT_KINDS)
 
 
 @dataclass(frozen=True)

@@ -109,13 +109,13 @@ def test_glob_import_resolves_and_unrelated_namesake_is_not_chosen(repo: Repo) -
     assert "User -> src/model/user.rs::User" in example.resolved
 
 
-def test_context_comes_from_the_parent_commit(repo: Repo) -> None:
+def test_context_changed_by_the_same_commit_is_shown_as_it_leaves_it(repo: Repo) -> None:
     repo.commit(
         {"src/config.rs": CONFIG, "src/storage.rs": STORE, "src/service.rs": SERVICE_V1},
         "start",
     )
     # the struct and the fn change in the same commit: the context shows the struct as
-    # the author saw it, before this commit
+    # the commit leaves it (the fn is written against it), marked as an edit
     repo.commit(
         {
             "src/config.rs": CONFIG.replace(
@@ -126,7 +126,9 @@ def test_context_comes_from_the_parent_commit(repo: Repo) -> None:
         "Both",
     )
     examples = {e.qualname: e for e in _examples(repo)}
-    assert _segment(examples["serve"], "ctx_struct") == [CONFIG.rstrip("\n")]
+    assert _segment(examples["serve"], "ctx_struct") == []
+    [config] = _segment(examples["serve"], "edit_struct")
+    assert "pub host: String," in config
     assert examples["Config"].change == "modified"
 
 

@@ -146,7 +146,8 @@ def make_example(n_defs: int = 3, def_lines: int = 4, change: str = "modified") 
         fields = "".join(f"    pub field_{j}: Vec<u{8 << (j % 3)}>,\n" for j in range(def_lines))
         docs = f"/// Definition {i}, with docs.\n#[derive(Debug, Clone)]\n"
         body = f"pub struct Def{i} {{\n{fields}}}"
-        defs.append(Segment("ctx_struct", docs + body, (body, f"pub struct Def{i} {{ .. }}")))
+        kind = "edit_struct" if i == 1 else "ctx_struct"  # one edit of the same commit
+        defs.append(Segment(kind, docs + body, (body, f"pub struct Def{i} {{ .. }}")))
     old = "" if change == "added" else "pub fn run(x: u32) -> u32 {\n\tx + 1\n}"
     return Example(
         commit="c" * 40,
@@ -173,11 +174,21 @@ def fitted(example: Example, tok: Tokenizer, template: str, budget: int) -> Fitt
     return result
 
 
+def test_an_edit_of_the_same_commit_is_marked_as_new_context(
+    tokenizers: dict[str, Tokenizer],
+) -> None:
+    example = make_example()
+    for template, marker in (("native", "<|ctx_struct|><|new|>"), ("starcoder", "")):
+        text = render_text(example, fitted(example, tokenizers["hf"], template, 8192), template)
+        assert f"{marker}/// Definition 1, with docs." in text
+        assert "<|ctx_struct|>/// Definition 0" in text or template != "native"
+
+
 def test_special_tokens_follow_the_kinds() -> None:
     assert len(SPECIAL_TOKENS) >= 30
     assert len(set(SPECIAL_TOKENS)) == len(SPECIAL_TOKENS)
-    for kind in SEGMENT_KINDS:
-        assert f"<|{kind}|>" in SPECIAL_TOKENS
+    for kind in SEGMENT_KINDS:  # an edit is marked by its context kind's token
+        assert (f"<|{kind}|>" in SPECIAL_TOKENS) != kind.startswith("edit_")
     for kind in ITEM_KINDS:
         assert f"<|ctx_{kind}|>" in SPECIAL_TOKENS and f"<|item_{kind}|>" in SPECIAL_TOKENS
 

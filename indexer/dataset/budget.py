@@ -36,7 +36,16 @@ from indexer.dataset.tokenizer import (
     Tokenizer,
 )
 from indexer.errors import IndexerError
-from indexer.shapes import CONTEXT_PREFIX, IMPORTS, MESSAGE, OLD, PATH, SEGMENT_KINDS, Example
+from indexer.shapes import (
+    CONTEXT_PREFIX,
+    EDIT_PREFIX,
+    IMPORTS,
+    MESSAGE,
+    OLD,
+    PATH,
+    SEGMENT_KINDS,
+    Example,
+)
 
 
 @dataclass(frozen=True)
@@ -63,15 +72,25 @@ class Template:
 
 def _segments_by_group(example: Example, groups: Sequence[str]) -> dict[str, list[Part]]:
     """Each non-empty segment as a Part (head/tail to be filled), under its group:
-    its kind, or "ctx" for definitions from other files (kept in priority order)."""
+    its kind, or "ctx" for definitions from other files, edits of the same commit
+    among them (kept in priority order)."""
     out: dict[str, list[Part]] = {g: [] for g in groups}
     for rank, seg in enumerate(example.segments):
         if seg.kind not in SEGMENT_KINDS:
             raise IndexerError(f"unknown segment kind {seg.kind!r}")
         if seg.text:
-            group = "ctx" if seg.kind.startswith(CONTEXT_PREFIX) else seg.kind
+            group = "ctx" if seg.kind.startswith((CONTEXT_PREFIX, EDIT_PREFIX)) else seg.kind
             out[group].append(Part(seg.kind, rank, forms=(seg.text, *seg.variants)))
     return out
+
+
+def _native_head(kind: str) -> tuple[str, ...]:
+    """A segment's marker: its kind's token; an edit of the same commit is its item
+    kind's context token then `<|new|>` (`<|ctx_struct|><|new|>`: the struct as the
+    commit leaves it)."""
+    if kind.startswith(EDIT_PREFIX):
+        return (SEGMENT_TOKENS[CONTEXT_PREFIX + kind.removeprefix(EDIT_PREFIX)], NEW)
+    return (SEGMENT_TOKENS[kind],)
 
 
 def _native_parts(example: Example) -> list[Part]:
@@ -82,7 +101,7 @@ def _native_parts(example: Example) -> list[Part]:
         raise IndexerError(f"unknown item kind or change: {example.kind!r}, {example.change!r}")
     groups = _segments_by_group(example, (PATH, IMPORTS, "ctx", OLD, MESSAGE))
     parts = [
-        Part(p.kind, p.rank, (SEGMENT_TOKENS[p.kind],), p.forms)
+        Part(p.kind, p.rank, _native_head(p.kind), p.forms)
         for group in groups.values()
         for p in group
     ]

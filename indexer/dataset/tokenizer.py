@@ -21,11 +21,14 @@ from pathlib import Path
 from typing import Any
 
 from indexer.errors import IndexerError
-from indexer.shapes import ITEM_KINDS, SEGMENT_KINDS
+from indexer.shapes import CONTEXT_KINDS, IMPORTS, ITEM_KINDS, MESSAGE, OLD, PATH
 
 # The native special tokens. The pad token comes first so it gets a small id.
 PAD, END, NEW = "<|pad|>", "<|end|>", "<|new|>"
-SEGMENT_TOKENS = {kind: f"<|{kind}|>" for kind in SEGMENT_KINDS}
+# An edit of the same commit is marked as its kind's context then <|new|>
+# (`budget._native_head`): no token of its own, so tokenizers trained before edits
+# were shown still fit.
+SEGMENT_TOKENS = {kind: f"<|{kind}|>" for kind in (PATH, MESSAGE, OLD, IMPORTS, *CONTEXT_KINDS)}
 ITEM_TOKENS = {kind: f"<|item_{kind}|>" for kind in ITEM_KINDS}
 CHANGE_TOKENS = {change: f"<|{change}|>" for change in ("added", "modified")}
 SPECIAL_TOKENS = (

@@ -17,6 +17,7 @@ from indexer.rust.resolve import SymbolTable, references, resolve
 from indexer.rust.text import children, definition_text, imports_text, own_text, target_text
 from indexer.shapes import (
     CONTEXT_PREFIX,
+    EDIT_PREFIX,
     IMPORTS,
     MESSAGE,
     OLD,
@@ -127,13 +128,42 @@ class _Commit:
     # One string for all of the commit's examples: a message can be long (dtolnay/syn
     # has one of 123 KB, in 341 examples), and a copy per example would hold 42 MB.
     message: str
+    changes: dict[str, FileChange] = field(default_factory=dict)  # by new path
     _table: SymbolTable | None = field(default=None, repr=False)
 
     def table(self) -> SymbolTable:
-        """The parent's symbol table, read when the first example needs it."""
+        """The symbol table of the commit's own tree, read when the first example needs
+        it: a name the commit defines in another file, or a definition it changes
+        there, is found as the commit leaves it (`edited` tells which those are)."""
         if self._table is None:
-            self._table = self.source.table_at(self.parent) if self.parent else SymbolTable({})
+            self._table = self.source.table_at(self.info.oid)
         return self._table
+
+    def edited(self, d: Definition) -> bool:
+        """Whether this commit added or changed the definition `d` of its tree: its
+        file changed, and the file before held no item of its kind and name with
+        the same code."""
+        change = self.changes.get(d.path)
+        if change is None or change.old_blob == d.blob:
+            return False
+        if change.old_blob is None or change.status not in "MR":
+            return True
+        code = self.source.code(d.blob)[d.start_byte : d.end_byte]
+        return code not in _codes(self.source, change.old_blob).get((d.kind, d.qualname), ())
+
+
+def _codes(source: Source, blob: str) -> dict[tuple[str, str], list[bytes]]:
+    """The code of each item of a blob, by kind and qualified name (computed once)."""
+
+    def make() -> dict[tuple[str, str], list[bytes]]:
+        code, out = source.code(blob), {}
+        for item in source.items(blob) or []:
+            out.setdefault((item.kind, item.qualname), []).append(
+                code[item.start_byte : item.end_byte]
+            )
+        return out
+
+    return source.memo(("codes", blob), make)
 
 
 def build_examples(
@@ -142,14 +172,17 @@ def build_examples(
     """The examples of one commit: one per added or changed item of each `.rs` file.
 
     Merges and shallow boundaries make none (`makes_examples`); a root commit's items
-    are all added, with no context (there is no parent). Every example is scanned for
-    credentials (`secrets`: redact or drop).
+    are all added, with no context (there is no parent). Names are resolved in the
+    commit's own tree: a definition in another file that the commit also adds or
+    changes is shown as it leaves it, as an edit (`EDIT_PREFIX`), instead of as it
+    was. Every example is scanned for credentials (`secrets`: redact or drop).
     """
     built = Built()
     if not makes_examples(info):
         return built
     parent = info.parents[0] if info.parents else None
-    commit = _Commit(source, info, parent, info.message.rstrip("\n"))
+    by_path = {c.path: c for c in changes if c.entry == "file"}
+    commit = _Commit(source, info, parent, info.message.rstrip("\n"), by_path)
     for change in changes:
         if change.entry == "file" and change.new_blob is not None:
             _file_examples(commit, change, built)
@@ -226,7 +259,8 @@ def _example(
     ]
     for definition, _count in found:
         text, variants = _definition_text(commit.source, definition)
-        segments.append(Segment(CONTEXT_PREFIX + definition.kind, text, variants))
+        prefix = EDIT_PREFIX if commit.edited(definition) else CONTEXT_PREFIX
+        segments.append(Segment(prefix + definition.kind, text, variants))
     return Example(
         commit=commit.info.oid,
         parent=commit.parent,

@@ -1,0 +1,81 @@
+"""The commit's own other edits as context: a definition in another file that the same
+commit adds or changes is shown as the commit leaves it, under its own segment kind
+(`edit_*`), and a model's template marks it. Real repositories, backfilled by the CLI."""
+
+from __future__ import annotations
+
+from gitrepo import Repo, cli
+
+from indexer.store import open_target
+from indexer.store.examples import StoredExample, commit_examples
+
+CONFIG = "pub struct Config {\n    pub name: String,\n}\n"
+LIB = "pub mod config;\npub mod report;\n"
+REPORT = (
+    "use crate::config::Config;\n\npub fn title(c: &Config) -> String {\n    c.name.clone()\n}\n"
+)
+
+
+def _examples(repo: Repo, rev: str = "HEAD") -> dict[str, StoredExample]:
+    assert cli("backfill", "--repo", repo.path).exit_code == 0
+    target = open_target(str(repo.path))
+    try:
+        oid = str(target.repo.revparse_single(rev).id)
+        with target.store.connect() as conn:
+            return {e.qualname: e for e in commit_examples(conn, target.repo_id, oid)}
+    finally:
+        target.close()
+
+
+def _segments(example: StoredExample) -> dict[str, str]:
+    return {kind: text for kind, text, _variants in example.segments}
+
+
+def _start(repo: Repo) -> None:
+    repo.commit(
+        {
+            "Cargo.toml": '[package]\nname = "app"\nversion = "0.1.0"\nedition = "2021"\n',
+            "src/lib.rs": LIB,
+            "src/config.rs": CONFIG,
+            "src/report.rs": REPORT,
+        },
+        "start",
+    )
+
+
+def test_a_field_added_in_the_same_commit_as_its_use_is_in_the_context(repo: Repo) -> None:
+    _start(repo)
+    repo.commit(
+        {
+            "src/config.rs": CONFIG.replace("String,\n", "String,\n    pub width: usize,\n"),
+            "src/report.rs": REPORT.replace("c.name.clone()", 'format!("{:1$}", c.name, c.width)'),
+        },
+        "pad the title to the configured width",
+    )
+    segments = _segments(_examples(repo)["title"])
+    assert "ctx_struct" not in segments
+    assert "pub width: usize" in segments["edit_struct"]
+
+
+def test_a_definition_the_commit_leaves_alone_stays_plain_context(repo: Repo) -> None:
+    _start(repo)
+    repo.commit({"src/report.rs": REPORT.replace("clone()", "to_uppercase()")}, "shout")
+    segments = _segments(_examples(repo)["title"])
+    assert "edit_struct" not in segments
+    assert "pub name: String" in segments["ctx_struct"]
+
+
+def test_a_type_another_file_of_the_same_commit_adds_is_found(repo: Repo) -> None:
+    _start(repo)
+    repo.commit(
+        {
+            "src/lib.rs": LIB + "pub mod style;\n",
+            "src/style.rs": "pub enum Style {\n    Plain,\n    Bold,\n}\n",
+            "src/report.rs": REPORT + "\npub fn styled(s: crate::style::Style) -> bool {\n"
+            "    matches!(s, crate::style::Style::Bold)\n}\n",
+        },
+        "styles",
+    )
+    example = _examples(repo)["styled"]
+    assert "Style -> src/style.rs::Style" in " ".join(example.resolved)
+    assert "Bold," in _segments(example)["edit_enum"]

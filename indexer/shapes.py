@@ -10,7 +10,8 @@ from dataclasses import dataclass, field
 # Bump when what examples hold changes: a store's examples from an older version are
 # built again by the next sync, and export refuses them until then.
 # 1: crates from Cargo's manifests.
-# 2: names resolved in the commit's own tree; the definitions it changes as edits.
+# 2: names resolved in the commit's own tree, the definitions it changes as edits;
+#    a moved item is modified, and a deleted file's items are counted as deleted.
 BUILDER_VERSION = 2
 
 # Segment kinds in priority order: when the budget is short, the last go first.

@@ -38,9 +38,9 @@ from indexer.index.sync import POOL_MIN_COMMITS
 from indexer.rust import SUFFIX
 
 # Items of the history that do not become examples, by reason: the struct of the
-# deleted file and the fn the conflict's "ours" side replaced; the binary, latin-1 and
+# deleted file and the fn each side of the conflict replaced; the binary, latin-1 and
 # minified files.
-EXAMPLE_SKIPS = {"deleted": 2, "unparsed_blob": 3}
+EXAMPLE_SKIPS = {"deleted": 3, "unparsed_blob": 3}
 
 
 @pytest.fixture
@@ -88,7 +88,7 @@ def test_backfill_counts_every_skip_and_stores_nothing_twice(
     assert skipped(repo, "partial") == PARTIAL
     reachable = repo.git("rev-list", "--all", "--count")
     assert stats(repo)["commits"] == f"{reachable} (2 merges, 0 shallow boundaries)"
-    assert "(not examples: 2 deleted, 3 unparsed_blob)" in stats(repo)["examples"]
+    assert "(not examples: 3 deleted, 3 unparsed_blob)" in stats(repo)["examples"]
     # each distinct .rs blob parsed (or skipped) once, however often it comes back
     assert count(db_url(repo), "SELECT count(*) FROM blobs") == len(history_blobs(repo))
     before = dump_store(db_url(repo))

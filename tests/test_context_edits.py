@@ -4,7 +4,7 @@ commit adds or changes is shown as the commit leaves it, under its own segment k
 
 from __future__ import annotations
 
-from gitrepo import Repo, cli
+from gitrepo import Repo, cli, stats
 
 from indexer.store import open_target
 from indexer.store.examples import StoredExample, commit_examples
@@ -79,3 +79,41 @@ def test_a_type_another_file_of_the_same_commit_adds_is_found(repo: Repo) -> Non
     example = _examples(repo)["styled"]
     assert "Style -> src/style.rs::Style" in " ".join(example.resolved)
     assert "Bold," in _segments(example)["edit_enum"]
+
+
+PARSE = (
+    "pub fn parse(text: &str) -> Vec<u32> {\n"
+    "    let mut out = Vec::new();\n"
+    "    for word in text.split(',') {\n"
+    "        out.push(word.trim().parse().unwrap());\n"
+    "    }\n"
+    "    out\n"
+    "}\n"
+)
+
+
+def test_a_fn_moved_to_another_file_is_modified_with_its_old_code(repo: Repo) -> None:
+    repo.commit({"src/lib.rs": "mod a;\nmod b;\n", "src/a.rs": PARSE, "src/b.rs": ""}, "start")
+    repo.commit(
+        {"src/a.rs": "", "src/b.rs": PARSE.replace(".unwrap()", ".unwrap_or(0)")},
+        "move parse to b, and default bad words to 0",
+    )
+    example = _examples(repo)["parse"]
+    assert (example.path, example.change) == ("src/b.rs", "modified")
+    assert _segments(example)["old"] == PARSE.rstrip("\n")
+
+
+def test_a_fn_moved_unchanged_makes_no_example_and_is_counted(repo: Repo) -> None:
+    repo.commit({"src/lib.rs": "mod a;\nmod b;\n", "src/a.rs": PARSE, "src/b.rs": ""}, "start")
+    repo.commit({"src/a.rs": None, "src/b.rs": "\n" + PARSE}, "move parse to b")
+    assert "parse" not in _examples(repo)
+    assert "(not examples: 1 moved_unchanged)" in stats(repo)["examples"]
+
+
+def test_a_new_fn_of_the_same_name_but_another_body_is_added(repo: Repo) -> None:
+    repo.commit({"src/lib.rs": "mod a;\nmod b;\n", "src/a.rs": PARSE, "src/b.rs": ""}, "start")
+    other = "pub fn parse(text: &str) -> bool {\n    text.is_empty()\n}\n"
+    repo.commit({"src/a.rs": "", "src/b.rs": other}, "replace parse")
+    example = _examples(repo)["parse"]
+    assert (example.path, example.change) == ("src/b.rs", "added")
+    assert "(not examples: 1 deleted)" in stats(repo)["examples"]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from difflib import SequenceMatcher
 from typing import TYPE_CHECKING, NamedTuple, Protocol, TypeVar
 
 from indexer.index.secrets import DEFAULT_MODE, screen
@@ -183,32 +184,107 @@ def build_examples(
     parent = info.parents[0] if info.parents else None
     by_path = {c.path: c for c in changes if c.entry == "file"}
     commit = _Commit(source, info, parent, info.message.rstrip("\n"), by_path)
-    for change in changes:
-        if change.entry == "file" and change.new_blob is not None:
-            _file_examples(commit, change, built)
+    diffs = [d for c in changes if c.entry == "file" and (d := _diff(source, c, built))]
+    gone = {
+        (diff.change.path, key): item
+        for diff in diffs
+        for key, item in diff.old.keyed
+        if key not in diff.new_keys
+    }
+    moves = _moves(diffs, gone) if gone else {}
+    built.skipped["deleted"] += len(gone) - len(moves)
+    for diff in diffs:
+        if diff.change.new_blob is not None:
+            _file_examples(commit, diff, moves, built)
     return screen(built, secrets)
 
 
-def _file_examples(commit: _Commit, change: FileChange, built: Built) -> None:
-    """Add the examples of one changed file to `built`, and count what it skips."""
-    source = commit.source
-    assert change.new_blob is not None
-    new_items = source.items(change.new_blob)
-    if new_items is None:
-        built.skipped["unparsed_blob"] += 1
-        return
-    new = _version(source, change.new_blob, new_items)
-    old = _NO_VERSION
-    if change.old_blob is not None and change.status in "MR":
+class _Diff(NamedTuple):
+    """One changed file's two versions (an added file has no old one, a deleted file
+    no new one)."""
+
+    change: FileChange
+    new: _Version
+    old: _Version
+    old_by_key: dict[tuple[str, str], Definition]
+    new_keys: set[tuple[str, str]]
+
+
+def _diff(source: Source, change: FileChange, built: Built) -> _Diff | None:
+    new = old = _NO_VERSION
+    if change.new_blob is not None:
+        new_items = source.items(change.new_blob)
+        if new_items is None:
+            built.skipped["unparsed_blob"] += 1
+            return None
+        new = _version(source, change.new_blob, new_items)
+    if change.old_blob is not None and change.status in "MRD":
         old_items = source.items(change.old_blob) or []
         if old_items:
             old = _version(source, change.old_blob, old_items)
-    old_by_key = dict(old.keyed)
-    new_keys = {key for key, _item in new.keyed}
-    built.skipped["deleted"] += sum(1 for key in old_by_key if key not in new_keys)
-    uses = source.uses(change.new_blob)
+    return _Diff(change, new, old, dict(old.keyed), {key for key, _item in new.keyed})
+
+
+# Like git's rename detection: an item is moved when an item of its kind and name
+# that the commit deletes shares at least half of its lines with it.
+MOVE_SIMILARITY = 0.5
+
+_Moved = dict[tuple[str, tuple[str, str]], tuple[_Version, "Definition"]]
+
+
+def _moves(diffs: list[_Diff], gone: dict[tuple[str, tuple[str, str]], Definition]) -> _Moved:
+    """The items the commit adds (by new path and key) that are items it deletes,
+    moved (to another file, or under another name in the file: `impl Foo` that became
+    `impl<T> Foo<T>`): each with the old version and item it came from. The most
+    similar deleted item is taken, one of the same key first; each is taken once."""
+    versions = {diff.change.path: diff.old for diff in diffs}
+    by_name: dict[tuple[str, str], list[tuple[str, tuple[str, str]]]] = {}
+    for where, item in gone.items():
+        by_name.setdefault((item.kind, item.name), []).append(where)
+    moves: _Moved = {}
+    for diff in diffs:
+        for key, item in diff.new.keyed:
+            if key in diff.old_by_key or (item.kind, item.name) not in by_name:
+                continue
+            lines = _lines(diff.new.code, item)
+            best, best_score = None, (False, 0.0)
+            for where in by_name[(item.kind, item.name)]:
+                ratio = _similarity(lines, _lines(versions[where[0]].code, gone[where]))
+                score = (where[1] == key, ratio)
+                if ratio >= MOVE_SIMILARITY and score > best_score:
+                    best, best_score = where, score
+            if best is not None:
+                by_name[(item.kind, item.name)].remove(best)
+                moves[(diff.change.path, key)] = (versions[best[0]], gone[best])
+    return moves
+
+
+def _lines(code: bytes, item: Definition) -> list[bytes]:
+    return code[item.item_byte : item.end_byte].splitlines()
+
+
+def _similarity(a: list[bytes], b: list[bytes]) -> float:
+    matcher = SequenceMatcher(None, a, b, autojunk=False)
+    if matcher.real_quick_ratio() < MOVE_SIMILARITY or matcher.quick_ratio() < MOVE_SIMILARITY:
+        return 0.0
+    return matcher.ratio()
+
+
+def _file_examples(commit: _Commit, diff: _Diff, moves: _Moved, built: Built) -> None:
+    """Add the examples of one changed file to `built`, and count what it skips."""
+    change, new = diff.change, diff.new
+    assert change.new_blob is not None
+    uses = commit.source.uses(change.new_blob)
     for key, item in new.keyed:
-        before = old_by_key.get(key)
+        old, before = diff.old, diff.old_by_key.get(key)
+        if before is None and (change.path, key) in moves:
+            old, before = moves[(change.path, key)]
+            if (
+                new.code[item.start_byte : item.end_byte]
+                == old.code[before.start_byte : before.end_byte]
+            ):
+                built.skipped["moved_unchanged"] += 1
+                continue
         if before is not None and not _changed(new, item, old, before, built):
             continue
         built.examples.append(_example(commit, change.path, uses, key[1], new, item, old, before))

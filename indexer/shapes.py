@@ -11,7 +11,8 @@ from dataclasses import dataclass, field
 # built again by the next sync, and export refuses them until then.
 # 1: crates from Cargo's manifests.
 # 2: names resolved in the commit's own tree, the definitions it changes as edits;
-#    a moved item is modified, and a deleted file's items are counted as deleted.
+#    a moved item is modified, and a deleted file's items are counted as deleted;
+#    long old code has shorter forms (the changed lines, the rest elided).
 BUILDER_VERSION = 2
 
 # Segment kinds in priority order: when the budget is short, the last go first.
@@ -46,10 +47,11 @@ SEGMENT_KINDS = (PATH, MESSAGE, OLD, IMPORTS, *CONTEXT_KINDS, *EDIT_KINDS)
 class Segment:
     """One piece of context, stored as text.
 
-    `variants` are shorter forms of `text`, longest first, for a definition that does
-    not fit whole: without doc comments and attributes, then with bodies and field
-    lists elided, down to the bare header line (`pub struct Opts { .. }`). Each is
-    whole lines; nothing is ever cut mid-line.
+    `variants` are shorter forms of `text`, longest first, for a budget it does not
+    fit whole. A definition: without doc comments and attributes, then with bodies
+    and field lists elided, down to the bare header line (`pub struct Opts { .. }`).
+    Long old code: the lines the change touches with a few around them, the rest as
+    `// ...` lines. Each is whole lines; nothing is ever cut mid-line.
     """
 
     kind: str

@@ -4,6 +4,9 @@ commit adds or changes is shown as the commit leaves it, under its own segment k
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 from gitrepo import Repo, cli, stats
 
 from indexer.store import open_target
@@ -117,3 +120,30 @@ def test_a_new_fn_of_the_same_name_but_another_body_is_added(repo: Repo) -> None
     example = _examples(repo)["parse"]
     assert (example.path, example.change) == ("src/b.rs", "added")
     assert "(not examples: 1 deleted)" in stats(repo)["examples"]
+
+
+def test_long_old_code_keeps_the_changed_lines_when_it_does_not_fit(
+    repo: Repo, tmp_path: Path
+) -> None:
+    body = "".join(f"    let step_{i} = input.len() * {i};\n" for i in range(120))
+    old = f"pub fn long(input: &str) -> usize {{\n{body}    0\n}}\n"
+    repo.commit({"src/lib.rs": old}, "start")
+    new = old.replace("* 60;", "* 61;")
+    repo.commit({"src/lib.rs": new}, "one step is off by one")
+    assert cli("backfill", "--repo", repo.path).exit_code == 0
+    out = tmp_path / "out"
+    result = cli("export", out, "--repo", repo.path, "--max-tokens", "2048", "--split", "time")
+    assert result.exit_code == 0, result.output
+    [record] = [
+        r
+        for split in ("train", "val", "test")
+        for line in (out / f"{split}.jsonl").read_text().splitlines()
+        if (r := json.loads(line))["parent"]
+    ]
+    assert record["target"] == new.rstrip("\n")
+    [old_segment] = [s["text"] for s in record["segments"] if s["kind"] == "old"]
+    lines = old_segment.splitlines()
+    assert lines[0] == "pub fn long(input: &str) -> usize {" and lines[-1] == "}"
+    assert "    let step_60 = input.len() * 60;" in lines
+    assert "    // ..." in lines and len(lines) < 20
+    assert all(line in old.splitlines() for line in lines if line != "    // ...")

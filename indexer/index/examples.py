@@ -15,7 +15,14 @@ from typing import TYPE_CHECKING, NamedTuple, Protocol, TypeVar
 
 from indexer.index.secrets import DEFAULT_MODE, screen
 from indexer.rust.resolve import SymbolTable, references, resolve
-from indexer.rust.text import children, definition_text, imports_text, own_text, target_text
+from indexer.rust.text import (
+    children,
+    definition_text,
+    imports_text,
+    old_variants,
+    own_text,
+    target_text,
+)
 from indexer.shapes import (
     CONTEXT_PREFIX,
     EDIT_PREFIX,
@@ -330,7 +337,7 @@ def _example(
     segments = [
         Segment(PATH, path),
         Segment(MESSAGE, commit.message),
-        Segment(OLD, old_text),
+        Segment(OLD, old_text, old_variants(old_text, target)),
         Segment(IMPORTS, imports_text(uses, scope)),
     ]
     for definition, _count in found:

@@ -1,10 +1,12 @@
 """An item's code as text: whole lines from the start of its first line, its header
 line (`pub struct Opts { .. }`), a container (impl, trait, mod) without the items
 inside it, a definition as context with shorter variants (without doc comments and
-attributes, then the bare header line) for a tight budget, and `use` lines."""
+attributes, then the bare header line) for a tight budget, an item's old code cut to
+the lines a change touches, and `use` lines."""
 
 from __future__ import annotations
 
+from difflib import SequenceMatcher
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -140,3 +142,46 @@ def imports_text(uses: list[Use], scope: str) -> str:
         else:
             lines.append(f"use {use.path};")
     return "\n".join(dict.fromkeys(lines))
+
+
+ELISION = "// ..."  # a line that stands for lines left out, indented as the first of them
+# Old code shorter than this is never cut: it costs a few hundred tokens at most.
+HUNKS_FROM_CHARS = 1_000
+HUNK_CONTEXT = (3, 1, 0)  # lines kept around each changed run, in the shorter forms
+
+
+def old_variants(old: str, new: str) -> tuple[str, ...]:
+    """Shorter forms of an item's old code, longest first, for a budget it does not
+    fit whole: its header line (the first after its doc comments and attributes) and
+    its last, and the lines the change to `new` replaces or
+    deletes with 3 lines of the old code around each run, then 1, then none; an
+    `ELISION` line stands for each run of lines left out. Whole lines, as they were."""
+    if len(old) < HUNKS_FROM_CHARS:
+        return ()
+    lines, after = old.splitlines(keepends=True), new.splitlines(keepends=True)
+    matcher = SequenceMatcher(None, lines, after, autojunk=False)
+    head = next(
+        (i for i, line in enumerate(lines) if not line.lstrip().startswith(("//", "#[", "#!["))),
+        0,
+    )
+    variants: list[str] = []
+    for context in HUNK_CONTEXT:
+        runs = [(g[0][1], g[-1][2]) for g in matcher.get_grouped_opcodes(context)]
+        text = _elided(lines, [(head, head + 1), *runs, (len(lines) - 1, len(lines))])
+        if len(text) < len(variants[-1] if variants else old):
+            variants.append(text)
+    return tuple(variants)
+
+
+def _elided(lines: list[str], kept: list[tuple[int, int]]) -> str:
+    """`lines` with only the `kept` ranges (in order, the last line's among them), and
+    an elision line in each gap."""
+    out: list[str] = []
+    cursor = 0
+    for start, end in sorted(kept):
+        if start > cursor:
+            first = lines[cursor]
+            out.append(first[: len(first) - len(first.lstrip())] + ELISION + "\n")
+        out.extend(lines[max(start, cursor) : end])
+        cursor = max(cursor, end)
+    return "".join(out)

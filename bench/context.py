@@ -46,14 +46,15 @@ from indexer.store.examples import StoredExample, commit_examples
 
 KINDS = ("struct", "enum", "union", "trait", "type", "macro")
 # A name not after `.` (a method or field) or `::` (a segment of a path, which its
-# head decides: `sval::Value` is sval's); a macro is a name before `!`.
-_NAME = re.compile(r"(?<![\w.:])([A-Z][A-Za-z0-9_]*)\b|(?<![\w.:])([a-z_][a-z0-9_]*)!")
+# head decides: `sval::Value` is sval's); a macro is a name before `!` (`Token![fn]`
+# is syn's macro `Token`, not a type).
+_NAME = re.compile(r"(?<![\w.:])([A-Za-z_][A-Za-z0-9_]*)!|(?<![\w.:])([A-Z][A-Za-z0-9_]*)\b")
 _BLANK = re.compile(r"//[^\n]*|/\*.*?\*/|\"(?:\\.|[^\"\\])*\"", re.S)
 
 
 def _used(target: str) -> set[str]:
     names = set()
-    for camel, macro in _NAME.findall(_BLANK.sub(" ", target)):
+    for macro, camel in _NAME.findall(_BLANK.sub(" ", target)):
         names.add(camel or macro + "!")
     return names - {"Self", "Some", "None", "Ok", "Err", "String", "Vec", "Option", "Result"}
 

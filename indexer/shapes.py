@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 # 1: crates from Cargo's manifests.
 # 2: names resolved in the commit's own tree, the definitions it changes as edits;
 #    a moved item is modified, and a deleted file's items are counted as deleted;
-#    long old code has shorter forms (the changed lines, the rest elided).
+#    long old code has shorter forms (the changed lines, the rest elided), and a
+#    macro as context shrinks to `macro_rules! m { .. }`.
 BUILDER_VERSION = 2
 
 # Segment kinds in priority order: when the budget is short, the last go first.

@@ -263,3 +263,23 @@ def test_one_name_twice_is_numbered_in_file_order_by_any_number_of_workers(
         ("first\n", "inner::visit", True),
         ("second\n", "inner::visit#2", False),
     ]
+
+
+def test_a_macro_as_context_can_shrink_to_its_header(repo: Repo) -> None:
+    macros = (
+        "/// Doubles.\n#[macro_export]\nmacro_rules! twice {\n"
+        "    ($e:expr) => { $e * 2 };\n    ($e:expr, $f:expr) => { ($e + $f) * 2 };\n}\n"
+    )
+    repo.commit(
+        {
+            "src/lib.rs": "mod macros;\nmod use_it;\n",
+            "src/macros.rs": macros,
+            "src/use_it.rs": "pub fn four() -> u32 {\n    2\n}\n",
+        },
+        "start",
+    )
+    repo.commit({"src/use_it.rs": "pub fn four() -> u32 {\n    twice!(2)\n}\n"}, "use it")
+    [example] = _examples(repo)
+    [macro] = [s for s in example.segments if s.kind == "ctx_macro"]
+    assert macro.text == macros.rstrip("\n")
+    assert macro.variants[-1] == "macro_rules! twice { .. }"

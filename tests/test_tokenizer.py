@@ -344,8 +344,19 @@ def test_budget_shortens_then_drops_lowest_priority_first(native: Tokenizer) -> 
         assert isinstance(result, Fitted) and result.choices[last] == k
         assert result.shortened == (last,) and not result.dropped and not result.fits_whole
 
+    # Definitions go breadth first: without room for the last one's text, it keeps its
+    # header line, and the one before it gives way for that before it is dropped.
     result = fitted(example, native, "native", whole.n_tokens - sizes[0])
-    assert last in result.dropped and all(c == 0 for c in result.choices[:last])
+    assert not result.dropped and result.choices[last] == 2
+    assert result.choices[last - 1] > 0 and all(c == 0 for c in result.choices[: last - 1])
+    defs = [i for i, seg in enumerate(example.segments) if seg.kind.endswith("_struct")]
+    saved = sum(
+        len(native.encode(example.segments[i].text))
+        - len(native.encode(example.segments[i].variants[-1]))
+        for i in defs
+    )
+    result = fitted(example, native, "native", whole.n_tokens - saved)
+    assert [result.choices[i] for i in defs] == [2] * len(defs)
 
     # Smaller still: every definition goes, then the rest by priority; the target stays.
     target = native.encode(example.target)

@@ -250,6 +250,7 @@ class EncodedExample:
         return cls(template, n_segments, tuple(parts))
 
 
+_DEFINITION_PREFIXES = (CONTEXT_PREFIX, EDIT_PREFIX)
 _MAGIC = b"CIX1"
 _HEADER = struct.Struct("<4scHI")
 _PART_KINDS = ("marker", "target", *SEGMENT_KINDS)
@@ -336,10 +337,13 @@ def fit(encoded: EncodedExample, max_tokens: int = 2048) -> Fitted | SkipReason:
     """Fill `max_tokens` by priority, never cutting a piece.
 
     The target and the template's fixed markers always go in whole; if they alone are
-    too long, the example is skipped. Then each segment in priority order takes the
-    longest of its forms (text, then variants) that fits what is left, or is dropped:
-    so a lower-priority segment is shortened or dropped before it costs a higher one
-    anything, and a small one may still fill a gap.
+    too long, the example is skipped. Then the path, message, old code and imports, in
+    that order, each take the longest of their forms (text, then variants) that fits
+    what is left, or are dropped. Definitions from other files go breadth first: each,
+    in priority order, takes its shortest form (the header line) if it fits, then
+    each, in priority order, grows to its longest form that fits. So a lower-priority
+    segment is shortened or dropped before it costs a higher one anything, except that
+    every definition's header goes in before any definition's whole text.
     """
     if max_tokens < 1:
         raise IndexerError(f"token budget must be positive, not {max_tokens}")
@@ -352,12 +356,26 @@ def fit(encoded: EncodedExample, max_tokens: int = 2048) -> Fitted | SkipReason:
         return SkipReason(TARGET_TOO_LONG, fixed, max_tokens)
     left = max_tokens - fixed
     choices: list[int | None] = [0] * encoded.n_segments
-    for p in sorted((p for p in encoded.parts if p.rank is not None), key=lambda p: p.rank):
+    ranked = sorted((p for p in encoded.parts if p.rank is not None), key=lambda p: p.rank)
+    definitions = []
+    for p in ranked:
         frame = len(p.head) + len(p.tail)
-        fitting = (k for k, form in enumerate(p.forms) if frame + len(form) <= left)
-        choice = choices[p.rank] = next(fitting, None)
+        if p.kind.startswith(_DEFINITION_PREFIXES):  # its header now, more below
+            sizes = range(len(p.forms) - 1, len(p.forms))
+            definitions.append(p)
+        else:
+            sizes = range(len(p.forms))
+        choice = choices[p.rank] = next((k for k in sizes if frame + len(p.forms[k]) <= left), None)
         if choice is not None:
             left -= frame + len(p.forms[choice])
+    for p in definitions:
+        shortest = choices[p.rank]
+        if shortest is None:
+            continue
+        have = len(p.forms[shortest])
+        grown = next((k for k in range(shortest) if len(p.forms[k]) - have <= left), shortest)
+        choices[p.rank] = grown
+        left -= len(p.forms[grown]) - have
     input_ids: list[int] = []
     labels: list[int] = []
     for p in encoded.parts:

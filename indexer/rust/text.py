@@ -40,7 +40,9 @@ def item_text(code: bytes, d: Definition) -> str:
 
 
 def header(code: bytes, d: Definition) -> str:
-    """The item down to its header line: `pub struct Opts { .. }`."""
+    """The item down to its header line: `pub struct Opts { .. }`, `macro_rules! m { .. }`."""
+    if d.kind == "macro" and code.startswith(b"macro_rules!", d.item_byte):
+        return f"macro_rules! {d.name} {{ .. }}"
     if d.body_byte is None:
         return code[d.item_byte : d.end_byte].decode()
     head = code[d.item_byte : d.body_byte].decode().rstrip()

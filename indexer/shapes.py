@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 # 2: names resolved in the commit's own tree, the definitions it changes as edits;
 #    a moved item is modified, and a deleted file's items are counted as deleted;
 #    long old code has shorter forms (the changed lines, the rest elided).
-BUILDER_VERSION = 2
+# 3: `#[path]` modules and `extern crate` names.
+BUILDER_VERSION = 3
 
 # Segment kinds in priority order: when the budget is short, the last go first.
 PATH, MESSAGE, OLD, IMPORTS = "path", "msg", "old", "imports"

@@ -211,8 +211,8 @@ class StoreSource:
 
     def index(self, path: str, blob: str) -> BlobIndex | None:
         def make() -> BlobIndex | None:
-            items, uses, _mods = self._index_rows(blob, path)
-            return None if items is None else index_blob(path, items, uses)
+            items, uses, mods = self._index_rows(blob, path)
+            return None if items is None else index_blob(path, items, uses, mods)
 
         return _cached(self._indexes, (path, blob), make)
 

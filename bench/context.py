@@ -97,7 +97,7 @@ class _Tree:
 
 @lru_cache(maxsize=20_000)
 def _names_cached(conn: Connection, blob: str) -> frozenset[str]:
-    items, _uses = blob_symbols(conn, blob, KINDS)
+    items, _uses, _mods = blob_symbols(conn, blob, KINDS)
     return frozenset(
         (n + "!") if k == "macro" else n
         for k, n, qualname, *_rest in items or []

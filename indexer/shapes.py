@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 #    a moved item is modified, and a deleted file's items are counted as deleted;
 #    long old code has shorter forms (the changed lines, the rest elided), and a
 #    macro as context shrinks to `macro_rules! m { .. }`.
-BUILDER_VERSION = 2
+# 3: `#[path]` modules and `extern crate` names.
+BUILDER_VERSION = 3
 
 # Segment kinds in priority order: when the budget is short, the last go first.
 PATH, MESSAGE, OLD, IMPORTS = "path", "msg", "old", "imports"

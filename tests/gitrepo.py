@@ -127,7 +127,7 @@ def dump_store(url: str) -> dict[str, list[tuple]]:
                 " FROM uses u JOIN blobs b ON b.id = u.blob_id"
             ).all(),
             "mods": q(
-                "SELECT b.oid, d.name, d.scope, d.inline, d.line"
+                "SELECT b.oid, d.name, d.scope, d.inline, d.line, d.path, d.crate"
                 " FROM mods d JOIN blobs b ON b.id = d.blob_id"
             ).all(),
             "examples": q(

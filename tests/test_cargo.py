@@ -1,16 +1,24 @@
 """Cross-file context through Cargo's crates: a binary and its own library, workspace
-crates and re-export chains, integration tests, edition 2015, exported macros.
+crates and re-export chains, integration tests, edition 2015, exported macros,
+`#[path]` modules and `extern crate` names.
 Each history is a real repository, backfilled by the CLI; the examples are the store's."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
+import pytest
 import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
 from gitrepo import Repo, cli, db_url, dump_store
 
 from indexer.demo import build_demo_repo
+from indexer.resources import resource_dir
+from indexer.rust import parse_blob
 from indexer.rust.cargo import Cargo
+from indexer.rust.resolve import BlobIndex, SymbolTable, definitions, index_blob
 from indexer.store import open_target
 from indexer.store.examples import commit_examples
 
@@ -300,3 +308,203 @@ def test_glob_uses_of_the_root_in_any_edition_index(repo: Repo) -> None:
     resolved, _unresolved = _resolved(repo, "HEAD~2")["f"]
     assert _targets(resolved) == {"src/lib.rs::Root"}  # 2015: `use *` is the crate's root
     assert "f" in _resolved(repo, "HEAD")  # in 2021, `use ::*` names no crate
+
+
+def _index(path: str, text: str) -> BlobIndex:
+    """The index of a file, its text standing for its blob."""
+    parsed = parse_blob(text.encode())
+    items = definitions(text, [i[:7] for i in parsed.items], path)
+    return index_blob(path, items, list(parsed.uses), parsed.mods)
+
+
+def _cargo(paths: Iterable[str]) -> Cargo:
+    return Cargo({"Cargo.toml": _manifest("pkg").encode()}, paths)
+
+
+def _table(sources: dict[str, str]) -> SymbolTable:
+    """The symbol table of a tree holding one package, `pkg`, of these files."""
+    return SymbolTable({p: _index(p, text) for p, text in sources.items()}, cargo=_cargo(sources))
+
+
+_AT_TOP = '#[path = "foo.rs"]\nmod c;\n'
+_IN_INLINE = 'mod inline {\n    #[path = "other.rs"]\n    mod inner;\n}\n'
+_BOTH = '#[path = "thread_files"]\nmod thread {\n    #[path = "tls.rs"]\n    mod local_data;\n}\n'
+
+
+@pytest.mark.parametrize(
+    ("declaring", "code", "file", "module"),
+    [  # the Rust reference's examples (items/modules.md, "The path attribute")
+        ("src/a/b.rs", _AT_TOP, "src/a/foo.rs", "a::b::c"),
+        ("src/a/mod.rs", _AT_TOP, "src/a/foo.rs", "a::c"),
+        ("src/a/b.rs", _IN_INLINE, "src/a/b/inline/other.rs", "a::b::inline::inner"),
+        ("src/a/mod.rs", _IN_INLINE, "src/a/inline/other.rs", "a::inline::inner"),
+        ("src/a/b.rs", _BOTH, "src/a/thread_files/tls.rs", "a::b::thread::local_data"),
+        ("src/a/mod.rs", _BOTH, "src/a/thread_files/tls.rs", "a::thread::local_data"),
+        ("src/lib.rs", '#[path = "../gen/out.rs"]\nmod out;\n', "gen/out.rs", "out"),
+    ],
+)
+def test_a_path_attribute_puts_the_file_where_the_reference_says(
+    declaring: str, code: str, file: str, module: str
+) -> None:
+    sources = {"src/lib.rs": "mod a;\n", "src/a/mod.rs": "mod b;\n"}
+    sources |= {declaring: code, file: "pub struct Found;\n"}
+    table = _table(sources)
+    place = ("crate", *module.split("::"))
+    assert table.places(file) == ((":lib:pkg", place),)
+    [found] = table.in_module(":lib:pkg", place, "Found")
+    assert found.path == file
+
+
+def test_a_file_a_build_script_includes_stays_the_librarys_first() -> None:
+    table = _table(
+        {
+            "src/lib.rs": "pub mod cli;\n",
+            "src/cli.rs": "pub struct Args;\n",
+            "build.rs": '#[path = "src/cli.rs"]\nmod cli;\n\nfn main() {}\n',
+        }
+    )
+    assert table.places("src/cli.rs") == (
+        (":lib:pkg", ("crate", "cli")),
+        (":build:build_script_build", ("crate", "cli")),
+    )
+
+
+def test_a_table_made_from_the_last_one_places_files_as_a_new_one_does() -> None:
+    tree = {
+        "src/lib.rs": '#[path = "sys/mod.rs"]\nmod sys;\n',
+        "src/sys/mod.rs": '#[path = "unix/mod.rs"]\nmod imp;\n',
+        "src/sys/unix/mod.rs": "mod fs;\n",
+        "src/sys/unix/fs.rs": "pub struct File;\n",
+        "src/sys/unix/other.rs": "pub struct Other;\n",
+    }
+    cargo = _cargo(tree)  # the same manifests and paths in every tree
+    steps = [  # (what changes, do the files stay where they were)
+        ({"src/lib.rs": '#[path = "sys/mod.rs"]\nmod sys;\npub fn run() {}\n'}, True),
+        ({"src/sys/unix/fs.rs": "pub struct File(u32);\n"}, True),
+        ({"src/sys/unix/mod.rs": "mod fs;\nmod other;\n"}, False),
+        ({"src/sys/mod.rs": '#[path = "unix/other.rs"]\nmod imp;\n'}, False),
+        ({"src/lib.rs": "mod sys;\n"}, False),
+    ]
+    last = SymbolTable.at(tree, _index, None, cargo)
+    assert last.places("src/sys/unix/fs.rs") == ((":lib:pkg", ("crate", "sys", "imp", "fs")),)
+    for change, stays in steps:
+        tree = tree | change  # a new dict: a table keeps the one it was made from
+        made = SymbolTable.at(tree, _index, last, cargo)
+        new = SymbolTable.at(tree, _index, None, cargo)
+        assert made.modules == new.modules
+        assert {p: made.places(p) for p in tree} == {p: new.places(p) for p in tree}
+        assert (made.layout is last.layout) == stays  # kept, not computed again
+        last = made
+    # lib.rs's `mod sys;` is sys/mod.rs by its path, and its attribute still names imp
+    assert last.places("src/sys/unix/other.rs") == ((":lib:pkg", ("crate", "sys", "imp")),)
+    assert last.places("src/sys/unix/fs.rs") == ((":lib:pkg", ("crate", "sys", "unix", "fs")),)
+
+
+def test_a_module_file_named_by_a_path_attribute_resolves_at_its_declared_module(
+    repo: Repo,
+) -> None:
+    unix = "use super::config::Config;\n\npub mod fd;\n\n"
+    unix += "pub struct Handle {\n    pub raw: i32,\n}\n"
+    repo.commit(
+        {
+            "Cargo.toml": _manifest("app"),
+            "src/lib.rs": 'pub mod config;\npub mod run;\n#[path = "platform/unix.rs"]\n'
+            "pub mod sys;\n",
+            "src/config.rs": "pub struct Config {\n    pub verbose: bool,\n}\n",
+            "src/platform/unix.rs": unix + "\npub fn open() -> i32 {\n    0\n}\n",
+            # declared by unix.rs, which rustc reads as a mod.rs: crate::sys::fd
+            "src/platform/fd.rs": "pub struct Fd(pub i32);\n",
+            "src/run.rs": "pub fn run() {}\n",
+        },
+        "start",
+    )
+    repo.commit(
+        {
+            "src/run.rs": "use crate::sys::fd::Fd;\nuse crate::sys::Handle;\n\n"
+            "pub fn run(h: &Handle) -> Fd {\n    Fd(h.raw)\n}\n",
+            "src/platform/unix.rs": unix
+            + "\npub fn open(c: &Config) -> i32 {\n    i32::from(c.verbose)\n}\n",
+        },
+        "Run on a handle",
+    )
+    resolved = _resolved(repo)
+    assert _targets(resolved["run"][0]) == {
+        "src/platform/unix.rs::Handle",
+        "src/platform/fd.rs::Fd",
+    }
+    assert _targets(resolved["open"][0]) == {"src/config.rs::Config"}
+
+
+@pytest.mark.parametrize("edition", ["2015", "2021"])
+def test_a_crate_renamed_by_extern_crate_resolves_as_the_crate(repo: Repo, edition: str) -> None:
+    repo.commit(
+        {
+            "Cargo.toml": '[workspace]\nmembers = ["shapes", "app"]\n',
+            "shapes/Cargo.toml": _manifest("shapes"),
+            "shapes/src/lib.rs": "pub struct Square {\n    pub side: u32,\n}\n",
+            "app/Cargo.toml": _manifest(
+                "app", edition, '[dependencies]\nshapes = { path = "../shapes" }\n'
+            ),
+            "app/src/lib.rs": "extern crate shapes as geo;\nextern crate self as app;\n"
+            "extern crate shapes;\n\npub mod area;\npub mod units;\n",
+            "app/src/units.rs": "pub struct Meters(pub u32);\n",
+            "app/src/area.rs": "pub fn area() -> u32 {\n    0\n}\n",
+        },
+        "start",
+    )
+    repo.commit(
+        {
+            "app/src/area.rs": "use geo::Square;\nuse app::units::Meters;\n\n"
+            "pub fn area(s: &Square) -> Meters {\n    Meters(s.side * s.side)\n}\n\n"
+            "pub fn side(s: &shapes::Square) -> u32 {\n    s.side\n}\n"
+        },
+        "Area of a square",
+    )
+    resolved = _resolved(repo)
+    assert _targets(resolved["area"][0]) == {
+        "shapes/src/lib.rs::Square",
+        "app/src/units.rs::Meters",
+    }
+    assert _targets(resolved["side"][0]) == {"shapes/src/lib.rs::Square"}
+
+
+def test_a_store_of_the_parser_before_reads_its_blobs_again(
+    repo: Repo, new_store: Callable[[str], str]
+) -> None:
+    url = new_store("upgraded")
+    repo.git("config", "commit-indexer.db", url)
+    repo.commit(
+        {
+            "Cargo.toml": _manifest("app"),
+            "src/lib.rs": "extern crate self as app;\n"
+            '#[path = "impl/config.rs"]\npub mod config;\n',
+            "src/impl/config.rs": "pub struct Config {\n    pub port: u16,\n}\n",
+            "src/main.rs": "fn main() {}\n",
+        },
+        "start",
+    )
+    repo.commit(
+        {
+            "src/main.rs": "use app::config::Config;\n\n"
+            "fn main() {\n    let _c: Option<Config> = None;\n}\n"
+        },
+        "Use the config",
+    )
+    assert cli("backfill", "--repo", repo.path).exit_code == 0
+    fresh = dump_store(url)
+    # What the version before left: schema 0006, its blobs parsed by parser 2 (no
+    # `#[path]`, no `extern crate`), examples of builder 2 that found nothing.
+    config = Config()
+    config.set_main_option("script_location", str(resource_dir("migrations")))
+    engine = sa.create_engine(url)
+    with engine.begin() as conn:
+        conn.exec_driver_sql("DELETE FROM mods WHERE crate IS NOT NULL")
+        config.attributes["connection"] = conn
+        command.downgrade(config, "0006")
+        conn.exec_driver_sql("UPDATE blobs SET parser_version = 2")
+        conn.exec_driver_sql("UPDATE repos SET examples_version = 2")
+        conn.exec_driver_sql("UPDATE examples SET resolved = '[]'")
+    engine.dispose()
+    assert cli("backfill", "--repo", repo.path).exit_code == 0
+    assert dump_store(url) == fresh
+    assert _resolved(repo)["main"][0] == ("Config -> src/impl/config.rs::Config",)

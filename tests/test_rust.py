@@ -4,7 +4,16 @@ from __future__ import annotations
 
 import pytest
 
-from indexer.rust import MAX_NESTING, ParsedBlob, Use, module_path, parse_blob, resolve_use
+from indexer.rust import (
+    MAX_NESTING,
+    PARSER_VERSION,
+    ParsedBlob,
+    Use,
+    changed_since,
+    module_path,
+    parse_blob,
+    resolve_use,
+)
 
 SOURCE = b"""//! Crate docs are not an item.
 use std::collections::{HashMap, btree_map::{self, Entry as BEntry}};
@@ -142,6 +151,47 @@ def test_mod_declarations() -> None:
         ("inner", "", True),
         ("elsewhere", "", False),
     }
+
+
+def test_path_attributes_and_extern_crates_are_declarations() -> None:
+    parsed = parse_blob(
+        b'#[path = "sys/unix.rs"]\n#[cfg(unix)]\npub mod sys;\n'
+        b'/// Docs, an attribute and a comment between.\n#[path = r"gen.rs"]\n// why\n'
+        b"mod generated;\n"
+        b'#[path = "threads"]\nmod thread {\n    #[path = "tls.rs"]\n    mod local;\n}\n'
+        b'#[path = concat!("a", ".rs")]\nmod from_a_macro;\n#[doc = "x"]\nmod plain;\n'
+        b"extern crate shapes as geo;\n#[macro_use]\nextern crate self as me;\n"
+        b"extern crate log;\n"
+    )
+    assert parsed.status == "parsed"
+    assert [(d.name, d.scope, d.inline, d.path, d.crate) for d in parsed.mods] == [
+        ("sys", "", False, "sys/unix.rs", None),
+        ("generated", "", False, "gen.rs", None),
+        ("thread", "", True, "threads", None),
+        ("from_a_macro", "", False, None, None),
+        ("plain", "", False, None, None),
+        ("geo", "", False, None, "shapes"),
+        ("me", "", False, None, "self"),
+        ("log", "", False, None, "log"),
+        ("local", "thread", False, "tls.rs", None),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("version", "data", "changed"),
+    [
+        (2, b"use std::path::Path;\nfn f(path: &Path) {}\n", False),
+        (2, b'#[path = "x.rs"]\nmod x;\n', True),
+        (2, b"#[ path\n= 'x.rs' ]\nmod x;\n", True),
+        (2, b"extern  crate\nlog;\n", True),
+        (1, b"fn f() {}\n", True),  # version 2 may change any blob
+        (PARSER_VERSION, b'#[path = "x.rs"]\nmod x;\n', False),  # none newer
+    ],
+)
+def test_which_blobs_an_older_parser_read_differently(
+    version: int, data: bytes, changed: bool
+) -> None:
+    assert changed_since(version, data) is changed
 
 
 def test_design_example_use_tree() -> None:

@@ -361,3 +361,23 @@ def test_a_new_store_has_partial_indexes_on_either_backend(
     assert "examples_built" in found["ix_commits_unbuilt"].split("WHERE")[1]
     assert "is_boundary" in found["ix_commits_boundary"].split("WHERE")[1]
     assert "WHERE" not in found["ix_commits_repo_oid"]
+
+
+def test_a_0006_store_keeps_its_mods_and_its_blobs_stay_of_their_parser(tmp_path: Path) -> None:
+    """0007 adds `#[path]` and `extern crate` to mods: the rows of an older parser have
+    neither, and their blobs keep its version, for the next sync to read again."""
+    url = store_at_revision(tmp_path / "index.db", "0006")
+    with sqlite3.connect(tmp_path / "index.db") as raw:
+        raw.execute(
+            "INSERT INTO blobs (id, oid, size, status, parser_version)"
+            " VALUES (1, 'b', 9, 'parsed', 2)"
+        )
+        raw.execute(
+            "INSERT INTO mods (blob_id, name, scope, inline, line) VALUES (1, 'a', '', 0, 1)"
+        )
+    opened = store.open_store(url)
+    with opened.connect() as conn:
+        mods = conn.exec_driver_sql("SELECT name, inline, path, crate FROM mods").all()
+        assert commits.outdated_blobs(conn) == [("b", 2)]
+    opened.close()
+    assert mods == [("a", 0, None, None)]

@@ -19,7 +19,7 @@ from indexer import git
 from indexer.git import CommitInfo, FileChange
 from indexer.index.examples import build_examples
 from indexer.index.parsing import unpack
-from indexer.rust import SUFFIX, ParsedBlob, Use
+from indexer.rust import SUFFIX, ModDecl, ParsedBlob, Use
 from indexer.rust.cargo import MANIFEST, Cargo, candidate_roots
 from indexer.rust.resolve import (
     DEFINITION_KINDS,
@@ -34,6 +34,7 @@ from indexer.store.commits import BlobRows, blob_symbols
 from indexer.store.database import connect_engine
 
 T = TypeVar("T")
+_Rows = tuple[list[Definition] | None, list[Use], list[ModDecl]]  # a blob's items, uses, mods
 _LISTED = (SUFFIX, MANIFEST)  # the paths a symbol table reads: sources and manifests
 _IN_FOLDER = "/" + MANIFEST
 ReadRows = Callable[[str, Sequence[str]], BlobRows]  # (blob oid, item kinds or all)
@@ -85,6 +86,7 @@ class StoreSource:
         self.repo, self.read = repo, read
         self._items: LRUCache[str, list[Definition] | None] = LRUCache(CACHE_ITEMS, _size)
         self._uses: LRUCache[str, list[Use]] = LRUCache(CACHE_ITEMS, _size)
+        self._mods: LRUCache[str, list[ModDecl]] = LRUCache(CACHE_ITEMS, _size)
         self._files: LRUCache[str, dict[str, str]] = LRUCache(CACHE_TREES)
         self._indexes: LRUCache[tuple[str, str], BlobIndex | None] = LRUCache(
             CACHE_DEFINITIONS, _index_size
@@ -104,17 +106,24 @@ class StoreSource:
         # the parser packed them (`parsing.unpack`): cheaper than reading them back.
         self.fresh: dict[str, bytes] = {}
 
-    def remember(self, blob: str, parsed: ParsedBlob) -> tuple[list[Definition] | None, list[Use]]:
+    def remember(self, blob: str, parsed: ParsedBlob) -> _Rows:
         """Keep what the parser found in `blob`, so building this commit's (and the
-        next ones') examples need not read it back from the store; both lists back."""
+        next ones') examples need not read it back from the store; the lists back."""
         if parsed.status == "skipped":
-            return _keep(self._items, blob, None), _keep(self._uses, blob, [])
+            return self._keep(blob, None, [], [])
         # In file order, as the store gives them (`blob_symbols`): the parser meets
         # nested blocks last first, and `#2` names depend on the order.
         items = _file_order(definitions(blob, [i[:7] for i in parsed.items]))
+        return self._keep(blob, items, parsed.uses, parsed.mods)
+
+    def _keep(
+        self, blob: str, items: list[Definition] | None, uses: Iterable, mods: Iterable
+    ) -> _Rows:
+        """Keep a blob's items, and its uses and mods (rows or tuples) as Use and ModDecl."""
         return (
             _keep(self._items, blob, items),
-            _keep(self._uses, blob, [Use(*u) for u in parsed.uses]),
+            _keep(self._uses, blob, [Use(*u) for u in uses]),
+            _keep(self._mods, blob, [ModDecl(*d) for d in mods]),
         )
 
     def items(self, blob: str) -> list[Definition] | None:
@@ -129,26 +138,35 @@ class StoreSource:
         except KeyError:
             return self._read(blob)[1]
 
-    def _read(self, blob: str) -> tuple[list[Definition] | None, list[Use]]:
-        """Both of a blob's lists from the store, kept: whoever asks for one asks for
-        the other next."""
+    def mods(self, blob: str) -> list[ModDecl]:
+        try:
+            return self._mods[blob]
+        except KeyError:
+            return self._read(blob)[2]
+
+    def _read(self, blob: str) -> _Rows:
+        """A blob's lists from the store, kept: whoever asks for one asks for the
+        others next."""
         packed = self.fresh.pop(blob, None)
         if packed is not None:  # unpacked on demand: a run's blobs outgrow the caches
             return self.remember(blob, unpack(packed))
-        rows, uses = self.read(blob, ())
-        items = None if rows is None else definitions(blob, rows)
-        return _keep(self._items, blob, items), _keep(self._uses, blob, [Use(*u) for u in uses])
+        rows, uses, mods = self.read(blob, ())
+        return self._keep(blob, None if rows is None else definitions(blob, rows), uses, mods)
 
-    def _index_rows(self, blob: str, path: str) -> tuple[list[Definition] | None, list[Use]]:
+    def _index_rows(self, blob: str, path: str) -> _Rows:
         """What a symbol table needs of a blob: its items of the kinds that can be
-        context (a quarter of the rows: no methods, impls, mods), and its uses. Most
-        blobs a builder indexes are files of commits another process built, whose
+        context (a quarter of the rows: no methods, impls, mods), its uses and mods.
+        Most blobs a builder indexes are files of commits another process built, whose
         every item it never needs; those it does need are read whole by `items`."""
         if blob in self._items:
-            return self._items[blob], self.uses(blob)
-        rows, uses = self.read(blob, sorted(DEFINITION_KINDS))
+            return self._items[blob], self.uses(blob), self.mods(blob)
+        rows, uses, mods = self.read(blob, sorted(DEFINITION_KINDS))
         items = None if rows is None else definitions(blob, rows, path)  # made at `path`
-        return items, _keep(self._uses, blob, [Use(*u) for u in uses])
+        return (
+            items,
+            _keep(self._uses, blob, [Use(*u) for u in uses]),
+            _keep(self._mods, blob, [ModDecl(*d) for d in mods]),
+        )
 
     def code(self, blob: str) -> bytes:
         return _cached(self._code, blob, lambda: self.repo[blob].data)
@@ -193,8 +211,8 @@ class StoreSource:
 
     def index(self, path: str, blob: str) -> BlobIndex | None:
         def make() -> BlobIndex | None:
-            items, uses = self._index_rows(blob, path)
-            return None if items is None else index_blob(path, items, uses)
+            items, uses, mods = self._index_rows(blob, path)
+            return None if items is None else index_blob(path, items, uses, mods)
 
         return _cached(self._indexes, (path, blob), make)
 

@@ -28,6 +28,7 @@ from indexer import git
 from indexer.errors import IndexerError
 from indexer.index.examples import build_examples, makes_examples
 from indexer.index.parsing import BlobParser, Packed, ParseResult, ParserPool, Work, unpack
+from indexer.index.reparse import reparse_outdated
 from indexer.index.secrets import check_mode, mode_of, redact_commit
 from indexer.index.symbols import StoreSource, build_in_worker
 from indexer.rust import DEFAULT_MAX_BLOB_BYTES, SUFFIX, ParsedBlob
@@ -150,7 +151,9 @@ def sync(
                 )
             if examples_version(conn, target.repo_id) < BUILDER_VERSION:
                 # Examples of an older builder (a store from before an upgrade): all
-                # built again, below, as a stopped sync's are.
+                # built again, below, as a stopped sync's are, from blobs as this
+                # parser reads them.
+                reparse_outdated(conn, target.repo, max_blob_bytes)
                 drop_examples(conn, target.repo_id, BUILDER_VERSION)
             # Commits whose examples a stopped sync did not write (rewritten-away
             # ones that git no longer has are gc's business).

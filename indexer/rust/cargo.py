@@ -11,8 +11,10 @@ package's name, and its path dependencies (`path = "..."`, or `workspace = true`
 one the workspace lists with a path), under their key or rename; hyphens become
 underscores. Every manifest with a `[package]` is a package, a workspace member or
 not (a fixture crate under `tests/` is its own). Modules follow the file layout:
-`a.rs` or `a/mod.rs` below the crate root's folder is `crate::a`; `#[path]` is not
-read here.
+`a.rs` or `a/mod.rs` below the crate root's folder is `crate::a`. What the code says
+is not read here: the symbol table (`resolve.py`) moves the files `#[path]`
+attributes name (`path_mods.py`) and adds the names a crate root's `extern crate x
+as y;` binds.
 """
 
 from __future__ import annotations

@@ -5,9 +5,11 @@ are resolved against the symbol table at the PARENT commit (the state the author
 saw): first through the file's own `use` declarations (aliases and globs included),
 then in the parent module, then as a unique name in the crate. Crates are Cargo's
 (`cargo.py`): a path may lead into the package's own library or a path dependency,
-through `pub use` re-exports, and a 2015 crate's use paths start at its root. Each definition found
-is shown as text by `text.py`: structs, enums, unions, type aliases and consts
-whole, traits with their method signatures, functions as signatures only.
+through `pub use` re-exports, and a 2015 crate's use paths start at its root. A file
+a `#[path]` attribute names is at the module it declares (`path_mods.py`), and a crate
+root's `extern crate x as y;` makes `y` name `x`. Each definition found is shown as
+text by `text.py`: structs, enums, unions, type aliases and consts whole, traits with
+their method signatures, functions as signatures only.
 
 References are found with a tokenizer over the code with comments and literals
 blanked, not with a parse: a name that is not defined in the crate resolves to
@@ -18,13 +20,14 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import NamedTuple
 
 from indexer.rust.cargo import Cargo, Crate
-from indexer.rust.syntax import Use, module_path, resolve_use_in
+from indexer.rust.path_mods import Place, placed_by_path
+from indexer.rust.syntax import ModDecl, Use, module_path, resolve_use_in
 
 EXTERNAL_ROOTS = frozenset({"std", "core", "alloc"})
 # Kinds that can be context; impls and mods are containers, not definitions to show.
@@ -114,15 +117,21 @@ def definitions(blob: str, rows: list[tuple], path: str = "") -> list[Definition
 @dataclass(frozen=True)
 class BlobIndex:
     """What one blob contributes to a symbol table, whatever its path: definitions by
-    (inline-module scope, name), its `use`s by the local name they bind, and its glob
-    `use`s by scope."""
+    (inline-module scope, name), its `use`s by the local name they bind, its glob
+    `use`s by scope, the `mod` declarations that say where files are (`mod name;`, and
+    inline modules with a `#[path]`), and its top-level `extern crate`s."""
 
     definitions: dict[tuple[tuple[str, ...], str], list[Definition]]
     uses: dict[tuple[tuple[str, ...], str], str]
     globs: dict[tuple[str, ...], list[str]]
+    mods: tuple[ModDecl, ...] = ()
+    crates: dict[str, str] = field(default_factory=dict)  # name bound -> the crate named
+    path_attributes: bool = False  # does a `mod` here have a `#[path]`?
 
 
-def index_blob(path: str, items: list[Definition], uses: list[Use]) -> BlobIndex:
+def index_blob(
+    path: str, items: list[Definition], uses: list[Use], mods: Sequence[ModDecl] = ()
+) -> BlobIndex:
     """The index of the blob at `path`: its definitions, carrying that path."""
     definitions: dict[tuple[tuple[str, ...], str], list[Definition]] = {}
     for d in items:
@@ -139,7 +148,25 @@ def index_blob(path: str, items: list[Definition], uses: list[Use]) -> BlobIndex
             globs.setdefault(scope, []).append(use.path)
         else:
             bound.setdefault((scope, use.alias or use.path.split("::")[-1]), use.path)
-    return BlobIndex(definitions, bound, globs)
+    if not mods:
+        return BlobIndex(definitions, bound, globs)
+    files = tuple(d for d in mods if d.crate is None and (not d.inline or d.path is not None))
+    crates = {d.name: d.crate for d in mods if d.crate is not None and not d.scope}
+    with_path = any(d.path is not None for d in files)
+    return BlobIndex(definitions, bound, globs, files, crates, with_path)
+
+
+@dataclass(frozen=True)
+class _Layout:
+    """Where a table's files are, shared by the tables of trees with the same paths:
+    (crate, module) -> paths, crate -> paths, the files declaring a module with a
+    `#[path]`, and the files those attributes lead to, with their places."""
+
+    modules: dict[tuple[str, tuple[str, ...]], list[str]]
+    crates: dict[str, list[str]]
+    seeds: frozenset[str]
+    by_path: dict[str, dict[str, tuple[str, ...]]]  # path -> crate -> module (`placed_by_path`)
+    placed: dict[str, tuple[Place, ...]]  # path -> every place of a file in by_path
 
 
 class SymbolTable:
@@ -149,16 +176,18 @@ class SymbolTable:
     follows the files that differ, not the size of the tree.
 
     A module that does not define a name itself may re-export it (`pub use user::User`
-    in model/mod.rs): those are followed, a few hops at most.
+    in model/mod.rs): those are followed, a few hops at most. A file is in the modules
+    its path gives it, unless `#[path]` attributes lead to it (`path_mods.py`).
     """
 
     def __init__(
         self,
         files: dict[str, BlobIndex],
         blobs: dict[str, str] | None = None,
-        layout: tuple[dict, dict] | None = None,
+        layout: _Layout | None = None,
         named: dict[str, dict[str, list[Definition]]] | None = None,
         cargo: Cargo | None = None,
+        seeds: frozenset[str] | None = None,
     ) -> None:
         self.files = files  # path -> the index of the blob there (its definitions carry the path)
         self.cargo = cargo if cargo else None  # None: crates and modules from paths alone
@@ -166,25 +195,49 @@ class SymbolTable:
         # crate -> name -> file-level definitions, built on a crate's first `named`
         self._named = named if named is not None else {}
         self._in_module: dict[tuple[str, tuple[str, ...], str], list[Definition]] = {}
+        self._externs: dict[str, dict[str, str | None]] = {}
         # resolve's memos, valid for this commit: (path, ref) -> candidates, path -> scope
         self.resolved: dict[tuple[str, str], list[Definition]] = {}
         self.scopes: dict[str, FileScope] = {}
-        # (crate, module) -> paths, crate -> paths: given when the paths are another
-        # table's, which computed them
-        self.modules: dict[tuple[str, tuple[str, ...]], list[str]] = {}
-        self.crates: dict[str, list[str]] = {}
-        if layout is not None:
-            self.modules, self.crates = layout
-            return
-        for path in sorted(files):
-            for crate, module in self.places(path):
-                self.modules.setdefault((crate, module), []).append(path)
-                self.crates.setdefault(crate, []).append(path)
+        # given when the paths are another table's, which computed them
+        self.layout = layout if layout is not None else self._layout_of(seeds)
+        self.modules, self.crates = self.layout.modules, self.layout.crates
 
-    def places(self, path: str) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    def _layout_of(self, seeds: frozenset[str] | None) -> _Layout:
+        """Where the files are, with `seeds` (found if not given) the files declaring a
+        module with a `#[path]`."""
+        if seeds is None:
+            seeds = frozenset(p for p, index in self.files.items() if index.path_attributes)
+        by_path = self._by_path(seeds)
+        placed = {path: self._attached(path, found) for path, found in by_path.items()}
+        layout = _Layout({}, {}, seeds, by_path, placed)
+        for path in sorted(self.files):
+            for crate, module in self.places(path, layout):
+                layout.modules.setdefault((crate, module), []).append(path)
+                layout.crates.setdefault(crate, []).append(path)
+        return layout
+
+    def _by_path(self, seeds: frozenset[str]) -> dict[str, dict[str, tuple[str, ...]]]:
+        files = self.files
+        return placed_by_path(seeds, lambda p: files[p].mods, self._own_places, files)
+
+    def _attached(self, path: str, found: dict[str, tuple[str, ...]]) -> tuple[Place, ...]:
+        """The places of a file `#[path]` attributes lead to: those its own path gives
+        it in other crates (first: a build script's `#[path = "src/cli.rs"]` leaves
+        the file the library's), then the modules the attributes give it."""
+        own = self.cargo.crates_of(path) if self.cargo is not None else self._own_places(path)
+        return (*(p for p in own if p[0] not in found), *found.items())
+
+    def places(self, path: str, layout: _Layout | None = None) -> tuple[Place, ...]:
         """The crates (by key) the file is part of, each with its module there; the
-        first is where its own names are resolved. Without Cargo's word, one: the
-        folder above its last `src/`, and the module its path gives."""
+        first is where its own names are resolved. Where `#[path]` attributes lead to
+        it, theirs; else Cargo's word, or without it, one: the folder above its last
+        `src/`, and the module its path gives."""
+        placed = (layout or self.layout).placed.get(path)
+        return placed if placed is not None else self._own_places(path)
+
+    def _own_places(self, path: str) -> tuple[Place, ...]:
+        """`places` from the file's own path alone."""
         if self.cargo is not None:
             found = self.cargo.crates_of(path)
             if found:
@@ -194,14 +247,30 @@ class SymbolTable:
     def crate(self, key: str) -> Crate | None:
         return self.cargo.crates.get(key) if self.cargo is not None else None
 
+    def externs(self, crate: str) -> Mapping[str, str | None]:
+        """The crates `crate` names, by the name in code: Cargo's (`Crate.externs`),
+        and the names its root's `extern crate x as y;` bind (None: a crate not ours)."""
+        found = self._externs.get(crate)
+        if found is not None:
+            return found
+        found = self._externs[crate] = {}
+        info = self.crate(crate)
+        if info is not None:
+            found.update(info.externs)
+            root = self.files.get(info.root)
+            for name, named in (root.crates if root is not None else {}).items():
+                found[name] = crate if named == "self" else info.externs.get(named)
+        return found
+
     def absolute(
         self, path: str, crate: str, module: tuple[str, ...]
     ) -> tuple[str, tuple[str, ...]] | None:
         """A use path as written in `module` of `crate`, made absolute: the crate it
         leads into and the path there. `crate::` as is; a library the crate can name
-        (its package's, a path dependency); in a 2015 crate, any other path from the
-        crate's root; else a path into a child module, relative to it. None for std
-        and other crates (a head that is no module of ours)."""
+        (its package's, a path dependency, either by an `extern crate` alias too:
+        `externs`); in a 2015 crate, any other path from the crate's root; else a path
+        into a child module, relative to it. None for std and other crates (a head that
+        is no module of ours)."""
         parts = tuple(path.split("::"))
         info = self.crate(crate)
         old_paths = info is not None and info.edition == "2015"
@@ -213,8 +282,10 @@ class SymbolTable:
                 return None  # `use ::*;`, which only 2015 allows
         if parts[0] == "crate":
             return (crate, parts)
-        if info is not None and parts[0] in info.externs:
-            return (info.externs[parts[0]], ("crate", *parts[1:]))
+        externs = self.externs(crate)
+        if parts[0] in externs:
+            key = externs[parts[0]]
+            return (key, ("crate", *parts[1:])) if key is not None else None
         if parts[0] in EXTERNAL_ROOTS or not parts[0]:
             return None
         if old_paths:
@@ -249,11 +320,17 @@ class SymbolTable:
                 files.pop(path, None)
             else:
                 files[path] = found
+        seeds = previous.layout.seeds.difference(changed).union(
+            p for p in changed if p in files and files[p].path_attributes
+        )
         if files.keys() != previous.files.keys() or cargo is not previous.cargo:
             # paths came or went, or the manifests changed: modules and crates anew
-            return cls(files, blobs, cargo=cargo)
-        # The same paths: the same modules and crates, and the name index of every
-        # crate changes only by the names of the changed files.
+            return cls(files, blobs, cargo=cargo, seeds=seeds)
+        table = cls(files, blobs, previous.layout, cargo=cargo)
+        if table._moved(previous.layout, changed, seeds):
+            return cls(files, blobs, cargo=cargo, seeds=seeds)
+        # The same paths in the same places: the same modules and crates, and the name
+        # index of every crate changes only by the names of the changed files.
         named = dict(previous._named)
         crates_of = {p: {c for c, _m in previous.places(p)} for p in changed}
         for crate in set().union(*crates_of.values()) & named.keys():
@@ -264,7 +341,17 @@ class SymbolTable:
                 [previous.files[p] for p in paths],
                 [files[p] for p in paths],
             )
-        return cls(files, blobs, (previous.modules, previous.crates), named, cargo)
+        table._named = named
+        return table
+
+    def _moved(self, layout: _Layout, changed: list[str], seeds: frozenset[str]) -> bool:
+        """Do the changed files put files elsewhere than `layout` says (with `seeds`,
+        the files that now declare a module with a `#[path]`)? Only their `mod`
+        declarations can, and only those of seeds and of files an attribute leads to."""
+        old = layout.seeds
+        if not any(p in seeds or p in old or p in layout.by_path for p in changed):
+            return False
+        return seeds != old or self._by_path(seeds) != layout.by_path
 
     def _defined(self, crate: str, module: tuple[str, ...], name: str) -> list[Definition]:
         found: list[Definition] = []
@@ -446,8 +533,8 @@ def _lookup(ref: str, parts: list[str], scope: FileScope, table: SymbolTable) ->
     if macro:
         # `#[macro_export]` puts a macro at its crate's root wherever it is defined,
         # and `#[macro_use]` brings a crate's macros in by name.
-        info = table.crate(scope.crate)
-        crates = [scope.crate, *(info.externs.values() if info else ())]
+        externs = table.externs(scope.crate).values()
+        crates = [scope.crate, *(key for key in externs if key is not None)]
         found = [
             d for c in dict.fromkeys(crates) for d in table.named(c, parts[-1]) if d.kind == "macro"
         ]

@@ -1,4 +1,5 @@
-"""Rust parsing: the items, `use` and `mod` declarations of one blob, with tree-sitter-rust.
+"""Rust parsing: the items, `use`, `mod` and `extern crate` declarations of one blob, with
+tree-sitter-rust.
 
 This module sees bytes, never paths or commits: a blob parses to the same result
 wherever it sits, which is what lets the store parse each distinct blob once.
@@ -13,6 +14,7 @@ stack, so nesting depth never meets Python's recursion limit.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import NamedTuple
@@ -24,7 +26,11 @@ LANGUAGE = tree_sitter.Language(tree_sitter_rust.language())
 
 SUFFIX = ".rs"  # the files this language reads: git lists the paths that end so
 # Bump when extraction changes, so a store can tell which blobs an older parser saw.
-PARSER_VERSION = 2  # 2: blobs holding a NUL byte are binary; MAX_NESTING
+# 2: blobs holding a NUL byte are binary; MAX_NESTING. 3: `#[path]`, `extern crate`.
+PARSER_VERSION = 3
+# What a version changed: what a blob must hold to parse differently than under the
+# version before (`changed_since`); a version missing here may change any blob.
+_CHANGED_BY = {3: re.compile(rb"\[\s*path\s*=|\bextern\s+crate\b")}
 
 DEFAULT_MAX_BLOB_BYTES = 1_000_000
 # Items inside more nested modules, impls and traits than this are not indexed, and
@@ -77,12 +83,18 @@ class Use(NamedTuple):
 
 
 class ModDecl(NamedTuple):
-    """A `mod name;` (inline=False) or `mod name { .. }` (inline=True)."""
+    """A name bound to a module in `scope`: `mod name;` (inline=False), `mod name { .. }`
+    (inline=True), or a crate's root, `extern crate crate as name;` (crate set).
+
+    `path` is the string of its `#[path = "..."]` attribute, as written, if it has one.
+    """
 
     name: str
     scope: str
     inline: bool
     line: int
+    path: str | None = None
+    crate: str | None = None
 
 
 @dataclass(frozen=True)
@@ -110,8 +122,8 @@ _SIMPLE_KINDS = {
 _COMMENTS = ("line_comment", "block_comment")
 _FN_NODES = ("function_item", "function_signature_item")
 # Field ids: looking a child up by id skips a string lookup, for every item.
-_BODY, _NAME, _VALUE, _TRAIT, _TYPE = (
-    LANGUAGE.field_id_for_name(f) for f in ("body", "name", "value", "trait", "type")
+_BODY, _NAME, _VALUE, _TRAIT, _TYPE, _ALIAS = (
+    LANGUAGE.field_id_for_name(f) for f in ("body", "name", "value", "trait", "type", "alias")
 )
 # The node types that hold an item or a declaration; any other ends a lead of docs.
 _ITEM_NODES = frozenset(
@@ -122,10 +134,12 @@ _ITEM_NODES = frozenset(
         "impl_item",
         "mod_item",
         "use_declaration",
+        "extern_crate_declaration",
         "foreign_mod_item",
         "ERROR",
     )
 )
+_STRINGS = ("string_literal", "raw_string_literal")
 _PATH_NODES = ("identifier", "scoped_identifier", "self", "super", "crate", "metavariable")
 
 
@@ -142,6 +156,16 @@ def check_blob(data: bytes, max_bytes: int = DEFAULT_MAX_BLOB_BYTES) -> str | No
     except UnicodeDecodeError:
         return "non_utf8"
     return None
+
+
+def changed_since(version: int, data: bytes) -> bool:
+    """Could `data` parse differently now than under parser `version`? A store's blobs
+    of an older parser are parsed again only if so; the others keep their rows."""
+    for newer in range(version + 1, PARSER_VERSION + 1):
+        changes = _CHANGED_BY.get(newer)
+        if changes is None or changes.search(data):
+            return True
+    return False
 
 
 def parse_blob(data: bytes, max_bytes: int = DEFAULT_MAX_BLOB_BYTES) -> ParsedBlob:
@@ -296,13 +320,19 @@ def _named(
             stack.append((body, scope, (*prefix, name), "impl"))
     elif ntype == "mod_item":
         name = _text(node.child_by_field_id(_NAME))
-        mods.append(ModDecl(name, "::".join(scope), body is not None, node.start_point[0] + 1))
+        line, path = node.start_point[0] + 1, _path_attribute(node)
+        mods.append(ModDecl(name, "::".join(scope), body is not None, line, path))
         if body is None:
             return None
         kind = "mod"
         stack.append((body, (*scope, name), (*prefix, name), "mod"))
     elif ntype == "use_declaration":
         uses.extend(_expand_use(node, "::".join(scope)))
+        return None
+    elif ntype == "extern_crate_declaration":
+        crate = _text(node.child_by_field_id(_NAME))
+        name = _text(node.child_by_field_id(_ALIAS)) or crate
+        mods.append(ModDecl(name, "::".join(scope), False, node.start_point[0] + 1, None, crate))
         return None
     elif ntype in ("foreign_mod_item", "ERROR"):
         # extern blocks hold fns and statics; ERROR nodes hold what the parser
@@ -314,6 +344,25 @@ def _named(
     else:
         return None
     return (kind, name, body) if name else None
+
+
+def _path_attribute(node: tree_sitter.Node) -> str | None:
+    """The string of the first `#[path = "..."]` among the attributes just above
+    `node` (rustc takes the first), or None. A string with escapes, or a macro for a
+    value, is not read; nor is `#[cfg_attr(.., path = "..")]`."""
+    found = None
+    sibling = node.prev_named_sibling
+    while sibling is not None and sibling.type in ("attribute_item", *_COMMENTS):
+        inner = sibling.named_children if sibling.type == "attribute_item" else ()
+        attribute = inner[0] if inner else None
+        head = attribute.named_children[0] if attribute and attribute.named_children else None
+        value = attribute.child_by_field_id(_VALUE) if attribute else None
+        if _text(head) == "path" and value is not None and value.type in _STRINGS:
+            parts = value.named_children
+            if all(p.type == "string_content" for p in parts):
+                found = "".join(_text(p) for p in parts)  # walking up: the first wins
+        sibling = sibling.prev_named_sibling
+    return found
 
 
 def _join(prefix: str, path: str) -> str:
@@ -360,7 +409,8 @@ def module_path(file_path: str) -> tuple[str, ...]:
     """The module a file defines, from its path: `src/model/user.rs` -> ("crate", "model", "user").
 
     Cargo's conventions: the last `src/` folder is the crate root; `lib.rs`, `main.rs`
-    and `mod.rs` name their folder's module. `#[path]` attributes are not followed.
+    and `mod.rs` name their folder's module. `#[path]` attributes are not followed
+    here (the symbol table follows them).
     """
     parts = file_path.split("/")
     if "src" in parts:

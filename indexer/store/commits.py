@@ -83,29 +83,71 @@ _CHANGE_FIELDS = tuple(f.name for f in fields(FileChange))
 
 def write_blobs(conn: Connection, blobs: Iterable[tuple[str, int, ParsedBlob]]) -> None:
     """Write parsed blobs (oid, size, what it holds) with their items, uses and mods."""
+    with tx(conn):
+        parsed = [
+            (insert_returning_id(conn, "blobs", _blob_row(oid, size, blob)), blob)
+            for oid, size, blob in blobs
+        ]
+        _write_symbols(conn, parsed)
+
+
+def _blob_row(oid: str, size: int, parsed: ParsedBlob) -> dict:
+    return {
+        "oid": oid,
+        "size": size,
+        "status": parsed.status,
+        "reason": parsed.reason,
+        "parser_version": PARSER_VERSION,
+    }
+
+
+def _write_symbols(conn: Connection, blobs: Iterable[tuple[int, ParsedBlob]]) -> None:
+    """The items, uses and mods of blobs (by id), in one insert per table."""
     items: list[tuple] = []
     uses: list[tuple] = []
     mods: list[tuple] = []
+    for blob_id, parsed in blobs:
+        items.extend((blob_id, *i) for i in parsed.items)
+        uses.extend((blob_id, *u) for u in parsed.uses)
+        mods.extend((blob_id, *d) for d in parsed.mods)
+    for table, names, rows in (
+        (m.items, Item._fields, items),
+        (m.uses, Use._fields, uses),
+        (m.mods, RustModDecl._fields, mods),
+    ):
+        if rows:
+            bulk_insert(conn, table.name, ("blob_id", *names), rows)
+
+
+def outdated_blobs(conn: Connection) -> list[tuple[str, int]]:
+    """(oid, parser version) of the stored blobs an older parser read, of any repo."""
+    query = select(m.blobs.c.oid, m.blobs.c.parser_version).where(
+        m.blobs.c.parser_version < PARSER_VERSION
+    )
     with tx(conn):
-        for oid, size, parsed in blobs:
-            row = {
-                "oid": oid,
-                "size": size,
-                "status": parsed.status,
-                "reason": parsed.reason,
-                "parser_version": PARSER_VERSION,
-            }
-            blob_id = insert_returning_id(conn, "blobs", row)
-            items.extend((blob_id, *i) for i in parsed.items)
-            uses.extend((blob_id, *u) for u in parsed.uses)
-            mods.extend((blob_id, *d) for d in parsed.mods)
-        for table, fields, rows in (
-            (m.items, Item._fields, items),
-            (m.uses, Use._fields, uses),
-            (m.mods, RustModDecl._fields, mods),
-        ):
-            if rows:
-                bulk_insert(conn, table.name, ("blob_id", *fields), rows)
+        return [(oid, version) for oid, version in conn.execute(query.order_by(m.blobs.c.oid))]
+
+
+def update_blobs(
+    conn: Connection, parsed: Iterable[tuple[str, int, ParsedBlob]], unchanged: Sequence[str]
+) -> None:
+    """Bring blobs an older parser read up to date, in one transaction: the `parsed`
+    ones again (their rows replaced), the `unchanged` ones (which this parser reads as
+    that one did) only marked as this parser's."""
+    b = m.blobs.c
+    with tx(conn):
+        replaced = []
+        for oid, size, blob in parsed:
+            blob_id = conn.execute(select(b.id).where(b.oid == oid)).scalar_one()
+            for table in (m.items, m.uses, m.mods):
+                conn.execute(delete(table).where(table.c.blob_id == blob_id))
+            conn.execute(update(m.blobs).where(b.id == blob_id).values(_blob_row(oid, size, blob)))
+            replaced.append((blob_id, blob))
+        _write_symbols(conn, replaced)
+        for chunk in chunks(list(unchanged)):
+            conn.execute(
+                update(m.blobs).where(b.oid.in_(chunk)).values(parser_version=PARSER_VERSION)
+            )
 
 
 def write_commit(
@@ -325,8 +367,8 @@ def find_items(
 
 # (kind, name, qualname, start_byte, item_byte, body_byte, end_byte) in file order, or
 # None if the blob was skipped or is not in the store; (path, alias, is_glob, scope,
-# line) of its uses, in order.
-BlobRows = tuple[list[tuple] | None, list[tuple]]
+# line) of its uses, in order; (name, scope, inline, line, path, crate) of its mods.
+BlobRows = tuple[list[tuple] | None, list[tuple], list[tuple]]
 
 
 class Cursor(Protocol):
@@ -347,7 +389,7 @@ def _read_rows(cursor: Cursor, marker: str, oid: str, kinds: Sequence[str] = ())
     cursor.execute(f"SELECT id, status FROM blobs WHERE oid = {marker}", (oid,))
     found = cursor.fetchone()
     if found is None or found[1] == "skipped":
-        return None, []
+        return None, [], []
     cursor.execute(
         "SELECT kind, name, qualname, start_byte, item_byte, body_byte, end_byte"
         f" FROM items WHERE blob_id = {marker}{of_kinds}"
@@ -360,9 +402,17 @@ def _read_rows(cursor: Cursor, marker: str, oid: str, kinds: Sequence[str] = ())
         (found[0],),
     )
     uses = cursor.fetchall()
-    return items, [
-        (path, alias, bool(glob), scope, line) for path, alias, glob, scope, line in uses
-    ]
+    cursor.execute(
+        "SELECT name, scope, inline, line, path, crate FROM mods"
+        f" WHERE blob_id = {marker} ORDER BY id",
+        (found[0],),
+    )
+    mods = cursor.fetchall()
+    return (
+        items,
+        [(path, alias, bool(glob), scope, line) for path, alias, glob, scope, line in uses],
+        [(name, scope, bool(inline), *rest) for name, scope, inline, *rest in mods],
+    )
 
 
 def blob_symbols(conn: Connection, oid: str, kinds: Sequence[str] = ()) -> BlobRows:

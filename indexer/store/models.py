@@ -147,6 +147,8 @@ uses = Table(
     Column("line", Integer, nullable=False),
 )
 
+# Names bound to modules (`rust.ModDecl`): `mod` declarations, and `extern crate`s
+# (a crate's root bound to a name; `crate` is set, `inline` false).
 mods = Table(
     "mods",
     metadata,
@@ -156,6 +158,8 @@ mods = Table(
     Column("scope", Text, nullable=False),
     Column("inline", Boolean, nullable=False),
     Column("line", Integer, nullable=False),
+    Column("path", Text),  # its `#[path = "..."]`, as written
+    Column("crate", Text),  # `extern crate crate as name;`
 )
 
 # One row per added or changed item of a non-merge commit (examples.py). What the

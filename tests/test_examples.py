@@ -283,3 +283,28 @@ def test_a_macro_as_context_can_shrink_to_its_header(repo: Repo) -> None:
     [macro] = [s for s in example.segments if s.kind == "ctx_macro"]
     assert macro.text == macros.rstrip("\n")
     assert macro.variants[-1] == "macro_rules! twice { .. }"
+
+
+def test_a_name_defined_twice_under_cfg_in_one_file_resolves_to_the_first(repo: Repo) -> None:
+    platform = (
+        '#[cfg(unix)]\nmacro_rules! sep {\n    () => { "/" };\n}\n'
+        '#[cfg(windows)]\nmacro_rules! sep {\n    () => { "\\\\" };\n}\n'
+        "#[cfg(unix)]\npub struct Handle {\n    pub fd: i32,\n}\n"
+        "#[cfg(windows)]\npub struct Handle {\n    pub raw: usize,\n}\n"
+    )
+    use_it = "use crate::platform::Handle;\n\npub fn open() -> Handle {\n    todo!()\n}\n"
+    repo.commit(
+        {
+            "src/lib.rs": "#[macro_use]\nmod platform;\nmod use_it;\n",
+            "src/platform.rs": platform,
+            "src/use_it.rs": use_it,
+        },
+        "start",
+    )
+    repo.commit({"src/use_it.rs": use_it.replace("todo!()", "let _ = sep!();\n    todo!()")}, "sep")
+    [example] = _examples(repo)
+    assert "Handle -> src/platform.rs::Handle" in example.resolved
+    assert "sep! -> src/platform.rs::sep" in example.resolved
+    assert _segment(example, "ctx_struct") == [
+        "#[cfg(unix)]\npub struct Handle {\n    pub fd: i32,\n}"
+    ]

@@ -472,6 +472,7 @@ def resolve(
         if any(d.path == path for d in candidates):
             unresolved.append(f"{ref} (defined in this file)")
             continue
+        candidates = _one(candidates)
         if len(candidates) != 1:
             reason = "ambiguous" if candidates else _why_not(parts[0], scope)
             unresolved.append(f"{ref} ({reason})")
@@ -538,6 +539,7 @@ def _lookup(ref: str, parts: list[str], scope: FileScope, table: SymbolTable) ->
         found = [
             d for c in dict.fromkeys(crates) for d in table.named(c, parts[-1]) if d.kind == "macro"
         ]
+        found = _one(found)
         return found if len(found) == 1 else []
     return []
 
@@ -582,4 +584,14 @@ def _candidates(parts: list[str], scope: FileScope, table: SymbolTable) -> list[
             return found
     # 3. A name defined exactly once in the crate.
     same_crate = table.named(crate, name)
+    same_crate = _one(same_crate)
     return same_crate if len(same_crate) == 1 else []
+
+
+def _one(found: list[Definition]) -> list[Definition]:
+    """`found`, as one definition where it is one: a name a file defines more than
+    once as one kind of item (under different `#[cfg]`s) is its first there."""
+    first = found[0] if found else None
+    if first is not None and all(d.path == first.path and d.kind == first.kind for d in found):
+        return [first]
+    return found

@@ -285,12 +285,13 @@ def test_a_macro_as_context_can_shrink_to_its_header(repo: Repo) -> None:
     assert macro.variants[-1] == "macro_rules! twice { .. }"
 
 
-def test_a_name_defined_twice_under_cfg_in_one_file_resolves_to_the_first(repo: Repo) -> None:
+def test_a_name_defined_twice_in_one_file_resolves_to_its_first_type(repo: Repo) -> None:
     platform = (
         '#[cfg(unix)]\nmacro_rules! sep {\n    () => { "/" };\n}\n'
         '#[cfg(windows)]\nmacro_rules! sep {\n    () => { "\\\\" };\n}\n'
         "#[cfg(unix)]\npub struct Handle {\n    pub fd: i32,\n}\n"
         "#[cfg(windows)]\npub struct Handle {\n    pub raw: usize,\n}\n"
+        "#[allow(non_snake_case)]\npub fn Handle(fd: i32) -> Handle {\n    Handle { fd }\n}\n"
     )
     use_it = "use crate::platform::Handle;\n\npub fn open() -> Handle {\n    todo!()\n}\n"
     repo.commit(

@@ -588,10 +588,14 @@ def _candidates(parts: list[str], scope: FileScope, table: SymbolTable) -> list[
     return same_crate if len(same_crate) == 1 else []
 
 
+_TYPE_KINDS = frozenset({"struct", "enum", "union", "trait", "type"})
+
+
 def _one(found: list[Definition]) -> list[Definition]:
-    """`found`, as one definition where it is one: a name a file defines more than
-    once as one kind of item (under different `#[cfg]`s) is its first there."""
+    """`found`, as one definition where it is one: a name one file defines more than
+    once (under different `#[cfg]`s, or a type and a constructor fn of its name) is
+    its first type there, else its first definition."""
     first = found[0] if found else None
-    if first is not None and all(d.path == first.path and d.kind == first.kind for d in found):
-        return [first]
-    return found
+    if first is None or any(d.path != first.path for d in found):
+        return found
+    return [next((d for d in found if d.kind in _TYPE_KINDS), first)]

@@ -17,7 +17,7 @@ from gitrepo import Repo, cli, db_url, dump_store
 from indexer.demo import build_demo_repo
 from indexer.resources import resource_dir
 from indexer.rust import parse_blob
-from indexer.rust.cargo import Cargo
+from indexer.rust.cargo import Cargo, manifest_key
 from indexer.rust.resolve import BlobIndex, SymbolTable, definitions, index_blob
 from indexer.store import open_target
 from indexer.store.examples import commit_examples
@@ -508,3 +508,23 @@ def test_a_store_of_the_parser_before_reads_its_blobs_again(
     assert cli("backfill", "--repo", repo.path).exit_code == 0
     assert dump_store(url) == fresh
     assert _resolved(repo)["main"][0] == ("Config -> src/impl/config.rs::Config",)
+
+
+def test_manifests_that_say_the_same_of_their_crates_share_one_key() -> None:
+    base = _manifest("app", extra='[dependencies]\nserde = "1"\ncore = { path = "../core" }\n')
+    bumped = base.replace('version = "0.1.0"', 'version = "0.2.0"').replace('"1"', '"1.0.2"')
+    assert manifest_key(base.encode()) == manifest_key(bumped.encode())
+    for changed in (
+        base.replace('"../core"', '"../other"'),  # another path dependency
+        base.replace('edition = "2021"', 'edition = "2018"'),
+        base + '\n[[bin]]\nname = "tool"\npath = "src/tool.rs"\n',
+        base.replace('name = "app"', 'name = "app2"'),
+        base + '\n[lib]\npath = "lib.rs"\n',
+        base.replace("[dependencies]", "[dev-dependencies]"),
+    ):
+        assert manifest_key(changed.encode()) != manifest_key(base.encode()), changed
+    workspace = '[workspace]\nmembers = ["a"]\n[workspace.package]\nedition = "2021"\n'
+    assert manifest_key(workspace.encode()) != manifest_key(
+        workspace.replace("2021", "2018").encode()
+    )
+    assert manifest_key(b"not [toml") == "broken"

@@ -20,7 +20,7 @@ from indexer.git import CommitInfo, FileChange
 from indexer.index.examples import build_examples
 from indexer.index.parsing import unpack
 from indexer.rust import SUFFIX, ModDecl, ParsedBlob, Use
-from indexer.rust.cargo import MANIFEST, Cargo, candidate_roots
+from indexer.rust.cargo import MANIFEST, Cargo, candidate_roots, manifest_key
 from indexer.rust.resolve import (
     DEFINITION_KINDS,
     BlobIndex,
@@ -50,7 +50,7 @@ CACHE_CODE_BYTES = 1_000_000  # source of recent blobs: a commit's files, their 
 CACHE_MEMO = 2_500  # entries of derived data of blobs (their keyed items, children)
 CACHE_TEXT_BYTES = 500_000  # context definitions as text, with their shorter variants
 CACHE_TREES = 8
-CACHE_CARGOS = 16  # crates of trees, by their manifests and `.rs` paths
+CACHE_CARGOS = 16  # crates of trees, by what their manifests say and their target roots
 
 
 def _size(value: object) -> int:
@@ -198,14 +198,18 @@ class StoreSource:
 
     def cargo(self, manifests: tuple[tuple[str, str], ...], rust: dict[str, str]) -> Cargo:
         """The crates of a tree with these manifests (path, blob) and `.rs` files: made
-        once for the trees of a history whose manifests and target roots are the same,
-        and looked up only when the paths changed since the last tree."""
+        once for the trees of a history whose manifests say the same of its crates
+        (`manifest_key`: a version bump changes nothing) and whose target roots are
+        the same, and looked up only when the paths changed since the last tree. The
+        same model keeps its answers, and a symbol table made from the last one with
+        the same model and paths is made incrementally."""
         last = self._last_cargo
         if last is not None and last[0] == manifests and last[1] == rust.keys():
             return last[2]
         texts = {path: self.code(blob) for path, blob in manifests}
         roots = candidate_roots(texts, rust)
-        cargo = _cached(self._cargos, (manifests, roots), lambda: Cargo(texts, roots))
+        key = (tuple((path, manifest_key(text)) for path, text in texts.items()), roots)
+        cargo = _cached(self._cargos, key, lambda: Cargo(texts, roots))
         self._last_cargo = (manifests, rust.keys(), cargo)
         return cargo
 

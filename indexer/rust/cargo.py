@@ -19,6 +19,7 @@ as y;` binds.
 
 from __future__ import annotations
 
+import json
 import tomllib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -169,12 +170,52 @@ def candidate_roots(manifests: Mapping[str, bytes], paths: Iterable[str]) -> fro
     named: set[str] = set()
     for path, text in manifests.items():
         named |= _named_paths(dirname(path), text)
-    roots = set()
-    for path in paths:
-        head, _, name = path.rpartition("/")
-        if name in _ROOT_NAMES or head.rpartition("/")[2] in _AUTO_FOLDERS or path in named:
-            roots.add(path)
-    return frozenset(roots)
+    return frozenset(path for path in paths if _discovered(path) or path in named)
+
+
+@lru_cache(maxsize=65_536)
+def _discovered(path: str) -> bool:
+    """Whether Cargo could discover a target at `path` by its name or folder (asked
+    again for every tree of a history, of the same few thousand paths)."""
+    head, _, name = path.rpartition("/")
+    return name in _ROOT_NAMES or head.rpartition("/")[2] in _AUTO_FOLDERS
+
+
+@lru_cache(maxsize=4096)
+def manifest_key(text: bytes) -> str:
+    """What of a manifest the crates depend on, as one canonical string: its package's
+    name, edition and build script, its targets, its path dependencies, and its
+    workspace's edition and path dependencies. Manifests with one key (a version
+    bump or a new registry dependency apart) make the same crates."""
+    data = _parsed(text)
+    if data is None:
+        return "broken"
+
+    def paths_only(deps: object) -> dict:
+        if not isinstance(deps, dict):
+            return {}
+        return {k: v for k, v in deps.items() if isinstance(v, dict) and v.keys() & _BY_PATH}
+
+    package = data.get("package")
+    workspace = data.get("workspace")
+    kept = {
+        "package": {k: package.get(k) for k in ("name", "edition", "build")}
+        if isinstance(package, dict)
+        else package,
+        **{k: data.get(k) for k in ("lib", "bin", "test", "bench", "example")},
+        **{k: paths_only(data.get(k)) for k in _DEPENDENCY_KEYS},
+        "workspace": {
+            "edition": _get(workspace.get("package"), "edition"),
+            "dependencies": paths_only(workspace.get("dependencies")),
+        }
+        if isinstance(workspace, dict)
+        else workspace,
+    }
+    return json.dumps(kept, sort_keys=True, default=str)
+
+
+_DEPENDENCY_KEYS = ("dependencies", "dev-dependencies", "build-dependencies")
+_BY_PATH = frozenset({"path", "workspace"})  # what makes a dependency possibly ours
 
 
 @lru_cache(maxsize=4096)
@@ -194,6 +235,10 @@ def _named_paths(folder: str, text: bytes) -> frozenset[str]:
     if isinstance(build, str):
         found.add(build)
     return frozenset(normpath(join(folder, p)) for p in found)
+
+
+def _get(table: object, key: str) -> object:
+    return table.get(key) if isinstance(table, dict) else None
 
 
 def _list(value: object) -> list:

@@ -147,8 +147,9 @@ def imports_text(uses: list[Use], scope: str) -> str:
 
 
 ELISION = "// ..."  # a line that stands for lines left out, indented as the first of them
-# Old code shorter than this is never cut: it costs a few hundred tokens at most.
-HUNKS_FROM_CHARS = 1_000
+# Old code shorter than this is never cut: some 600 tokens at most, which fit beside
+# a target of its size in the smallest budget anyone trains with.
+HUNKS_FROM_CHARS = 2_000
 HUNK_CONTEXT = (3, 1, 0)  # lines kept around each changed run, in the shorter forms
 
 
@@ -161,7 +162,9 @@ def old_variants(old: str, new: str) -> tuple[str, ...]:
     if len(old) < HUNKS_FROM_CHARS:
         return ()
     lines, after = old.splitlines(keepends=True), new.splitlines(keepends=True)
-    matcher = SequenceMatcher(None, lines, after, autojunk=False)
+    # Lines in over 1% of a long item (`}`, blank) are not matched on their own: the
+    # hunks come out as well, six times faster on an item of 4,000 lines.
+    matcher = SequenceMatcher(None, lines, after)
     head = next(
         (i for i, line in enumerate(lines) if not line.lstrip().startswith(("//", "#[", "#!["))),
         0,

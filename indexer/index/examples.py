@@ -8,6 +8,7 @@ Tokenizing and fitting an example into a token budget, and writing files, are th
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from difflib import SequenceMatcher
@@ -314,6 +315,17 @@ def _changed(
     return True
 
 
+def _target(source: Source, version: _Version, item: Definition) -> tuple[str, Counter[str]]:
+    """An item's text as a target and the names it references, made once per item: a
+    commit's new code of an item is the next change's old code."""
+
+    def make() -> tuple[str, Counter[str]]:
+        text = target_text(version.code, item, version.kids.get(item.start_byte, []))
+        return text, references(text.encode())
+
+    return source.memo(("target", item.blob, item.start_byte, item.end_byte), make)
+
+
 def _example(
     commit: _Commit,
     path: str,
@@ -325,13 +337,13 @@ def _example(
     before: Definition | None,
 ) -> Example:
     """The example of one added (`before` None) or modified item."""
-    target = target_text(new.code, item, new.kids.get(item.start_byte, []))
-    old_text = target_text(old.code, before, old.kids.get(before.start_byte, [])) if before else ""
+    target, refs = _target(commit.source, new, item)
+    old_text = ""
+    if before is not None:
+        old_text, old_refs = _target(commit.source, old, before)
+        refs = refs + old_refs
     found, resolved, unresolved = [], [], []
     if commit.parent is not None:  # a root commit has no parent to find names in
-        refs = references(target.encode())
-        if old_text:
-            refs = refs + references(old_text.encode())
         found, resolved, unresolved = resolve(refs, path, uses, commit.table())
     scope = "::".join(item.qualname.split("::")[:-1])
     segments = [

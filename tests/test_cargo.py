@@ -528,3 +528,29 @@ def test_manifests_that_say_the_same_of_their_crates_share_one_key() -> None:
         workspace.replace("2021", "2018").encode()
     )
     assert manifest_key(b"not [toml") == "broken"
+
+
+def test_a_module_another_crate_re_exports_whole_leads_to_its_file(repo: Repo) -> None:
+    repo.commit(
+        {
+            "Cargo.toml": '[workspace]\nmembers = ["shapes", "app"]\n',
+            "shapes/Cargo.toml": _manifest("shapes"),
+            "shapes/src/lib.rs": "pub mod square;\n",
+            "shapes/src/square.rs": "pub struct Square {\n    pub side: u32,\n}\n",
+            "app/Cargo.toml": _manifest(
+                "app", extra='[dependencies]\nshapes = { path = "../shapes" }\n'
+            ),
+            "app/src/lib.rs": "pub use shapes::square;\npub mod draw;\n",
+            "app/src/draw.rs": "pub fn area() -> u32 {\n    0\n}\n",
+        },
+        "start",
+    )
+    repo.commit(
+        {
+            "app/src/draw.rs": "use crate::square::Square;\n\n"
+            "pub fn area(s: &Square) -> u32 {\n    s.side * s.side\n}\n"
+        },
+        "area of a square",
+    )
+    resolved, _unresolved = _resolved(repo)["area"]
+    assert _targets(resolved) == {"shapes/src/square.rs::Square"}

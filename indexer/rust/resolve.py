@@ -393,7 +393,7 @@ class SymbolTable:
         self, crate: str, module: tuple[str, ...], name: str, hops: int = 4
     ) -> list[Definition]:
         """The definitions of `name` in `module`, following re-exports of re-exports
-        (plain, aliased, glob; across crates) within reason."""
+        (plain, aliased, glob, of the module itself; across crates) within reason."""
         found = self._defined(crate, module, name)
         if found or hops == 0:
             return found
@@ -404,6 +404,10 @@ class SymbolTable:
             found = self._follow(glob_crate, glob_module, name, hops - 1)
             if found:
                 return found
+        if len(module) > 1:  # a module re-exported whole: `pub use synom::delimited;`
+            moved = self._reexport(crate, module[:-1], module[-1])
+            if moved is not None and moved != (crate, module):
+                return self._follow(moved[0], moved[1], name, hops - 1)
         return []
 
     def named(self, crate: str, name: str) -> list[Definition]:

@@ -5,10 +5,12 @@ commit adds or changes is shown as the commit leaves it, under its own segment k
 from __future__ import annotations
 
 import json
+import random
 from pathlib import Path
 
 from gitrepo import Repo, cli, stats
 
+from indexer.rust.text import ELISION, old_variants
 from indexer.store import open_target
 from indexer.store.examples import StoredExample, commit_examples
 
@@ -147,3 +149,35 @@ def test_long_old_code_keeps_the_changed_lines_when_it_does_not_fit(
     assert "    let step_60 = input.len() * 60;" in lines
     assert "    // ..." in lines and len(lines) < 20
     assert all(line in old.splitlines() for line in lines if line != "    // ...")
+
+
+def test_old_code_variants_are_old_lines_in_order_with_elisions() -> None:
+    rng = random.Random(7)
+    for _ in range(200):
+        body = [
+            f"    let v{i} = {rng.randrange(1000)};\r\n" if i % 9 == 0 else f"    step({i});\n"
+            for i in range(rng.randrange(160, 300))
+        ]
+        old = "/// Docs.\n#[inline]\npub fn f() {\n" + "".join(body) + "}"
+        edited = body[:]
+        for _edit in range(rng.randrange(1, 4)):
+            at = rng.randrange(len(edited))
+            choice = rng.randrange(3)
+            if choice == 0:
+                edited.insert(at, "    new_call();\n")
+            elif choice == 1:
+                del edited[at]
+            else:
+                edited[at] = "    changed(\u00e9);\n"
+        new = "/// Docs.\n#[inline]\npub fn f() {\n" + "".join(edited) + "}"
+        variants = old_variants(old, new)
+        assert variants and all(
+            len(a) > len(b) for a, b in zip((old, *variants), variants, strict=False)
+        )
+        old_lines = old.splitlines(keepends=True)
+        for variant in variants:
+            lines = variant.splitlines(keepends=True)
+            assert "pub fn f() {\n" in lines and lines[-1] == "}"  # its header and last line
+            kept = [line for line in lines if line.strip() != ELISION]
+            it = iter(old_lines)
+            assert all(line in it for line in kept)  # a subsequence of the old lines

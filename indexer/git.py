@@ -223,17 +223,6 @@ def decode_path(raw: bytes) -> str:
     return raw.decode("utf-8", "backslashreplace")
 
 
-def line_hunks(old: bytes, new: bytes, context: int) -> list[tuple[int, int]]:
-    """The lines of `old` in each hunk of git's diff to `new` with `context` lines
-    around each change, as ranges of 0-based line numbers (end excluded; an insertion
-    with no context is the empty range where it goes). Lines end at "\n"."""
-    hunks = pygit2.Patch.create_from(old, new, context_lines=context).hunks
-    return [
-        (h.old_start - 1, h.old_start - 1 + h.old_lines) if h.old_lines else (h.old_start,) * 2
-        for h in hunks
-    ]
-
-
 def changed_files(repo: pygit2.Repository, commit: pygit2.Commit, suffix: str) -> list[FileChange]:
     """The source files (paths ending in `suffix`, and gitlinks) a commit changes
     against its first parent.

@@ -351,8 +351,19 @@ def show(
             out.print(text)
         out.print("<target>", style="bold green")
         out.print(example.target)
-        if example.unresolved:
-            out.print(f"unresolved: {', '.join(example.unresolved)}", style="dim")
+        if example.resolved:
+            out.print(f"resolved: {', '.join(example.resolved)}", style="dim")
+        for reason, names in _by_reason(example.unresolved).items():
+            out.print(f"unresolved, {reason}: {', '.join(names)}", style="dim")
+
+
+def _by_reason(unresolved: tuple[str, ...]) -> dict[str, list[str]]:
+    """`Name (reason)` lines grouped: {reason: names}, in the order reasons come."""
+    grouped: dict[str, list[str]] = {}
+    for line in unresolved:
+        name, _, reason = line.partition(" (")
+        grouped.setdefault(reason.removesuffix(")") or "unknown", []).append(name)
+    return grouped
 
 
 @app.command()

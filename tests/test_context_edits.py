@@ -181,3 +181,23 @@ def test_old_code_variants_are_old_lines_in_order_with_elisions() -> None:
             kept = [line for line in lines if line.strip() != ELISION]
             it = iter(old_lines)
             assert all(line in it for line in kept)  # a subsequence of the old lines
+
+
+def test_show_says_which_names_resolved_where_and_why_the_others_did_not(repo: Repo) -> None:
+    _start(repo)
+    repo.commit(
+        {
+            "src/report.rs": REPORT.replace(
+                "c.name.clone()",
+                "let _: Vec<u8> = Vec::new();\n    serde::x(Missing, c.name.clone())",
+            ).replace(
+                "use crate::config::Config;", "use crate::config::Config;\nuse serde::Missing;"
+            )
+        },
+        "more names",
+    )
+    assert cli("backfill", "--repo", repo.path).exit_code == 0
+    result = cli("show", "HEAD", "--repo", repo.path, "--path", "src/report.rs")
+    assert result.exit_code == 0, result.output
+    assert "resolved: Config -> src/config.rs::Config" in result.output
+    assert "unresolved, external: serde: Missing" in result.output

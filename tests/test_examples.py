@@ -309,3 +309,22 @@ def test_a_name_defined_twice_in_one_file_resolves_to_its_first_type(repo: Repo)
     assert _segment(example, "ctx_struct") == [
         "#[cfg(unix)]\npub struct Handle {\n    pub fd: i32,\n}"
     ]
+
+
+def test_a_macro_in_an_inline_macro_use_module_is_found_from_another_file(repo: Repo) -> None:
+    macros = (
+        '#[cfg(feature = "debug")]\n#[macro_use]\nmod debug_macros {\n'
+        '    macro_rules! debugln {\n        ($e:expr) => { println!("{}", $e) };\n    }\n}\n'
+    )
+    work = "pub fn work() -> u8 {\n    1\n}\n"
+    repo.commit(
+        {
+            "src/lib.rs": "#[macro_use]\nmod macros;\nmod work;\n",
+            "src/macros.rs": macros,
+            "src/work.rs": work,
+        },
+        "start",
+    )
+    repo.commit({"src/work.rs": work.replace("    1", '    debugln!("working");\n    1')}, "log")
+    [example] = _examples(repo)
+    assert "debugln! -> src/macros.rs::debug_macros::debugln" in example.resolved

@@ -411,8 +411,8 @@ class SymbolTable:
         return []
 
     def named(self, crate: str, name: str) -> list[Definition]:
-        """Every file-level definition called `name` in the crate (the last resort), in
-        no particular order."""
+        """Every file-level definition called `name` in the crate (the last resort), and
+        every macro of that name, in no particular order."""
         if crate not in self._named:  # one pass over the crate's files, then lookups
             by_name: dict[str, list[Definition]] = {}
             for path in self.crates.get(crate, ()):
@@ -423,7 +423,14 @@ class SymbolTable:
 
 
 def _top_level(index: BlobIndex) -> list[tuple[str, list[Definition]]]:
-    return [(name, found) for (scope, name), found in index.definitions.items() if not scope]
+    """A file's definitions the crate-wide index holds: those at its top level, and
+    macros in inline modules too (`#[macro_use] mod debug_macros { macro_rules! .. }`:
+    a macro's scope is the text after it, not its module)."""
+    return [
+        (name, found if not scope else [d for d in found if d.kind == "macro"])
+        for (scope, name), found in index.definitions.items()
+        if not scope or any(d.kind == "macro" for d in found)
+    ]
 
 
 def _renamed(

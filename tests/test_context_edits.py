@@ -189,7 +189,7 @@ def test_show_says_which_names_resolved_where_and_why_the_others_did_not(repo: R
         {
             "src/report.rs": REPORT.replace(
                 "c.name.clone()",
-                "let _: Vec<u8> = Vec::new();\n    serde::x(Missing, c.name.clone())",
+                "let _: Vec<u8> = Vec::new();\n    println!();\n    Missing::x(c.name.clone())",
             ).replace(
                 "use crate::config::Config;", "use crate::config::Config;\nuse serde::Missing;"
             )
@@ -201,3 +201,5 @@ def test_show_says_which_names_resolved_where_and_why_the_others_did_not(repo: R
     assert result.exit_code == 0, result.output
     assert "resolved: Config -> src/config.rs::Config" in result.output
     assert "unresolved, external: serde: Missing" in result.output
+    assert "unresolved, external: std: Vec::new, println!" in result.output  # the prelude
+    assert "not found" not in result.output

@@ -30,6 +30,19 @@ from indexer.rust.path_mods import Place, placed_by_path
 from indexer.rust.syntax import ModDecl, Use, module_path, resolve_use_in
 
 EXTERNAL_ROOTS = frozenset({"std", "core", "alloc"})
+# The standard library's macros a crate names without importing them.
+STD_MACROS = frozenset(
+    "assert assert_eq assert_ne cfg column compile_error concat dbg debug_assert "
+    "debug_assert_eq debug_assert_ne env eprint eprintln file format format_args "
+    "include include_bytes include_str line matches module_path option_env panic print "
+    "println stringify thread_local todo unimplemented unreachable vec write writeln".split()
+)
+# The types and traits of the standard prelude, named without an import.
+STD_PRELUDE = frozenset(
+    "Box Clone Copy Default Drop Eq Err Extend Fn FnMut FnOnce From Hash Into IntoIterator "
+    "Iterator None Ok Option Ord PartialEq PartialOrd Result Send Sized Some String "
+    "ToOwned ToString TryFrom TryInto Vec".split()
+)
 # Kinds that can be context; impls and mods are containers, not definitions to show.
 DEFINITION_KINDS = {"struct", "enum", "union", "trait", "type", "const", "static", "fn", "macro"}
 
@@ -485,7 +498,7 @@ def resolve(
             continue
         candidates = _one(candidates)
         if len(candidates) != 1:
-            reason = "ambiguous" if candidates else _why_not(parts[0], scope)
+            reason = "ambiguous" if candidates else _why_not(ref, scope)
             unresolved.append(f"{ref} ({reason})")
             continue
         definition = candidates[0]
@@ -555,10 +568,13 @@ def _lookup(ref: str, parts: list[str], scope: FileScope, table: SymbolTable) ->
     return []
 
 
-def _why_not(head: str, scope: FileScope) -> str:
+def _why_not(ref: str, scope: FileScope) -> str:
+    head = ref.rstrip("!").split("::")[0]
     if head in scope.written and scope.imported.get(head) is None:
         return f"external: {scope.written[head].split('::')[0]}"
-    if head in EXTERNAL_ROOTS:
+    if ref.endswith("!"):
+        return "external: std" if head in STD_MACROS else "not found"
+    if head in EXTERNAL_ROOTS or head in STD_PRELUDE:
         return "external: std"
     return "not found"
 

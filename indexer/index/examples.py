@@ -137,7 +137,7 @@ class _Commit:
     # One string for all of the commit's examples: a message can be long (dtolnay/syn
     # has one of 123 KB, in 341 examples), and a copy per example would hold 42 MB.
     message: str
-    changes: dict[str, FileChange] = field(default_factory=dict)  # by new path
+    diffs: dict[str, _Diff] = field(default_factory=dict)  # the changed files, by new path
     _table: SymbolTable | None = field(default=None, repr=False)
 
     def table(self) -> SymbolTable:
@@ -152,27 +152,17 @@ class _Commit:
         """Whether this commit added or changed the definition `d` of its tree: its
         file changed, and the file before held no item of its kind and name with
         the same code."""
-        change = self.changes.get(d.path)
-        if change is None or change.old_blob == d.blob:
+        diff = self.diffs.get(d.path)
+        if diff is None:
             return False
-        if change.old_blob is None or change.status not in "MR":
-            return True
-        code = self.source.code(d.blob)[d.start_byte : d.end_byte]
-        return code not in _codes(self.source, change.old_blob).get((d.kind, d.qualname), ())
-
-
-def _codes(source: Source, blob: str) -> dict[tuple[str, str], list[bytes]]:
-    """The code of each item of a blob, by kind and qualified name (computed once)."""
-
-    def make() -> dict[tuple[str, str], list[bytes]]:
-        code, out = source.code(blob), {}
-        for item in source.items(blob) or []:
-            out.setdefault((item.kind, item.qualname), []).append(
-                code[item.start_byte : item.end_byte]
-            )
-        return out
-
-    return source.memo(("codes", blob), make)
+        code, old = diff.new.code[d.start_byte : d.end_byte], diff.old
+        key, n = (d.kind, d.qualname), 1  # each of its kind and name: `_keyed`'s keys
+        while (before := diff.old_by_key.get(key)) is not None:
+            if old.code[before.start_byte : before.end_byte] == code:
+                return False
+            n += 1
+            key = (d.kind, f"{d.qualname}#{n}")
+        return True
 
 
 def build_examples(
@@ -190,9 +180,9 @@ def build_examples(
     if not makes_examples(info):
         return built
     parent = info.parents[0] if info.parents else None
-    by_path = {c.path: c for c in changes if c.entry == "file"}
-    commit = _Commit(source, info, parent, info.message.rstrip("\n"), by_path)
     diffs = [d for c in changes if c.entry == "file" and (d := _diff(source, c, built))]
+    by_path = {diff.change.path: diff for diff in diffs if diff.change.new_blob is not None}
+    commit = _Commit(source, info, parent, info.message.rstrip("\n"), by_path)
     gone = {
         (diff.change.path, key): item
         for diff in diffs

@@ -43,6 +43,7 @@ from indexer import git
 from indexer.rust import SUFFIX
 from indexer.rust.cargo import MANIFEST, Cargo
 from indexer.rust.resolve import crate_root
+from indexer.shapes import DEFINITION_PREFIXES
 from indexer.store import open_target
 from indexer.store.commits import blob_symbols
 from indexer.store.examples import StoredExample, commit_examples
@@ -232,7 +233,7 @@ def main() -> None:
             added = used - visible - own - after.names(record["path"])
             added &= _visible_names(after, record["path"])
             context = "\n".join(
-                s["text"] for s in record["segments"] if s["kind"].startswith(("ctx_", "edit_"))
+                s["text"] for s in record["segments"] if s["kind"].startswith(DEFINITION_PREFIXES)
             )
             new_expected += len(added)
             new_found += sum(1 for name in added if _defines(context, name))

@@ -26,6 +26,7 @@ CONTEXT_PREFIX = "ctx_"
 # A definition from another file that the same commit adds or changes, as the commit
 # leaves it: "edit_" + the item kind. Its own kind, so an export can leave edits out.
 EDIT_PREFIX = "edit_"
+DEFINITION_PREFIXES = (CONTEXT_PREFIX, EDIT_PREFIX)  # the segments of definitions
 ITEM_KINDS = (
     "fn",
     "method",

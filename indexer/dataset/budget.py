@@ -38,6 +38,7 @@ from indexer.dataset.tokenizer import (
 from indexer.errors import IndexerError
 from indexer.shapes import (
     CONTEXT_PREFIX,
+    DEFINITION_PREFIXES,
     EDIT_PREFIX,
     IMPORTS,
     MESSAGE,
@@ -79,7 +80,7 @@ def _segments_by_group(example: Example, groups: Sequence[str]) -> dict[str, lis
         if seg.kind not in SEGMENT_KINDS:
             raise IndexerError(f"unknown segment kind {seg.kind!r}")
         if seg.text:
-            group = "ctx" if seg.kind.startswith((CONTEXT_PREFIX, EDIT_PREFIX)) else seg.kind
+            group = "ctx" if seg.kind.startswith(DEFINITION_PREFIXES) else seg.kind
             out[group].append(Part(seg.kind, rank, forms=(seg.text, *seg.variants)))
     return out
 
@@ -250,7 +251,6 @@ class EncodedExample:
         return cls(template, n_segments, tuple(parts))
 
 
-_DEFINITION_PREFIXES = (CONTEXT_PREFIX, EDIT_PREFIX)
 _MAGIC = b"CIX1"
 _HEADER = struct.Struct("<4scHI")
 _PART_KINDS = ("marker", "target", *SEGMENT_KINDS)
@@ -360,7 +360,7 @@ def fit(encoded: EncodedExample, max_tokens: int = 2048) -> Fitted | SkipReason:
     definitions = []
     for p in ranked:
         frame = len(p.head) + len(p.tail)
-        if p.kind.startswith(_DEFINITION_PREFIXES):  # its header now, more below
+        if p.kind.startswith(DEFINITION_PREFIXES):  # its header now, more below
             sizes = range(len(p.forms) - 1, len(p.forms))
             definitions.append(p)
         else:

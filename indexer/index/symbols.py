@@ -120,8 +120,12 @@ class StoreSource:
         self, blob: str, items: list[Definition] | None, uses: Iterable, mods: Iterable
     ) -> _Rows:
         """Keep a blob's items, and its uses and mods (rows or tuples) as Use and ModDecl."""
+        return (_keep(self._items, blob, items), *self._keep_lists(blob, uses, mods))
+
+    def _keep_lists(
+        self, blob: str, uses: Iterable, mods: Iterable
+    ) -> tuple[list[Use], list[ModDecl]]:
         return (
-            _keep(self._items, blob, items),
             _keep(self._uses, blob, [Use(*u) for u in uses]),
             _keep(self._mods, blob, [ModDecl(*d) for d in mods]),
         )
@@ -162,11 +166,7 @@ class StoreSource:
             return self._items[blob], self.uses(blob), self.mods(blob)
         rows, uses, mods = self.read(blob, sorted(DEFINITION_KINDS))
         items = None if rows is None else definitions(blob, rows, path)  # made at `path`
-        return (
-            items,
-            _keep(self._uses, blob, [Use(*u) for u in uses]),
-            _keep(self._mods, blob, [ModDecl(*d) for d in mods]),
-        )
+        return (items, *self._keep_lists(blob, uses, mods))
 
     def code(self, blob: str) -> bytes:
         return _cached(self._code, blob, lambda: self.repo[blob].data)

@@ -229,9 +229,7 @@ def _named_paths(folder: str, text: bytes) -> frozenset[str]:
         *(e for k in ("bin", "test", "bench", "example") for e in _list(data.get(k))),
     ]
     found = {e["path"] for e in entries if isinstance(e, dict) and isinstance(e.get("path"), str)}
-    build = (
-        (data.get("package") or {}).get("build") if isinstance(data.get("package"), dict) else None
-    )
+    build = _get(data.get("package"), "build")
     if isinstance(build, str):
         found.add(build)
     return frozenset(normpath(join(folder, p)) for p in found)

@@ -491,12 +491,11 @@ def resolve(
         # The items of one file in one commit share its imports: resolve each name once.
         memo = (path, ref)
         if memo not in table.resolved:
-            table.resolved[memo] = _lookup(ref, parts, scope, table)
+            table.resolved[memo] = _one(_lookup(ref, parts, scope, table))
         candidates = table.resolved[memo]
         if any(d.path == path for d in candidates):
             unresolved.append(f"{ref} (defined in this file)")
             continue
-        candidates = _one(candidates)
         if len(candidates) != 1:
             reason = "ambiguous" if candidates else _why_not(ref, scope)
             unresolved.append(f"{ref} ({reason})")

@@ -355,3 +355,29 @@ def test_twenty_kinds_of_planted_secrets_reach_no_export_and_no_show(tmp_path: P
     )
     assert not [kind for kind, secret in PLANTED.items() if secret in stored]
     assert "test@example.com" not in stored
+
+
+def test_a_text_scanned_again_is_redacted_and_counted_again() -> None:
+    """A definition holding a secret is context for many examples, and each text is
+    scanned once (`_SCANNED`): every example still gets it redacted, its findings
+    counted under its own segment's kind."""
+    text = f"pub struct Keys {{\n    pub id: u8, // {AWS}\n}}"
+    for kind in ("ctx_struct", "edit_struct", "ctx_struct"):
+        example = dataclasses.replace(_example("fn f() {}"), segments=(Segment(kind, text),))
+        cleaned, findings = scan_example(example)
+        assert [(f.detector, f.where, f.line) for f in findings] == [("AWSKeyDetector", kind, 2)]
+        assert AWS not in repr(cleaned)
+
+
+@pytest.mark.parametrize(
+    ("code", "kept"),
+    [
+        ("macro_rules! m { (@arg $x:ident) => {}; }\n// by dev@host.example.org", False),
+        ("match n { x @ 1..=9 => x, _ => 0 } // mail: a.b+c@mail.co", False),
+        ("macro_rules! m { (@arg $x:ident) => {}; (@sub.x) => {}; }", True),
+    ],
+)
+def test_emails_are_replaced_beside_the_other_uses_of_an_at(code: str, kept: bool) -> None:
+    cleaned, _findings = scan_example(_example(code))
+    assert (cleaned.target == code) is kept
+    assert "@host" not in cleaned.target and "@mail" not in cleaned.target

@@ -23,11 +23,13 @@ from __future__ import annotations
 import dataclasses
 import re
 from collections.abc import Iterator
-from contextlib import ExitStack
+from contextlib import ExitStack, suppress
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from cachetools import LRUCache
 
 from indexer.errors import IndexerError
 from indexer.shapes import SECRET_SKIP
@@ -117,6 +119,10 @@ _CREDENTIAL_NAMES = ("passw", "pwd", "secret", "token", "key", "credential")
 # neither counted as a secret nor a reason to drop an example.
 EMAIL = "<email>"
 _EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
+# Its domain part, led by the "@": searched first, since `_EMAIL` tries its local part
+# at every position of a text. An "@" in Rust is mostly a pattern binding (`n @ 1..=9`)
+# or a macro's rule (`(@arg ...)`), with no domain after it.
+_EMAIL_DOMAIN = re.compile(r"@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
 # A value assigned to a secret-looking name (`api_key = "..."`) counts only from this
 # Shannon entropy (bits a character, base64 alphabet) up: "hunter2" or "changeme" in a
 # test is not a credential worth a redaction, "x8Fq2LzP0vW9rT4m" is.
@@ -233,6 +239,12 @@ def _maybe_segment(text: str) -> bool:
     return _maybe(text)
 
 
+# The few texts that pass it recur (a struct with a `secret` field is context for every
+# change around it, and its lines are scanned one by one): each is scanned once.
+_SCANNED: LRUCache[str, tuple[str, tuple[tuple[str, int], ...]]] = LRUCache(
+    1_000_000, lambda scanned: len(scanned[0])
+)
+
 _TOKEN = re.compile(r"[\w\-.+/=]+")
 _PEM_BLOCK = re.compile(
     r"-*BEGIN [A-Z0-9 ]*PRIVATE KEY[A-Z ]*-*(?P<body>.*?)"
@@ -307,7 +319,7 @@ def _without_emails(example: Example) -> Example:
 
 
 def _no_emails(text: str) -> str:
-    return _EMAIL.sub(EMAIL, text) if "@" in text else text
+    return _EMAIL.sub(EMAIL, text) if "@" in text and _EMAIL_DOMAIN.search(text) else text
 
 
 def scan_example(example: Example) -> tuple[Example, tuple[Finding, ...]]:
@@ -366,7 +378,19 @@ class _Scanner:
     def _text(self, text: str, where: str, findings: list[Finding]) -> str:
         if not text or not _maybe_segment(text):  # `example` just asked: cached
             return text  # the common case: nothing a plugin could match
+        scanned = _SCANNED.get(text)
+        if scanned is None:
+            scanned = self._scan(text)
+            with suppress(ValueError):  # larger than the whole cache: not kept
+                _SCANNED[text] = scanned
+        out, found = scanned
+        findings.extend(Finding(detector, where, line) for detector, line in found)
+        return out
+
+    def _scan(self, text: str) -> tuple[str, tuple[tuple[str, int], ...]]:
+        """`text` redacted, line by line, and each finding's detector and line."""
         lines = text.splitlines(keepends=True)
+        findings: list[tuple[str, int]] = []
         changed = False
         private_key = False
         for n, line in enumerate(lines):
@@ -380,7 +404,7 @@ class _Scanner:
                 if detector == "PrivateKeyDetector":
                     private_key = True  # a block spans lines: handled on the whole text
                     continue
-                findings.append(Finding(detector, where, n + 1))
+                findings.append((detector, n + 1))
                 spans.extend(
                     (start, end, detector) for start, end in self._spans(line, detector, value)
                 )
@@ -389,24 +413,8 @@ class _Scanner:
                 changed = True
         out = "".join(lines) if changed else text
         if private_key:
-            out = self._private_keys(out, where, findings)
-        return out
-
-    def _private_keys(self, text: str, where: str, findings: list[Finding]) -> str:
-        """Each PEM block from BEGIN to END (or the end of the text) becomes one
-        placeholder. A header with no key material after it (a parser's constant
-        `"-----BEGIN RSA PRIVATE KEY-----"`) is code, not a key, and stays."""
-        parts, cursor = [], 0
-        for match in _PEM_BLOCK.finditer(text):
-            if _KEY_MATERIAL.search(match.group("body")) is None:
-                continue
-            findings.append(
-                Finding("PrivateKeyDetector", where, text.count("\n", 0, match.start()) + 1)
-            )
-            parts.append(text[cursor : match.start()])
-            parts.append(_placeholder("PrivateKeyDetector"))
-            cursor = match.end()
-        return "".join(parts) + text[cursor:] if parts else text
+            out = _private_keys(out, findings)
+        return out, tuple(findings)
 
     def _line(self, line: str) -> Iterator[tuple[str, str]]:
         """(detector, secret value) of each finding detect-secrets makes on `line`."""
@@ -457,6 +465,21 @@ class _Scanner:
         self._plugins = {cls.__name__: cls() for cls in classes.values() if cls.__name__ in mine}
         self._entropy = Base64HighEntropyString().calculate_shannon_entropy
         self._scan_line = scan_line
+
+
+def _private_keys(text: str, findings: list[tuple[str, int]]) -> str:
+    """Each PEM block from BEGIN to END (or the end of the text) becomes one
+    placeholder. A header with no key material after it (a parser's constant
+    `"-----BEGIN RSA PRIVATE KEY-----"`) is code, not a key, and stays."""
+    parts, cursor = [], 0
+    for match in _PEM_BLOCK.finditer(text):
+        if _KEY_MATERIAL.search(match.group("body")) is None:
+            continue
+        findings.append(("PrivateKeyDetector", text.count("\n", 0, match.start()) + 1))
+        parts.append(text[cursor : match.start()])
+        parts.append(_placeholder("PrivateKeyDetector"))
+        cursor = match.end()
+    return "".join(parts) + text[cursor:] if parts else text
 
 
 def _placeholder(detector: str) -> str:

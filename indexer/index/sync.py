@@ -283,6 +283,13 @@ class _Examples:
     def _hand_out(self, backlog: int = HAND_OUT_BACKLOG) -> None:
         """Give runs nobody builds yet to workers with at most `backlog` tasks queued,
         oldest first; when more than one is left, build the oldest here."""
+        waiting = self._send(backlog)
+        if len(waiting) > 1:
+            self._build_here(waiting[0])
+
+    def _send(self, backlog: int) -> list[_Run]:
+        """Give runs nobody builds yet to workers with at most `backlog` tasks queued,
+        oldest first; those left."""
         assert self.pool is not None
         waiting = self._unbuilt()
         store, path = self.target.store.url, self.target.repo.path
@@ -292,8 +299,7 @@ class _Examples:
                 build_in_worker, store, path, run.commits, self.secrets, run.fresh
             )
             run.fresh = []  # sent: the builder holds them now
-        if len(waiting) > 1:
-            self._build_here(waiting[0])
+        return waiting
 
     def build_waiting(self) -> bool:
         """Build the oldest run no worker has taken, here; False if there is none."""
@@ -308,8 +314,12 @@ class _Examples:
 
     def _build_here(self, run: _Run) -> None:
         self.local.fresh, run.fresh = dict(run.fresh), []
-        built = [build_examples(self.local, *commit, self.secrets) for commit in run.commits]
         run.built = Future()
+        built = []
+        for commit in run.commits:
+            built.append(build_examples(self.local, *commit, self.secrets))
+            if self.pool is not None:
+                self._send(0)  # a worker that ran out of work gets a later run
         run.built.set_result(built)
 
     def _write_oldest(self) -> None:

@@ -23,6 +23,7 @@ from indexer.errors import IndexerError
 from indexer.rust import DEFAULT_MAX_BLOB_BYTES
 
 if TYPE_CHECKING:
+    from indexer.dataset.curate import Funnel
     from indexer.dataset.export import Manifest
     from indexer.dataset.snapshot import TokenizerInfo
     from indexer.hooks import HookState
@@ -248,6 +249,7 @@ def _print_stats(repo: Path, db: str | None) -> None:
         with translate_errors(target.store.url), target.store.connect() as conn:
             s = store_stats(conn, target.repo_id)
         lag = behind(target) if not target.repo.head_is_unborn else 0
+        funnel = _funnel(target) if not target.repo.head_is_unborn else None
     out.print(f"store        {target.store.shown_url}")
     if s.store_bytes is not None:
         out.print(f"store size   {s.store_bytes / 1e6:.1f} MB")
@@ -267,6 +269,15 @@ def _print_stats(repo: Path, db: str | None) -> None:
     skips = ", ".join(f"{n} {k}" for k, n in s.example_skips.items()) or "none"
     out.print(f"examples     {s.examples} (not examples: {skips})")
     out.print(f"  distinct   {s.distinct_examples} (exact duplicates are stored once)")
+    edits = ", ".join(f"{n} {k}" for k, n in s.edit_types.items()) or "none"
+    out.print(f"  edits      {edits}")
+    if funnel is None:
+        out.print("  curated    - (examples to export: run `commit-indexer backfill` first)")
+    else:
+        left_out = ", ".join(f"{n} {k}" for k, n in funnel.left_out.items() if n) or "none"
+        kept = sum(funnel.exported.values())
+        out.print(f"  curated    {kept} of {funnel.examples} to export by default, left out:")
+        out.print(f"             {left_out} (and, at export: clones, duplicates, too long)")
     found = ", ".join(f"{n} {k}" for k, n in s.redacted.items())
     out.print(
         f"  redacted   {s.redacted_examples} examples held {sum(s.redacted.values())} secrets"
@@ -280,6 +291,16 @@ def _print_stats(repo: Path, db: str | None) -> None:
     why = ", ".join(f"{n} {k}" for k, n in s.unresolved.items()) or "none"
     out.print(f"  context    {s.resolved} names resolved to other files ({rate} of {looked} ours)")
     out.print(f"             not resolved: {why}")
+
+
+def _funnel(target: Target) -> Funnel | None:
+    """The default filters' funnel, None when the store is not up to date."""
+    from indexer.dataset.snapshot import curation_funnel
+
+    try:
+        return curation_funnel(target)
+    except IndexerError:
+        return None
 
 
 @app.command()
@@ -449,7 +470,39 @@ def export_command(
         str | None, typer.Option("--template", help="native or starcoder [default: the repo's].")
     ] = None,
     max_tokens: Annotated[int, typer.Option("--max-tokens", min=16)] = 2048,
-    split: Annotated[str, typer.Option("--split", help="hash (stable) or time.")] = "hash",
+    split: Annotated[
+        str,
+        typer.Option(
+            "--split",
+            help="lineage (every version of an item in one split), commit, time or repo.",
+        ),
+    ] = "lineage",
+    ratios: Annotated[
+        str, typer.Option("--ratios", help="train,val,test, e.g. 0.8,0.1,0.1.")
+    ] = "0.9,0.05,0.05",
+    keep: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--keep",
+            help="Switch a filter off (repeatable): bot, revert, fixup, wip, empty_message,"
+            " trivial_message, moved, formatting, comments, trivial, bulk, clones.",
+        ),
+    ] = None,
+    min_lines: Annotated[
+        int, typer.Option("--min-lines", help="Non-blank lines a target needs at least.")
+    ] = 2,
+    max_per_commit: Annotated[
+        int, typer.Option("--max-per-commit", help="Examples of one commit kept at most.")
+    ] = 64,
+    context: Annotated[
+        str,
+        typer.Option(
+            "--context", help="full, none or no-edits: definitions from other files (ablation)."
+        ),
+    ] = "full",
+    message: Annotated[
+        str, typer.Option("--message", help="full (cleaned) or subject: the message segment.")
+    ] = "full",
     dedup: Annotated[
         str,
         typer.Option(
@@ -466,9 +519,13 @@ def export_command(
     db: DbOpt = None,
 ) -> None:
     """Write the dataset as it stands: train/val/test files, README.md and manifest.json."""
+    from indexer.dataset.curate import Curation, check_keep
     from indexer.dataset.snapshot import ensure_tokenizer, export_snapshot
+    from indexer.dataset.splits import parse_ratios
     from indexer.progress_bars import export_bar
 
+    curation = Curation(check_keep(keep or []), min_lines, max_per_commit)
+    split_ratios = parse_ratios(ratios)
     with _opened(repo, db) as target:
         trained = ensure_tokenizer(target)
         if trained is not None:
@@ -494,6 +551,10 @@ def export_command(
                 on_progress=update,
                 dedup=dedup,
                 near_threshold=near_threshold,
+                ratios=split_ratios,
+                curation=curation,
+                context=context,
+                message=message,
             )
     _print_export(manifest, out_dir)
 
@@ -501,14 +562,22 @@ def export_command(
 def _print_export(manifest: Manifest, out_dir: Path) -> None:
     counts = ", ".join(f"{n} {name}" for name, n in manifest.counts.items())
     out.print(f"wrote {sum(manifest.counts.values())} examples ({counts}) to {out_dir}")
+    funnel = manifest.extra["funnel"]
+    left_out = ", ".join(f"{n} {reason}" for reason, n in funnel["left_out"].items() if n)
+    out.print(
+        f"of {funnel['examples']} examples stored for {funnel['commits']} commits;"
+        f" left out: {left_out or 'none'}"
+    )
     skips = manifest.extra.get("skips") or {}
     if skips:
-        out.print("not exported: " + ", ".join(f"{n} {k}" for k, n in sorted(skips.items())))
-    dup = manifest.extra["dedup"]
-    if dup.get("exact_duplicates") or dup.get("near_duplicates"):
         out.print(
-            f"duplicates left out: {dup['exact_duplicates']} exact"
-            + (f", {dup['near_duplicates']} near" if "near_duplicates" in dup else "")
+            "changes that made no example: "
+            + ", ".join(f"{n} {k}" for k, n in sorted(skips.items()))
+        )
+    for split, shares in manifest.extra["splits_off_ratio"].items():
+        err.print(
+            f"warning: {split} is {shares['share']:.1%} of the examples, not"
+            f" {shares['ratio']:.0%}; a few item histories (or commits) hold many of them"
         )
 
 

@@ -15,7 +15,18 @@ from dataclasses import dataclass, field
 #    long old code has shorter forms (the changed lines, the rest elided), and a
 #    macro as context shrinks to `macro_rules! m { .. }`.
 # 3: `#[path]` modules and `extern crate` names.
-BUILDER_VERSION = 3
+# 4: what each edit changed (`edit_type`: code, formatting, comments, moved; formatting
+#    includes what was a skipped whitespace-only change, and a move that changes
+#    nothing is an example now), where a moved or renamed item came from
+#    (`origin`), a container's target without its members, and messages cleaned.
+BUILDER_VERSION = 4
+
+# The type of an example's edit, what changed from its old code to its target
+# (`rust.tokens`); an added item's is CODE. MOVED: an item that moved (to another
+# file, or under another name) with nothing else changed, kept so that its
+# history's split can follow it (`dataset.splits`).
+CODE, FORMATTING, COMMENTS, MOVED = "code", "formatting", "comments", "moved"
+EDIT_TYPES = (CODE, FORMATTING, COMMENTS, MOVED)
 
 # Segment kinds in priority order: when the budget is short, the last go first.
 PATH, MESSAGE, OLD, IMPORTS = "path", "msg", "old", "imports"
@@ -79,6 +90,10 @@ class Example:
     resolved: tuple[str, ...] = ()  # "name -> path::qualname" for each context definition
     unresolved: tuple[str, ...] = ()  # referenced names not found in another file
     secrets: tuple[str, ...] = ()  # the detector of each secret redacted (secrets.py)
+    edit_type: str = CODE  # what changed: CODE, FORMATTING, COMMENTS or MOVED
+    # Where the old version was, when elsewhere: (path, qualname) of a moved item, or
+    # of one in a renamed file; None for an added item and one modified in place.
+    origin: tuple[str, str] | None = None
 
 
 # The reason an example dropped for a credential it holds is counted under.
@@ -88,4 +103,4 @@ SECRET_SKIP = "secret"
 @dataclass
 class Built:
     examples: list[Example] = field(default_factory=list)
-    skipped: Counter[str] = field(default_factory=Counter)  # deleted, whitespace_only, ...
+    skipped: Counter[str] = field(default_factory=Counter)  # deleted, unparsed_blob, ...

@@ -34,6 +34,7 @@ from gitrepo import (
 )
 
 from indexer import git
+from indexer.dataset.curate import FILTERS
 from indexer.index.sync import POOL_MIN_COMMITS
 from indexer.rust import SUFFIX
 
@@ -62,15 +63,20 @@ def export(repo: Repo, out: Path, *flags: str) -> tuple[dict, list[dict]]:
 
 
 def assert_no_duplicates(records: list[dict]) -> None:
-    """No two records share an id or a natural key, and no commit spans two splits."""
+    """No two records share an id or a natural key, and no item (path, kind and
+    qualified name) spans two splits."""
     ids = Counter(r["id"] for r in records)
     assert [i for i, n in ids.items() if n > 1] == []
     keys = Counter((r["commit"], r["path"], r["kind"], r["qualname"]) for r in records)
     assert [k for k, n in keys.items() if n > 1] == []
-    splits: dict[str, set[str]] = {}
+    splits: dict[tuple[str, str, str], set[str]] = {}
     for r in records:
-        splits.setdefault(r["commit"], set()).add(r["split"])
+        splits.setdefault((r["path"], r["kind"], r["qualname"]), set()).add(r["split"])
     assert {c: s for c, s in splits.items() if len(s) > 1} == {}
+
+
+# Every curation filter off: each stored example is exported (`dataset/curate.py`).
+KEEP_ALL = tuple(f for name in FILTERS for f in ("--keep", name))
 
 
 def test_the_history_is_the_same_on_every_run(tmp_path: Path) -> None:
@@ -140,7 +146,7 @@ def test_export_holds_every_example_once(
     repo: Repo, history: dict[str, str], tmp_path: Path
 ) -> None:
     backfill(repo)
-    manifest, records = export(repo, tmp_path / "out")
+    manifest, records = export(repo, tmp_path / "out", *KEEP_ALL)
     assert_no_duplicates(records)
     assert len(records) == count(db_url(repo), "SELECT count(*) FROM examples")
     assert {k: manifest["skips"][k] for k in EXAMPLE_SKIPS} == EXAMPLE_SKIPS
@@ -148,7 +154,7 @@ def test_export_holds_every_example_once(
     assert history["detached"] in exported  # HEAD is detached: export follows it
     assert history["bogus_encoding"] not in exported  # only a branch reaches it
     for fmt in ("parquet", "pt"):
-        result = cli("export", tmp_path / fmt, "--format", fmt, "--repo", repo.path)
+        result = cli("export", tmp_path / fmt, "--format", fmt, "--repo", repo.path, *KEEP_ALL)
         assert result.exit_code == 0, result.output
         again = json.loads((tmp_path / fmt / "manifest.json").read_text())
         assert again["counts"] == manifest["counts"]
@@ -164,7 +170,7 @@ def test_minified_file_within_the_limit_is_parsed_and_too_long_to_export(
         f" WHERE c.oid = '{history['minified']}'"
     )
     assert count(db_url(repo), sql) == 200
-    manifest, records = export(repo, tmp_path / "out")
+    manifest, records = export(repo, tmp_path / "out", "--keep", "bulk", "--keep", "trivial")
     assert_no_duplicates(records)
     assert not any(r["path"] == "src/minified.rs" for r in records)
     assert manifest["skips"]["target_too_long"] == 200  # 10 kB of digits: over 2,048 tokens

@@ -108,11 +108,16 @@ def test_a_fn_moved_to_another_file_is_modified_with_its_old_code(repo: Repo) ->
     assert _segments(example)["old"] == PARSE.rstrip("\n")
 
 
-def test_a_fn_moved_unchanged_makes_no_example_and_is_counted(repo: Repo) -> None:
+def test_a_fn_moved_unchanged_is_a_moved_example_that_says_where_it_came_from(
+    repo: Repo,
+) -> None:
+    """Kept (typed `moved`, left out of exports by default) so that the split of its
+    history can follow it to its new file."""
     repo.commit({"src/lib.rs": "mod a;\nmod b;\n", "src/a.rs": PARSE, "src/b.rs": ""}, "start")
     repo.commit({"src/a.rs": None, "src/b.rs": "\n" + PARSE}, "move parse to b")
-    assert "parse" not in _examples(repo)
-    assert "(not examples: 1 moved_unchanged)" in stats(repo)["examples"]
+    example = _examples(repo)["parse"]
+    assert (example.edit_type, example.origin) == ("moved", ("src/a.rs", "parse"))
+    assert "1 moved" in cli("stats", "--repo", repo.path).output
 
 
 def test_a_new_fn_of_the_same_name_but_another_body_is_added(repo: Repo) -> None:

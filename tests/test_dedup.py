@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from gitrepo import Repo, cli, count, db_url, make_repo
 
+from indexer.dataset.curate import FILTERS
 from indexer.dataset.dedup import Dedup
 
 
@@ -57,7 +58,10 @@ def test_exact_duplicates_are_stored_once_and_exported_once(tmp_path: Path) -> N
     assert (examples, contents) == (61, 5)
     assert "distinct   5" in cli("stats", "--repo", repo.path).output
 
-    assert cli("export", tmp_path / "none", "--dedup", "none", "--repo", repo.path).exit_code == 0
+    # Split by commit, as before splits by lineage, and no filter but the duplicates'.
+    flags = ("--split", "commit", *(f for name in FILTERS for f in ("--keep", name)))
+    none = cli("export", tmp_path / "none", "--dedup", "none", "--repo", repo.path, *flags)
+    assert none.exit_code == 0, none.output
     everything = _records(tmp_path / "none")
     assert len(everything) == 61
     spread = Counter(
@@ -66,9 +70,9 @@ def test_exact_duplicates_are_stored_once_and_exported_once(tmp_path: Path) -> N
     )
     assert max(spread) > 1  # without dedup an equal example does land in two splits
 
-    result = cli("export", tmp_path / "exact", "--repo", repo.path)  # exact is the default
+    result = cli("export", tmp_path / "exact", "--repo", repo.path, *flags)  # exact: the default
     assert result.exit_code == 0, result.output
-    assert "duplicates left out: 56 exact" in result.output
+    assert "56 exact_duplicates" in result.output
     kept = _records(tmp_path / "exact")
     assert len(kept) == 5
     assert len({_content(r) for r in kept}) == 5  # each content once, so in one split

@@ -17,6 +17,7 @@ RANK = {
     "shapes": 0,
     "resources": 0,
     "git": 1,
+    "messages": 1,
     "rust": 2,
     "store": 3,
     "index": 4,

@@ -381,3 +381,30 @@ def test_a_0006_store_keeps_its_mods_and_its_blobs_stay_of_their_parser(tmp_path
         assert commits.outdated_blobs(conn) == [("b", 2)]
     opened.close()
     assert mods == [("a", 0, None, None)]
+
+
+def test_a_0007_stores_examples_are_code_edits_from_nowhere_until_rebuilt(tmp_path: Path) -> None:
+    """0008 adds each example's edit type and origin; the rows before get `code` and
+    none (the store's examples version has the next sync build them again)."""
+    url = store_at_revision(tmp_path / "index.db", "0007")
+    with sqlite3.connect(tmp_path / "index.db") as raw:
+        raw.execute("INSERT INTO repos (path, synced_tips) VALUES ('/r/.git', 'a')")
+        raw.execute(
+            "INSERT INTO commits (repo_id, oid, parents, author_name, author_email,"
+            " author_time, author_offset, committer_time, committer_offset, message,"
+            " message_encoding, is_merge, is_boundary, examples_built)"
+            " VALUES (1, 'a', '', 'n', 'e', 1, 0, 1, 0, 'm', 'utf-8', 0, 0, 1)"
+        )
+        raw.execute(
+            "INSERT INTO example_contents (sha256, segments, target) VALUES ('s', '[]', 't')"
+        )
+        raw.execute(
+            "INSERT INTO examples (commit_id, path, kind, name, qualname, change, content_id,"
+            " resolved, unresolved, secrets) VALUES (1, 'a.rs', 'fn', 'f', 'f', 'added', 1,"
+            " '[]', '[]', '')"
+        )
+    opened = store.open_store(url)
+    with opened.connect() as conn:
+        rows = conn.exec_driver_sql("SELECT edit_type, origin FROM examples").all()
+    opened.close()
+    assert rows == [("code", None)]

@@ -333,8 +333,15 @@ class Fitted:
 IGNORE = -100  # the label of a position the loss skips
 
 
-def fit(encoded: EncodedExample, max_tokens: int = 2048) -> Fitted | SkipReason:
-    """Fill `max_tokens` by priority, never cutting a piece.
+def fit(
+    encoded: EncodedExample,
+    max_tokens: int = 2048,
+    leave_out: tuple[str, ...] = (),
+    shortest: tuple[str, ...] = (),
+) -> Fitted | SkipReason:
+    """Fill `max_tokens` by priority, never cutting a piece. Segments whose kind
+    starts with one of `leave_out` are left out (an ablation: `export --context`);
+    those of a kind in `shortest` take only their shortest form (`--message subject`).
 
     The target and the template's fixed markers always go in whole; if they alone are
     too long, the example is skipped. Then the path, message, old code and imports, in
@@ -360,7 +367,12 @@ def fit(encoded: EncodedExample, max_tokens: int = 2048) -> Fitted | SkipReason:
     definitions = []
     for p in ranked:
         frame = len(p.head) + len(p.tail)
-        if p.kind.startswith(DEFINITION_PREFIXES):  # its header now, more below
+        if p.kind.startswith(leave_out):
+            choices[p.rank] = None
+            continue
+        if p.kind in shortest:
+            sizes = range(len(p.forms) - 1, len(p.forms))
+        elif p.kind.startswith(DEFINITION_PREFIXES):  # its header now, more below
             sizes = range(len(p.forms) - 1, len(p.forms))
             definitions.append(p)
         else:
@@ -369,11 +381,11 @@ def fit(encoded: EncodedExample, max_tokens: int = 2048) -> Fitted | SkipReason:
         if choice is not None:
             left -= frame + len(p.forms[choice])
     for p in definitions:
-        shortest = choices[p.rank]
-        if shortest is None:
+        least = choices[p.rank]
+        if least is None:
             continue
-        have = len(p.forms[shortest])
-        grown = next((k for k in range(shortest) if len(p.forms[k]) - have <= left), shortest)
+        have = len(p.forms[least])
+        grown = next((k for k in range(least) if len(p.forms[k]) - have <= left), least)
         choices[p.rank] = grown
         left -= len(p.forms[grown]) - have
     input_ids: list[int] = []

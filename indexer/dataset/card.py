@@ -105,7 +105,15 @@ def _body(m: dict[str, Any]) -> str:
         f"- max tokens: {settings.get('max_tokens')} (context is shortened or dropped to fit;"
         " the target is never cut, an example whose target does not fit is left out)",
         f"- split: {_split_rule(settings)}",
+        f"- context: {_CONTEXT_TEXT.get(settings.get('context', 'full'), '')}",
+        f"- message: {_MESSAGE_TEXT.get(settings.get('message', 'full'), '')}",
     ]
+    off = m.get("splits_off_ratio") or {}
+    for split, shares in off.items():
+        lines.append(
+            f"- **{split} is {shares['share']:.1%} of the examples, not {shares['ratio']:.0%}**:"
+            " a few lineages (or commits) hold many examples"
+        )
     dedup = m.get("dedup", {})
     if dedup:
         lines.append(f"- duplicates: {_dedup_text(dedup)}")
@@ -124,6 +132,7 @@ def _body(m: dict[str, Any]) -> str:
     lines += [
         f"- changes that made no example, by reason: {left_out}",
         "",
+        *_funnel_lines(m.get("funnel"), settings.get("curation", {})),
         "## Fields",
         "",
         "| field | what it holds |",
@@ -134,14 +143,80 @@ def _body(m: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+_CONTEXT_TEXT = {
+    "full": "definitions from other files, the commit's own edits of them included",
+    "none": "no definitions from other files (`--context none`, an ablation)",
+    "no-edits": "definitions from other files as they were, not those the same commit"
+    " edits (`--context no-edits`, an ablation)",
+}
+_MESSAGE_TEXT = {
+    "full": "cleaned of trailers, e-mails, URLs, issue refs, mentions and commit ids",
+    "subject": "its subject line only, cleaned (`--message subject`)",
+}
+# What each filter of the funnel left out, in words.
+_REASONS = {
+    "bot": "commits by bots (dependabot, renovate, github-actions, ...)",
+    "revert": "reverts",
+    "fixup": "fixup!, squash! and amend! commits",
+    "wip": "work-in-progress messages",
+    "empty_message": "empty messages",
+    "trivial_message": "routine messages (version bumps, changelog updates)",
+    "moved": "items moved with nothing else changed",
+    "formatting": "formatting-only edits (whitespace, line breaks, trailing commas)",
+    "comments": "comment-only edits",
+    "trivial": "targets under the minimum number of lines",
+    "bulk": "examples past the cap per commit",
+    "clones": "train examples whose target or old code is a near-copy of a val or test target",
+    "exact_duplicates": "exact duplicates",
+    "near_duplicates": "near duplicates",
+    "target_too_long": "targets longer than the token budget",
+}
+
+
 def _split_rule(settings: dict[str, Any]) -> str:
     ratios = ", ".join(f"{s} {r:g}" for s, r in settings.get("ratios", {}).items())
-    if settings.get("split") == "time":
+    rule = settings.get("split")
+    if rule == "time":
         return f"by committer date, oldest first ({ratios})"
+    if rule == "repo":
+        return f"by a hash of the repository's name ({ratios}): the whole repository in one"
+    if rule in ("commit", "hash"):
+        return (
+            f"by a hash of the commit id ({ratios}): every example of a commit is in one"
+            " split and stays there as the history grows"
+        )
     return (
-        f"by a hash of the commit id ({ratios}): every example of a commit is in one split"
-        " and stays there as the history grows"
+        f"by item lineage ({ratios}): every version of an item, through renames and moves,"
+        " is in one split, from a hash of its first version, and stays there as the"
+        " history grows"
     )
+
+
+def _funnel_lines(funnel: dict[str, Any] | None, curation: dict[str, Any]) -> list[str]:
+    if not funnel:
+        return []
+    lines = [
+        "## From commits to examples",
+        "",
+        f"{funnel['commits']} commits, {funnel['commits_with_examples']} of them with"
+        f" examples ({funnel['examples']} examples stored). Left out, in this order:",
+        "",
+        "| left out | examples |",
+        "| --- | ---: |",
+        *(f"| {_REASONS.get(r, r)} | {n} |" for r, n in funnel["left_out"].items() if n),
+        f"| **exported** | **{sum(funnel['exported'].values())}** |",
+        "",
+    ]
+    kept = curation.get("kept") or []
+    if kept:
+        lines += [f"Filters switched off (`--keep`): {', '.join(kept)}.", ""]
+    if curation:
+        lines += [
+            f"A target has at least {curation.get('min_lines')} non-blank lines; at most"
+            f" {curation.get('max_per_commit')} examples of one commit are kept.",
+            "",
+        ]
+    return lines
 
 
 def _dedup_text(dedup: dict[str, Any]) -> str:

@@ -71,11 +71,12 @@ def _check_ratios(ratios: Sequence[tuple[str, float]]) -> None:
         raise ValueError(f"split ratios must add up to 1: {ratios}")
 
 
-def split_of(commit: str, ratios: Sequence[tuple[str, float]] = DEFAULT_RATIOS) -> str:
-    """The split of a commit, from a hash of its id alone: it never changes as the
-    history grows, and every example of a commit lands in the same split."""
+def split_of(key: str, ratios: Sequence[tuple[str, float]] = DEFAULT_RATIOS) -> str:
+    """The split of a key (a commit id, an item's lineage: `splits.py`), from its
+    sha256 alone: it never changes as the history grows, and every example of one
+    key lands in the same split."""
     _check_ratios(ratios)
-    x = int.from_bytes(hashlib.sha256(commit.encode("ascii")).digest()[:8], "big") / 2**64
+    x = int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "big") / 2**64
     cumulative = 0.0
     for name, ratio in ratios:
         cumulative += ratio

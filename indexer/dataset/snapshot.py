@@ -17,22 +17,46 @@ from typing import TYPE_CHECKING, Any
 from indexer import git
 from indexer.dataset.budget import EncodedExample, SkipReason, encode_example, fit, get_template
 from indexer.dataset.card import dataset_card
+from indexer.dataset.curate import BULK, CLONES, Curation, Funnel
 from indexer.dataset.dedup import DEFAULT_THRESHOLD, Dedup
-from indexer.dataset.export import DEFAULT_RATIOS, Manifest, split_of, time_splits, write_export
+from indexer.dataset.export import Manifest, split_of, time_splits, write_export
+from indexer.dataset.splits import (
+    DEFAULT_RATIOS,
+    DEFAULT_RULE,
+    Clones,
+    Lineages,
+    Ratios,
+    check_rule,
+    lineage_key,
+    off_ratio,
+)
 from indexer.dataset.tokenizer import Tokenizer, load_tokenizer, train_native
 from indexer.errors import IndexerError
 from indexer.rust import SUFFIX
-from indexer.shapes import BUILDER_VERSION, SECRET_SKIP, Example, Segment
+from indexer.shapes import (
+    BUILDER_VERSION,
+    DEFINITION_PREFIXES,
+    EDIT_PREFIX,
+    MESSAGE,
+    OLD,
+    SECRET_SKIP,
+    Example,
+    Segment,
+)
 from indexer.store import Target, translate_errors
 from indexer.store.commits import known_commits
 from indexer.store.examples import (
+    ExampleHead,
     StoredExample,
     StoredTokenizer,
     add_tokenizer,
     cached_tokens,
+    commit_notes,
+    example_heads,
     example_skips,
     examples_of,
     examples_version,
+    renames,
     repo_tokenizer,
     save_tokens,
     set_repo_tokenizer,
@@ -42,6 +66,14 @@ if TYPE_CHECKING:
     from sqlalchemy import Connection
 
 COMMITS_PER_CHUNK = 256  # examples are read, tokenized and cached this many commits at a time
+# `export --context`: the segment kinds each leaves out. `none`: no definition from
+# another file; `no-edits`: not those the same commit edits (`EDIT_PREFIX`).
+CONTEXT_MODES: dict[str, tuple[str, ...]] = {
+    "full": (),
+    "none": DEFINITION_PREFIXES,
+    "no-edits": (EDIT_PREFIX,),
+}
+MESSAGE_MODES: dict[str, tuple[str, ...]] = {"full": (), "subject": (MESSAGE,)}
 
 
 @dataclass(frozen=True)
@@ -130,7 +162,7 @@ def _example(row: StoredExample) -> Example:
     )
 
 
-def _record_id(e: StoredExample) -> str:
+def _record_id(e: StoredExample | ExampleHead) -> str:
     key = "\0".join((e.commit, e.path, e.kind, e.qualname)).encode()
     return hashlib.sha256(key).hexdigest()[:16]
 
@@ -142,32 +174,75 @@ def export_snapshot(
     at: str = "HEAD",
     template: str | None = None,
     max_tokens: int = 2048,
-    split: str = "hash",
+    split: str = DEFAULT_RULE,
     on_progress: Callable[[int, int], None] | None = None,
     dedup: str = "exact",
     near_threshold: float = DEFAULT_THRESHOLD,
+    *,
+    ratios: Ratios = DEFAULT_RATIOS,
+    curation: Curation | None = None,
+    context: str = "full",
+    message: str = "full",
 ) -> Manifest:
     """Write the examples of the commits reachable from `at` to `out`, with a dataset
-    card (README.md) and the manifest; duplicates left out as `dedup` says.
+    card (README.md) and the manifest: curated (`curation`), split by `split`
+    (`dataset.splits`), duplicates left out as `dedup` says, each fitted to
+    `max_tokens` with the segments `context` and `message` keep.
 
-    The same store and arguments give byte-identical files.
+    Two passes over the store: the first decides each example's split or why it is
+    left out (reading no segments), and gathers the val and test targets; the second
+    tokenizes and writes. The same store and arguments give byte-identical files.
     """
-    if split not in ("hash", "time"):
-        raise IndexerError(f"unknown split '{split}'", hint="use --split hash or --split time")
+    split = check_rule(split)
+    curation = curation or Curation()
+    for name, value, modes in (
+        ("context", context, CONTEXT_MODES),
+        ("message", message, MESSAGE_MODES),
+    ):
+        if value not in modes:
+            raise IndexerError(
+                f"unknown --{name} {value!r}", hint=f"use --{name} {' or '.join(modes)}"
+            )
     duplicates = Dedup(dedup, near_threshold)
     at_oid = str(git.resolve_commit(target.repo, at).id)
     commits = _indexed_history(target, at, at_oid)
     stored, tokenizer, template_name = _tokenizer_for(target, template)
-    splits = None
+    times = None
     if split == "time":
-        splits = time_splits([(oid, target.repo[oid].commit_time) for oid in commits])
+        times = time_splits([(oid, target.repo[oid].commit_time) for oid in commits], ratios)
     settings = _Settings(
-        stored.id, tokenizer, template_name, max_tokens, splits, _repo_name(target)
+        stored.id,
+        tokenizer,
+        template_name,
+        max_tokens,
+        _repo_name(target),
+        split,
+        tuple(ratios),
+        curation,
+        CONTEXT_MODES[context],
+        MESSAGE_MODES[message],
     )
     with translate_errors(target.store.url), target.store.connect() as conn:
-        records = _Records(conn, target, commits, settings, duplicates, on_progress)
+        plan = _plan(
+            conn,
+            target.repo_id,
+            commits,
+            curation,
+            split,
+            ratios,
+            settings.repo_name,
+            times,
+        )
+        records = _Records(conn, target, commits, settings, plan, duplicates, on_progress)
 
         def manifest_extra() -> dict[str, Any]:  # once the records are written
+            funnel = plan.funnel
+            funnel.exported = dict(records.tally.exported)
+            for reason in ("exact_duplicates", "near_duplicates"):
+                if duplicates.info.get(reason):
+                    funnel.out(reason, duplicates.info[reason])
+            for reason, n in sorted(records.tally.fit_skips.items()):
+                funnel.out(reason, n)
             return {
                 "at": at_oid,
                 "repo": settings.repo_name,
@@ -181,15 +256,108 @@ def export_snapshot(
                     "template": template_name,
                     "max_tokens": max_tokens,
                     "split": split,
-                    "ratios": dict(DEFAULT_RATIOS),
+                    "ratios": dict(ratios),
+                    "context": context,
+                    "message": message,
+                    "curation": curation.settings(),
                 },
+                "funnel": funnel.to_dict(),
+                "splits_off_ratio": off_ratio(funnel.exported, ratios),
                 "skips": records.tally.skips,
                 "context": records.tally.fits,
                 "dedup": duplicates.info,
                 "secrets": records.tally.secrets,
             }
 
-        return write_export(out, records, fmt, manifest_extra, card=dataset_card)
+        return write_export(
+            out, records, fmt, manifest_extra, splits=[n for n, _ in ratios], card=dataset_card
+        )
+
+
+@dataclass
+class _Plan:
+    """The first pass's answers: the split of each example to export, the val and
+    test targets (for the train examples that are their clones), the funnel so far."""
+
+    splits: dict[int, str]  # example id -> split
+    clones: Clones | None
+    funnel: Funnel
+
+
+def curation_funnel(target: Target, at: str = "HEAD") -> Funnel:
+    """What the default export's filters leave out of the examples reachable from
+    `at` (not its duplicates, clones or budget: those an export counts)."""
+    at_oid = str(git.resolve_commit(target.repo, at).id)
+    commits = _indexed_history(target, at, at_oid)
+    curation = Curation(keep=frozenset({CLONES}))
+    with translate_errors(target.store.url), target.store.connect() as conn:
+        plan = _plan(
+            conn, target.repo_id, commits, curation, DEFAULT_RULE, DEFAULT_RATIOS, "", None
+        )
+    plan.funnel.exported = dict(Counter(plan.splits.values()))
+    return plan.funnel
+
+
+def _plan(
+    conn: Connection,
+    repo: int,
+    commits: list[str],
+    curation: Curation,
+    rule: str,
+    ratios: Ratios,
+    repo_name: str,
+    times: dict[str, str] | None,
+) -> _Plan:
+    train = ratios[0][0]
+    clones = None if CLONES in curation.keep else Clones()
+    plan = _Plan({}, clones, Funnel(commits=len(commits)))
+    lineages = Lineages()
+    for start in range(0, len(commits), COMMITS_PER_CHUNK):
+        chunk = commits[start : start + COMMITS_PER_CHUNK]
+        heads: dict[str, list[ExampleHead]] = {}
+        for head in example_heads(conn, repo, chunk):
+            heads.setdefault(head.commit, []).append(head)
+        notes = commit_notes(conn, repo, chunk)
+        renamed = renames(conn, repo, chunk)
+        for oid in chunk:
+            for old_path, path in renamed.get(oid, ()):
+                lineages.renamed(old_path, path)
+            mine = heads.get(oid, [])
+            # every example's lineage is followed, the left out ones' too (a move)
+            roots = [lineages.root(h.path, h.kind, h.qualname, h.origin) for h in mine]
+            if not mine:
+                continue
+            plan.funnel.commits_with_examples += 1
+            plan.funnel.examples += len(mine)
+            reason = curation.commit(*notes[oid])
+            if reason is not None:
+                plan.funnel.out(reason, len(mine))
+                continue
+            kept = []
+            for head, root in zip(mine, roots, strict=True):
+                why = curation.example(head.edit_type, head.target)
+                if why is None:
+                    kept.append((head, root))
+                else:
+                    plan.funnel.out(why)
+            past = curation.bulk([_record_id(h) for h, _root in kept])
+            for head, root in kept:
+                if past and _record_id(head) in past:
+                    plan.funnel.out(BULK)
+                    continue
+                if rule == "lineage":
+                    split = split_of(lineage_key(repo_name, root), ratios)
+                elif rule == "commit":
+                    split = split_of(oid, ratios)
+                elif rule == "repo":
+                    split = split_of(repo_name, ratios)
+                else:
+                    assert times is not None
+                    split = times[oid]
+                plan.splits[head.id] = split
+                if clones is not None and split != train:
+                    clones.add(head.target)
+    return plan
 
 
 def _indexed_history(target: Target, at: str, at_oid: str) -> list[str]:
@@ -224,8 +392,12 @@ class _Settings:
     tokenizer: Tokenizer
     template: str
     max_tokens: int
-    splits: dict[str, str] | None  # by commit (`--split time`); None: by the commit's hash
     repo_name: str
+    rule: str  # how examples are split (`splits.RULES`)
+    ratios: tuple[tuple[str, float], ...]
+    curation: Curation
+    leave_out: tuple[str, ...]  # segment kinds left out (`--context`)
+    shortest: tuple[str, ...]  # segment kinds at their shortest (`--message subject`)
 
 
 @dataclass
@@ -233,7 +405,9 @@ class _Tally:
     """What an export counts while its records stream, for the manifest."""
 
     skips: Counter[str] = field(default_factory=Counter)
+    fit_skips: Counter[str] = field(default_factory=Counter)  # those of the budget
     fits: Counter[str] = field(default_factory=Counter)  # whole, or shortened_or_dropped
+    exported: Counter[str] = field(default_factory=Counter)  # by split
     secrets: dict[str, Any] = field(
         default_factory=lambda: {
             "dropped_examples": 0,  # skips for the reason "secret"
@@ -243,7 +417,8 @@ class _Tally:
         }
     )
 
-    def kept(self, row: StoredExample, fits_whole: bool) -> None:
+    def kept(self, row: StoredExample, split: str, fits_whole: bool) -> None:
+        self.exported[split] += 1
         self.fits["whole" if fits_whole else "shortened_or_dropped"] += 1
         if row.secrets:
             self.secrets["redacted_examples"] += 1
@@ -262,11 +437,12 @@ class _Records:
         target: Target,
         commits: list[str],
         settings: _Settings,
+        plan: _Plan,
         duplicates: Dedup,
         on_progress: Callable[[int, int], None] | None,
     ) -> None:
         self.conn, self.target, self.commits, self.settings = conn, target, commits, settings
-        self.duplicates, self.on_progress = duplicates, on_progress
+        self.plan, self.duplicates, self.on_progress = plan, duplicates, on_progress
         self.tally = _Tally()
 
     def __iter__(self) -> Iterator[dict[str, Any]]:
@@ -295,9 +471,19 @@ class _Records:
     def _record(
         self, row: StoredExample, cached: dict[int, bytes], new: dict[int, bytes]
     ) -> dict[str, Any] | None:
-        """The record of `row`; None when it is a duplicate or does not fit (counted).
-        Its token ids are taken from `cached`, or made and added to `new`."""
+        """The record of `row`; None when the plan leaves it out, or it is a clone of a
+        val or test target (in train), a duplicate or does not fit (counted). Its token
+        ids are taken from `cached`, or made and added to `new`."""
         settings = self.settings
+        split = self.plan.splits.get(row.id)
+        if split is None:
+            return None  # counted by the plan
+        clones = self.plan.clones
+        if clones is not None and split == settings.ratios[0][0]:
+            old = next((text for kind, text, _v in row.segments if kind == OLD), "")
+            if clones.of((row.target, old)):
+                self.plan.funnel.out(CLONES)
+                return None
         candidate = self.duplicates.check(row.content_id, row.target)
         if candidate.duplicate:
             return None
@@ -306,12 +492,13 @@ class _Records:
         else:
             encoded = encode_example(_example(row), settings.tokenizer, settings.template)
             new[row.id] = encoded.to_bytes()
-        fitted = fit(encoded, settings.max_tokens)
+        fitted = fit(encoded, settings.max_tokens, settings.leave_out, settings.shortest)
         if isinstance(fitted, SkipReason):
             self.tally.skips[fitted.reason] += 1
+            self.tally.fit_skips[fitted.reason] += 1
             return None
         candidate.keep()
-        self.tally.kept(row, fitted.fits_whole)
+        self.tally.kept(row, split, fitted.fits_whole)
         segments = [
             {"kind": kind, "text": text if choice == 0 else variants[choice - 1]}
             for (kind, text, variants), choice in zip(row.segments, fitted.choices, strict=True)
@@ -328,7 +515,7 @@ class _Records:
             "name": row.name,
             "qualname": row.qualname,
             "change": row.change,
-            "split": settings.splits[row.commit] if settings.splits else split_of(row.commit),
+            "split": split,
             "segments": segments,
             "target": row.target,
             "input_ids": list(fitted.input_ids),

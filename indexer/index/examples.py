@@ -8,12 +8,14 @@ Tokenizing and fitting an example into a token budget, and writing files, are th
 
 from __future__ import annotations
 
+import dataclasses
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from difflib import SequenceMatcher
 from typing import TYPE_CHECKING, NamedTuple, Protocol, TypeVar
 
+from indexer import messages
 from indexer.index.secrets import DEFAULT_MODE, screen
 from indexer.rust.resolve import SymbolTable, references, resolve
 from indexer.rust.text import (
@@ -24,11 +26,14 @@ from indexer.rust.text import (
     own_text,
     target_text,
 )
+from indexer.rust.tokens import edit_type
 from indexer.shapes import (
+    CODE,
     CONTEXT_PREFIX,
     EDIT_PREFIX,
     IMPORTS,
     MESSAGE,
+    MOVED,
     OLD,
     PATH,
     Built,
@@ -134,9 +139,9 @@ class _Commit:
     source: Source
     info: CommitInfo
     parent: str | None
-    # One string for all of the commit's examples: a message can be long (dtolnay/syn
+    # One segment for all of the commit's examples: a message can be long (dtolnay/syn
     # has one of 123 KB, in 341 examples), and a copy per example would hold 42 MB.
-    message: str
+    message: Segment
     diffs: dict[str, _Diff] = field(default_factory=dict)  # the changed files, by new path
     _table: SymbolTable | None = field(default=None, repr=False)
 
@@ -182,7 +187,7 @@ def build_examples(
     parent = info.parents[0] if info.parents else None
     diffs = [d for c in changes if c.entry == "file" and (d := _diff(source, c, built))]
     by_path = {diff.change.path: diff for diff in diffs if diff.change.new_blob is not None}
-    commit = _Commit(source, info, parent, info.message.rstrip("\n"), by_path)
+    commit = _Commit(source, info, parent, message_segment(info.message), by_path)
     gone = {
         (diff.change.path, key): item
         for diff in diffs
@@ -195,6 +200,14 @@ def build_examples(
         if diff.change.new_blob is not None:
             _file_examples(commit, diff, moves, built)
     return screen(built, secrets)
+
+
+def message_segment(message: str) -> Segment:
+    """The message as examples show it (`messages.clean`), with its subject line as
+    the shorter form (a budget too short for the body, or `export --message subject`)."""
+    text = messages.clean(message)
+    subject = messages.subject(text)
+    return Segment(MESSAGE, text, (subject,) if subject != text else ())
 
 
 class _Diff(NamedTuple):
@@ -227,7 +240,8 @@ def _diff(source: Source, change: FileChange, built: Built) -> _Diff | None:
 # that the commit deletes shares at least half of its lines with it.
 MOVE_SIMILARITY = 0.5
 
-_Moved = dict[tuple[str, tuple[str, str]], tuple[_Version, "Definition"]]
+# (new path, key) -> the old version, item, and the path and qualname it came from
+_Moved = dict[tuple[str, tuple[str, str]], tuple[_Version, "Definition", tuple[str, str]]]
 
 
 def _moves(diffs: list[_Diff], gone: dict[tuple[str, tuple[str, str]], Definition]) -> _Moved:
@@ -253,7 +267,11 @@ def _moves(diffs: list[_Diff], gone: dict[tuple[str, tuple[str, str]], Definitio
                     best, best_score = where, score
             if best is not None:
                 by_name[(item.kind, item.name)].remove(best)
-                moves[(diff.change.path, key)] = (versions[best[0]], gone[best])
+                moves[(diff.change.path, key)] = (
+                    versions[best[0]],
+                    gone[best],
+                    (best[0], best[1][1]),
+                )
     return moves
 
 
@@ -269,40 +287,36 @@ def _similarity(a: list[bytes], b: list[bytes]) -> float:
 
 
 def _file_examples(commit: _Commit, diff: _Diff, moves: _Moved, built: Built) -> None:
-    """Add the examples of one changed file to `built`, and count what it skips."""
+    """Add the examples of one changed file to `built`: one per added item, and one
+    per item whose own text changed (its edit typed: code, formatting, comments), or
+    that moved, changed or not (MOVED: its history's split follows it)."""
     change, new = diff.change, diff.new
     assert change.new_blob is not None
     uses = commit.source.uses(change.new_blob)
+    renamed = change.old_path is not None and change.old_path != change.path
     for key, item in new.keyed:
         old, before = diff.old, diff.old_by_key.get(key)
-        if before is None and (change.path, key) in moves:
-            old, before = moves[(change.path, key)]
-            if (
-                new.code[item.start_byte : item.end_byte]
-                == old.code[before.start_byte : before.end_byte]
-            ):
-                built.skipped["moved_unchanged"] += 1
-                continue
-        if before is not None and not _changed(new, item, old, before, built):
-            continue
-        built.examples.append(_example(commit, change.path, uses, key[1], new, item, old, before))
+        origin = (change.old_path, key[1]) if renamed and before is not None else None
+        kind: str | None = CODE
+        moved = before is None and (change.path, key) in moves
+        if moved:
+            old, before, origin = moves[(change.path, key)]
+        if before is not None:
+            kind = _edit_type(new, item, old, before)
+            if kind is None and not moved:
+                continue  # unchanged (a renamed file's items: their history follows the file)
+        example = _example(commit, change.path, uses, key[1], new, item, old, before)
+        built.examples.append(dataclasses.replace(example, edit_type=kind or MOVED, origin=origin))
 
 
-def _changed(
-    new: _Version, item: Definition, old: _Version, before: Definition, built: Built
-) -> bool:
-    """Whether an item that both versions hold changed in more than whitespace (that
-    is counted)."""
+def _edit_type(new: _Version, item: Definition, old: _Version, before: Definition) -> str | None:
+    """What changed in an item both versions hold (`tokens.edit_type`: code,
+    formatting, comments), None when its own text did not change at all."""
     if new.code[item.start_byte : item.end_byte] == old.code[before.start_byte : before.end_byte]:
-        return False  # the common case (a container too), decided without decoding
+        return None  # the common case (a container too), decided without decoding
     own = own_text(new.code, item, new.kids.get(item.start_byte, []))
     old_own = own_text(old.code, before, old.kids.get(before.start_byte, []))
-    if own == old_own:
-        return False
-    if own.split() == old_own.split():
-        built.skipped["whitespace_only"] += 1
-        return False
-    return True
+    return None if own == old_own else edit_type(old_own, own)
 
 
 def _target(source: Source, version: _Version, item: Definition) -> tuple[str, Counter[str]]:
@@ -338,7 +352,7 @@ def _example(
     scope = "::".join(item.qualname.split("::")[:-1])
     segments = [
         Segment(PATH, path),
-        Segment(MESSAGE, commit.message),
+        commit.message,
         Segment(OLD, old_text, old_variants(old_text, target)),
         Segment(IMPORTS, imports_text(uses, scope)),
     ]

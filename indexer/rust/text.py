@@ -100,17 +100,42 @@ def own_text(code: bytes, item: Definition, children: list[Definition]) -> str:
 
 
 def target_text(code: bytes, item: Definition, children: list[Definition]) -> str:
-    """An item as an example's target: its code; a container's with each inner item
-    cut to its header."""
+    """An item as an example's target: its code; a container's without the items
+    inside it, whole lines (each of those is an example of its own). A member is
+    never shown cut to `{ .. }`: a model trained on that would learn to write it."""
     if item.kind not in CONTAINER_KINDS:
         return item_text(code, item)
     parts, cursor = [], line_start(code, item.start_byte)
     for child in children:
-        parts.append(code[cursor : child.item_byte].decode())
-        parts.append(header(code, child))
-        cursor = child.end_byte
+        start = line_start(code, child.start_byte)
+        parts.append(code[cursor:start].decode())
+        cursor = _line_end(code, child.end_byte)
     parts.append(code[cursor : item.end_byte].decode())
-    return "".join(parts)
+    lines = "".join(parts).split("\n")
+    # the blank lines that stood between members: one of a run, between two lines
+    # that are not the container's braces
+    last = len(lines) - 1
+    kept = [
+        line
+        for n, line in enumerate(lines)
+        if line.strip()
+        or (
+            0 < n < last
+            and lines[n - 1].strip()
+            and not lines[n - 1].rstrip().endswith("{")
+            and lines[n + 1].strip()
+            and not lines[n + 1].lstrip().startswith("}")
+        )
+    ]
+    return "\n".join(kept)
+
+
+def _line_end(code: bytes, offset: int) -> int:
+    """`offset`, moved on over the rest of its line when only spaces (or a comma)
+    follow: through its newline."""
+    end = code.find(b"\n", offset)
+    end = len(code) if end < 0 else end
+    return end + 1 if not code[offset:end].strip(b" \t\r,;") else offset
 
 
 def children(items: list[Definition]) -> dict[int, list[Definition]]:

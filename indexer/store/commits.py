@@ -221,6 +221,7 @@ class Stats:
     redacted_examples: int  # examples with at least one
     resolved: int  # names found in other files, over all examples
     unresolved: dict[str, int]  # names not, by why
+    edit_types: dict[str, int]  # examples by what their edit changed
     example_skips: dict[str, int]
     store_bytes: int | None
 
@@ -287,6 +288,7 @@ def stats(conn: Connection, repo: int) -> Stats:
         redacted_examples=examples.redacted_examples,
         resolved=examples.resolved,
         unresolved=examples.unresolved,
+        edit_types=examples.edit_types,
         example_skips=example_skips(conn, repo),
         store_bytes=_store_bytes(conn),
     )

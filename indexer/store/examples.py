@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection, Select, delete, false, func, select, update
 
-from indexer.shapes import Example, Segment
+from indexer.shapes import EDIT_TYPES, Example, Segment
 from indexer.store import models as m
 from indexer.store.sql import bulk_insert, chunks, marker, markers, rows_in, tx, upsert
 
@@ -86,6 +86,10 @@ def write_examples(
                         json.dumps(list(e.resolved), ensure_ascii=False),
                         json.dumps(list(e.unresolved), ensure_ascii=False),
                         " ".join(e.secrets),
+                        e.edit_type,
+                        None
+                        if e.origin is None
+                        else json.dumps(list(e.origin), ensure_ascii=False),
                     ]
                 )
                 # Each example's JSON holds the commit's message: a long one, in every
@@ -122,6 +126,8 @@ _EXAMPLE_COLUMNS = (
     "resolved",
     "unresolved",
     "secrets",
+    "edit_type",
+    "origin",
 )
 
 
@@ -153,6 +159,8 @@ class StoredExample:
     unresolved: tuple[str, ...]
     content_id: int  # equal for examples of equal content (segments and target)
     secrets: tuple[str, ...]  # the detector of each secret redacted
+    edit_type: str  # shapes.EDIT_TYPES
+    origin: tuple[str, str] | None  # (path, qualname) of the old version, when elsewhere
 
 
 def _stored_example(row: Sequence) -> StoredExample:
@@ -165,7 +173,14 @@ def _stored_example(row: Sequence) -> StoredExample:
         unresolved=tuple(json.loads(row[12])),
         content_id=row[13],
         secrets=tuple(row[14].split()),
+        edit_type=row[15],
+        origin=_origin(row[16]),
     )
+
+
+def _origin(stored: str | None) -> tuple[str, str] | None:
+    """An example's `origin` column: JSON [path, qualname], or NULL."""
+    return None if stored is None else tuple(json.loads(stored))  # type: ignore[return-value]
 
 
 def _example_order(e: StoredExample) -> tuple[str, str, str, str]:
@@ -193,6 +208,8 @@ def _example_query() -> Select:
             e.unresolved,
             e.content_id,
             e.secrets,
+            e.edit_type,
+            e.origin,
         )
         .join(m.commits, m.commits.c.id == e.commit_id)
         .join(m.example_contents, x.id == e.content_id)
@@ -318,6 +335,7 @@ class ExampleCounts:
     redacted_examples: int  # examples with at least one
     resolved: int  # names found in other files, over all examples
     unresolved: dict[str, int]  # names not, by why: not found, external, ambiguous, ...
+    edit_types: dict[str, int]  # examples by what their edit changed (shapes.EDIT_TYPES)
 
 
 def example_counts(conn: Connection, repo: int) -> ExampleCounts:
@@ -332,6 +350,12 @@ def example_counts(conn: Connection, repo: int) -> ExampleCounts:
             .join(*in_repo)
             .where(m.commits.c.repo_id == repo)
         ).one()
+        edit_types = conn.execute(
+            select(e.edit_type, func.count())
+            .join(*in_repo)
+            .where(m.commits.c.repo_id == repo)
+            .group_by(e.edit_type)
+        ).all()
         rows = conn.execute(
             select(e.secrets, e.resolved, e.unresolved)
             .join(*in_repo)
@@ -353,6 +377,7 @@ def example_counts(conn: Connection, repo: int) -> ExampleCounts:
         redacted_examples,
         resolved,
         dict(unresolved.most_common()),
+        {kind: n for kind in EDIT_TYPES for k, n in edit_types if k == kind},
     )
 
 
@@ -386,3 +411,65 @@ def drop_examples(conn: Connection, repo: int, version: int) -> int:
         rebuilt = conn.execute(update(m.commits).where(makes).values(examples_built=False)).rowcount
         conn.execute(update(m.repos).where(m.repos.c.id == repo).values(examples_version=version))
     return rebuilt
+
+
+@dataclass(frozen=True)
+class ExampleHead:
+    """What an export decides an example's fate by, without its segments."""
+
+    id: int
+    commit: str
+    path: str
+    kind: str
+    qualname: str
+    edit_type: str
+    origin: tuple[str, str] | None
+    target: str
+
+
+def example_heads(conn: Connection, repo: int, oids: Sequence[str]) -> list[ExampleHead]:
+    """The examples of these commits as heads, by commit, path, kind and qualified name."""
+    e, c, x = m.examples.c, m.commits.c, m.example_contents.c
+    found: list[ExampleHead] = []
+    with tx(conn):
+        for chunk in chunks(oids):
+            query = (
+                select(e.id, c.oid, e.path, e.kind, e.qualname, e.edit_type, e.origin, x.target)
+                .join(m.commits, c.id == e.commit_id)
+                .join(m.example_contents, x.id == e.content_id)
+                .where(c.repo_id == repo, c.oid.in_(chunk))
+            )
+            found.extend(
+                ExampleHead(*row[:6], _origin(row[6]), row[7]) for row in conn.execute(query)
+            )
+    return sorted(found, key=lambda h: (h.commit, h.path, h.kind, h.qualname))
+
+
+def commit_notes(conn: Connection, repo: int, oids: Sequence[str]) -> dict[str, tuple[str, str]]:
+    """{oid: (author name, message)} of these commits (the message as stored: redacted)."""
+    c = m.commits.c
+    found: dict[str, tuple[str, str]] = {}
+    with tx(conn):
+        for chunk in chunks(oids):
+            query = select(c.oid, c.author_name, c.message).where(
+                c.repo_id == repo, c.oid.in_(chunk)
+            )
+            found.update((oid, (author, message)) for oid, author, message in conn.execute(query))
+    return found
+
+
+def renames(conn: Connection, repo: int, oids: Sequence[str]) -> dict[str, list[tuple[str, str]]]:
+    """{oid: [(old path, path), ...]} of the files these commits renamed."""
+    c, k = m.commits.c, m.changes.c
+    found: dict[str, list[tuple[str, str]]] = {}
+    with tx(conn):
+        for chunk in chunks(oids):
+            query = (
+                select(c.oid, k.old_path, k.path)
+                .join(m.commits, c.id == k.commit_id)
+                .where(c.repo_id == repo, c.oid.in_(chunk), k.status == "R")
+                .order_by(k.id)
+            )
+            for oid, old_path, path in conn.execute(query):
+                found.setdefault(oid, []).append((old_path, path))
+    return found

@@ -180,6 +180,10 @@ examples = Table(
     Column("unresolved", Text, nullable=False),  # JSON list of "name (why)"
     # The detector of each secret redacted from this example, space-separated (secrets.py).
     Column("secrets", Text, nullable=False),
+    # What the edit changed (shapes.EDIT_TYPES: code, formatting, comments, moved).
+    Column("edit_type", String(16), nullable=False, server_default="code"),
+    # JSON [path, qualname] of the old version when it was elsewhere (moved, renamed).
+    Column("origin", Text),
     Index("ix_examples_item", "commit_id", "path", "kind", "qualname", unique=True),
 )
 
@@ -199,7 +203,7 @@ example_skips = Table(
     "example_skips",
     metadata,
     Column("commit_id", Integer, ForeignKey("commits.id"), primary_key=True),
-    Column("reason", String(32), primary_key=True),  # deleted, whitespace_only, ...
+    Column("reason", String(32), primary_key=True),  # deleted, unparsed_blob, secret
     Column("count", Integer, nullable=False),
 )
 

@@ -31,6 +31,7 @@ from pathlib import Path
 
 from datasketch import MinHash, MinHashLSH
 
+from indexer.dataset.curate import FUNNEL_ORDER
 from indexer.dataset.dedup import shingles
 
 RULES = {
@@ -134,7 +135,8 @@ def main() -> None:
             f"\nfunnel (default export): {funnel['commits']} commits,"
             f" {funnel['commits_with_examples']} with examples, {funnel['examples']} examples"
         )
-        for reason, n in funnel["left_out"].items():
+        order = {reason: n for n, reason in enumerate(FUNNEL_ORDER)}
+        for reason, n in sorted(funnel["left_out"].items(), key=lambda r: order.get(r[0], 99)):
             print(f"  - {reason:<18} {n:>7}  {100 * n / max(funnel['examples'], 1):5.1f}%")
         print(f"  = exported           {sum(funnel['exported'].values()):>7}  {funnel['exported']}")
         off = manifests["default"].get("splits_off_ratio")

@@ -36,7 +36,7 @@ _URL = re.compile(r"<?\b(?:https?|ftp)://[^\s<>)\]]*[^\s<>)\].,;:!?'\"]>?")  # n
 _ISSUE = re.compile(
     r"[(\[]?(?<![\w/])(?:#\d+|(?:gh|GH)-\d+|[A-Z][A-Z0-9]+-\d+|[\w.-]+/[\w.-]+#\d+)\b[)\]]?"
 )
-_MENTION = re.compile(r"(?<![\w@])@[\w-]+(?:/[\w-]+)?")
+_MENTION = re.compile(r"(?<![\w@])@[\w-]+(?:/[\w-]+)?(?:'s\b)?")
 _SHA = re.compile(r"(?<![\w-])(?=[0-9a-f]*\d)(?=[0-9a-f]*[a-f])[0-9a-f]{7,40}(?![\w-])")
 # What the above leave behind: "(see )", "[]", a space before punctuation, and a
 # word that pointed at what went ("..., see", "fixed in.") at the end of a line.
@@ -99,14 +99,17 @@ _WIP = re.compile(
     r"\.+|-+|x+)\W*$",
     re.IGNORECASE,
 )
-# CommitChronicle's (after Liu et al., 2018): messages a routine writes. Not "cargo
-# fmt" or "clippy": what such a commit changes is judged by its tokens
-# (`rust.tokens.edit_kind`), and a clippy fix is a real edit.
+# CommitChronicle's (after Liu et al., 2018): messages a routine writes; also an
+# initial commit (a whole tree "added", under a message that says nothing of it) and
+# `cargo fix` (a tool's rewrite). Not "cargo fmt" or "clippy": what such a commit
+# changes is judged by its tokens (`rust.tokens.edit_type`); a clippy fix is a real edit.
 _TRIVIAL = re.compile(
     r"^\s*(?:update[ds]? (?:the )?(?:changelog|gitignore|readme(?:\.md)?|submodules?|"
     r"dependencies|deps|lockfile|cargo\.lock)|prepare (?:for )?(?:release|version)\b.*|"
     r"bump (?:up )?(?:the )?(?:version|crate version|deps|dependencies)\b.*|"
-    r"release v?\d[\w.-]*|v?\d+\.\d+(?:\.\d+)?(?:[-+][\w.]+)?)\W*$",
+    r"release v?\d[\w.-]*|v?\d+\.\d+(?:\.\d+)?(?:[-+][\w.]+)?|"
+    r"initial (?:commit|import|version|upload)|first commit|init|"
+    r"(?:run )?cargo (?:fix|clippy --fix)(?: --edition(?:-idioms)?)?)\W*$",
     re.IGNORECASE,
 )
 

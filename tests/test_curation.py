@@ -78,6 +78,7 @@ def test_messages_are_cleaned_as_commitchronicle_does() -> None:
         assert gone not in text
     assert "Signed-off-by" not in text and "Co-authored-by" not in text
     assert "Thanks for the report" in text  # the words around stay
+    assert clean("Update for @bob's comments") == "Update for comments"
     assert (
         clean("Bump x to 1.2.3\n\nSee 2024-01-02 notes")
         == "Bump x to 1.2.3\n\nSee 2024-01-02 notes"
@@ -97,6 +98,8 @@ def test_messages_are_cleaned_as_commitchronicle_does() -> None:
         ("Ann", "Signed-off-by: Ann <email>", "empty_message"),
         ("Ann", "Bump version to 0.4.2", "trivial_message"),
         ("Ann", "Update CHANGELOG", "trivial_message"),
+        ("Ann", "Initial commit", "trivial_message"),
+        ("Ann", "Run cargo fix --edition-idioms", "trivial_message"),
         ("Ann", "Add the cache", None),
         ("Ann", "clippy: use is_empty", None),  # a clippy fix is a real edit
         ("Robert", "Fix the parser", None),
@@ -162,7 +165,7 @@ def test_a_container_target_never_holds_a_member_cut_to_its_header(
     repo.commit({"Cargo.toml": CARGO, "src/lib.rs": IMPL}, "start")
     changed = IMPL.replace("impl S {", "#[allow(dead_code)]\nimpl S {").replace("1\n", "10\n")
     repo.commit({"src/lib.rs": changed}, "allow dead code, one is ten")
-    records, _ = export(repo, tmp_path / "out")
+    records, _ = export(repo, tmp_path / "out", "--keep", "shell")  # `impl S {}` is one
     for record in records:
         assert "{ .. }" not in record["target"], record["target"]
     latest = {r["qualname"]: r for r in records if segments(r)["msg"].startswith("allow")}
@@ -263,3 +266,23 @@ def test_context_ablations_keep_the_same_examples_and_splits(repo: Repo, tmp_pat
     assert manifest["settings"]["context"] == "none"
     bad = cli("export", tmp_path / "bad", "--repo", repo.path, "--context", "some")
     assert bad.exit_code != 0 and "error: unknown --context" in bad.output
+
+
+def test_shells_and_stubs_are_left_out(repo: Repo, tmp_path: Path) -> None:
+    """A container whose own part is only its braces (and `use` lines) once its
+    members are left out, and a body that is only `todo!()`, teach nothing."""
+    lib = (
+        "pub struct S;\n\nimpl S {\n    pub fn one(&self) -> u8 {\n        1\n    }\n}\n\n"
+        "pub fn later() -> u8 {\n    todo!()\n}\n\n"
+        "#[cfg(test)]\nmod tests {\n    use super::*;\n\n    #[test]\n"
+        "    fn one() {\n        assert_eq!(S.one(), 1);\n    }\n}\n"
+    )
+    repo.commit({"Cargo.toml": CARGO, "src/lib.rs": lib}, "start")
+    records, manifest = export(repo, tmp_path / "out")
+    names = {r["qualname"] for r in records}
+    assert "impl S::one" in names and "tests::one" in names
+    assert not names & {"impl S", "tests", "later"}
+    left = manifest["funnel"]["left_out"]
+    assert left["shell"] == 2 and left["stub"] == 1
+    kept, _ = export(repo, tmp_path / "kept", "--keep", "shell", "--keep", "stub")
+    assert {r["qualname"] for r in kept} >= {"impl S", "tests", "later"}

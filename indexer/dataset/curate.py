@@ -6,7 +6,10 @@ funnel in the manifest, the card and `stats`) and each switched off by its name
 By commit (`index.messages.left_out`): bot, revert, fixup, wip, empty_message,
 trivial_message. By example: moved (an item moved with nothing else changed),
 formatting and comments (edits that changed only those, by Rust's tokens), trivial
-(a target of fewer than `min_lines` non-blank lines). By commit size: bulk (past
+(a target of fewer than `min_lines` non-blank lines), stub (a body that is only
+`todo!()`, `unimplemented!()` or `unreachable!()`), shell (a container whose own part,
+its members left out, holds nothing but `use` lines: `impl Foo {}` after a change of
+its header; its changed members are examples of their own). By commit size: bulk (past
 `max_per_commit` examples of one commit, those left out chosen by a hash of their
 id, so the same ones every time). Merges and shallow boundaries make no examples.
 """
@@ -14,16 +17,18 @@ id, so the same ones every time). Merges and shallow boundaries make no examples
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TypeVar
 
 from indexer.errors import IndexerError
 from indexer.messages import COMMIT_REASONS, left_out
+from indexer.rust.text import CONTAINER_KINDS
 from indexer.shapes import CODE, COMMENTS, FORMATTING, MOVED
 
-TRIVIAL, BULK, CLONES = "trivial", "bulk", "clones"
-EXAMPLE_REASONS = (MOVED, FORMATTING, COMMENTS, TRIVIAL)
+TRIVIAL, STUB, SHELL, BULK, CLONES = "trivial", "stub", "shell", "bulk", "clones"
+EXAMPLE_REASONS = (MOVED, FORMATTING, COMMENTS, TRIVIAL, STUB, SHELL)
 FILTERS = (*COMMIT_REASONS, *EXAMPLE_REASONS, BULK, CLONES)
 # The funnel's steps in the order an export takes them: the filters, then the
 # duplicates and the budget (`dedup.py`, `budget.py`).
@@ -75,12 +80,16 @@ class Curation:
         reason = left_out(author, message)
         return None if reason is None or reason in self.keep else reason
 
-    def example(self, edit_type: str, target: str) -> str | None:
+    def example(self, kind: str, edit_type: str, target: str) -> str | None:
         """Why an example is left out for what it is, or None."""
         if edit_type != CODE and edit_type not in self.keep:
             return edit_type
         if TRIVIAL not in self.keep and _lines(target) < self.min_lines:
             return TRIVIAL
+        if STUB not in self.keep and _STUB.search(target):
+            return STUB
+        if SHELL not in self.keep and kind in CONTAINER_KINDS and _empty_body(target):
+            return SHELL
         return None
 
     def bulk(self, ids: Sequence[str]) -> set[str]:
@@ -93,6 +102,25 @@ class Curation:
 
 def _lines(text: str) -> int:
     return sum(1 for line in text.splitlines() if line.strip())
+
+
+# A body that is only a placeholder: `{ todo!() }`, `{ unimplemented!("...") }`.
+_STUB = re.compile(
+    r"\{\s*(?:todo|unimplemented|unreachable)!\s*\((?:[^()]|\([^()]*\))*\)\s*;?\s*\}\s*\Z"
+)
+_NOT_OWN = ("use ", "pub use ", "pub(crate) use ", "//", "#[", "#![")
+
+
+def _empty_body(target: str) -> bool:
+    """Whether a container's target (its members left out) holds nothing of its own
+    between its braces but `use` lines, attributes and comments: `impl Foo {}` after
+    a header change, or `mod tests { use super::*; }`."""
+    lines = target.splitlines()
+    opener = next((n for n, line in enumerate(lines) if line.rstrip().endswith("{")), None)
+    if opener is None:
+        return False  # `mod name;`, a one-line container: the trivial filter's
+    inner = [line.strip() for line in lines[opener + 1 : -1]]
+    return all(not line or line.startswith(_NOT_OWN) for line in inner)
 
 
 @dataclass

@@ -335,7 +335,7 @@ def _plan(
                 continue
             kept = []
             for head, root in zip(mine, roots, strict=True):
-                why = curation.example(head.edit_type, head.target)
+                why = curation.example(head.kind, head.edit_type, head.target)
                 if why is None:
                     kept.append((head, root))
                 else:

@@ -30,7 +30,7 @@ CLI = Path(sys.executable).parent / "commit-indexer"
 
 
 class TinyLM(nn.Module):
-    def __init__(self, vocab: int, width: int = 128, layers: int = 2, max_len: int = 2048):
+    def __init__(self, vocab: int, width: int = 128, layers: int = 2, max_len: int = 2048) -> None:
         super().__init__()
         self.embed = nn.Embedding(vocab, width)
         self.position = nn.Embedding(max_len, width)
@@ -83,8 +83,8 @@ def run(folder: Path, steps: int, seed: int, batch_size: int) -> dict[str, float
         for split in ("val", "test"):
             data = ExportDataset(folder, split)
             total, n = 0.0, 0
-            for start_at in range(0, len(data), batch_size):
-                batch = collate([data[i] for i in range(start_at, min(len(data), start_at + batch_size))])
+            for at in range(0, len(data), batch_size):
+                batch = collate([data[i] for i in range(at, min(len(data), at + batch_size))])
                 loss, count = _loss(model, batch, vocab)
                 total, n = total + float(loss), n + count
             scores[split] = total / max(n, 1)
@@ -107,14 +107,28 @@ def main() -> None:
     db = args.db or f"sqlite:///{tmp}/index.db"
     if not args.db:
         subprocess.run([str(CLI), "backfill", "--repo", args.repo, "--db", db], check=True)
-    print(f"repo: {args.repo}  steps {args.steps}  batch {args.batch_size}"
-          f"  max tokens {args.max_tokens}  seed {args.seed}")
+    print(
+        f"repo: {args.repo}  steps {args.steps}  batch {args.batch_size}"
+        f"  max tokens {args.max_tokens}  seed {args.seed}"
+    )
     for context in ("full", "none"):
         out = tmp / context
         subprocess.run(
-            [str(CLI), "export", str(out), "--repo", args.repo, "--db", db,
-             "--context", context, "--max-tokens", str(args.max_tokens)],
-            check=True, capture_output=True,
+            [
+                str(CLI),
+                "export",
+                str(out),
+                "--repo",
+                args.repo,
+                "--db",
+                db,
+                "--context",
+                context,
+                "--max-tokens",
+                str(args.max_tokens),
+            ],
+            check=True,
+            capture_output=True,
         )
         s = run(out, args.steps, args.seed, args.batch_size)
         print(

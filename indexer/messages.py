@@ -24,7 +24,7 @@ EMAIL_PLACEHOLDER = "<email>"
 _TRAILER = re.compile(
     r"^\s*(?:signed[- ]?off[- ]?by|co[- ]?authored[- ]?by|also[- ]?by|reviewed[- ]?(?:by|on)"
     r"|acked[- ]?by|tested[- ]?by|reported[- ]?by|suggested[- ]?by|helped[- ]?by"
-    r"|cc|fixes|closes|resolves|refs?|bug|change-id|git-svn-id|former[- ]commit[- ]id"
+    r"|cc|bug|change-id|git-svn-id|former[- ]commit[- ]id"
     r"|differential revision|pulled[- ]by|piperorigin-revid|auto-submit|commit-queue"
     r"|cherry[- ]picked[- ]from|\(cherry picked from)\b[\s:=].*$",
     re.IGNORECASE,
@@ -35,6 +35,17 @@ _EMAIL = re.compile(
 _URL = re.compile(r"<?\b(?:https?|ftp)://[^\s<>)\]]*[^\s<>)\].,;:!?'\"]>?")  # not its full stop
 _ISSUE = re.compile(
     r"[(\[]?(?<![\w/])(?:#\d+|(?:gh|GH)-\d+|[A-Z][A-Z0-9]+-\d+|[\w.-]+/[\w.-]+#\d+)\b[)\]]?"
+)
+# "Closes #12." and the like: the whole line when it holds nothing else, else the
+# sentence (a line "Closes #458. Implements Log for ..." keeps what it implements).
+_REF = r"(?:(?:[\w.-]+/[\w.-]+)?#\d+|(?:gh|GH)-\d+|[A-Z][A-Z0-9]+-\d+|https?://\S+)"
+_CLOSES = r"(?:close[sd]?|fix(?:e[sd])?|resolve[sd]?|refs?|see|part of|related(?: to)?|for)"
+_CLOSES_LINE = re.compile(
+    rf"^\s*{_CLOSES}\b:?\s*{_REF}(?:\s*(?:,|and|&)?\s*{_REF})*\s*\.?\s*$", re.IGNORECASE
+)
+_CLOSES_SENTENCE = re.compile(
+    rf"(?:^|(?<=[.!?]\s)){_CLOSES}\b:?\s*{_REF}(?:\s*(?:,|and|&)?\s*{_REF})*\s*[.;]\s*",
+    re.IGNORECASE,
 )
 _MENTION = re.compile(r"(?<![\w@])@[\w-]+(?:/[\w-]+)?(?:'s\b)?")
 _SHA = re.compile(r"(?<![\w-])(?=[0-9a-f]*\d)(?=[0-9a-f]*[a-f])[0-9a-f]{7,40}(?![\w-])")
@@ -53,9 +64,9 @@ def clean(message: str) -> str:
     taken out; the rest of each line as it was."""
     lines = []
     for line in message.splitlines():
-        if _TRAILER.match(line):
+        if _TRAILER.match(line) or _CLOSES_LINE.match(line):
             continue
-        cleaned = line
+        cleaned = _CLOSES_SENTENCE.sub("", line)
         for pattern in (_URL, _EMAIL, _ISSUE, _MENTION, _SHA, _LEFTOVER):
             cleaned = pattern.sub("", cleaned)
         if cleaned != line:
@@ -68,6 +79,8 @@ def clean(message: str) -> str:
         lines.pop()
     while lines and not lines[0].strip():
         lines.pop(0)
+    if lines:
+        lines[0] = lines[0].strip()  # a subject's stray indent
     return "\n".join(lines)
 
 
@@ -109,6 +122,10 @@ _TRIVIAL = re.compile(
     r"bump (?:up )?(?:the )?(?:version|crate version|deps|dependencies)\b.*|"
     r"release v?\d[\w.-]*|v?\d+\.\d+(?:\.\d+)?(?:[-+][\w.]+)?|"
     r"initial (?:commit|import|version|upload)|first commit|init|"
+    r"(?:update[ds]?|changes?|fix(?:e[sd])?) (?:for|per|after) (?:the )?(?:code )?review"
+    r"(?: comments| feedback)?|(?:update[ds]?|changes?) (?:for|per|after) (?:the )?comments|"
+    r"(?:address(?:ed)?|apply|applied|incorporate[sd]?) (?:the )?(?:code )?(?:review )?"
+    r"(?:comments|feedback|suggestions)|review (?:comments|feedback)|per review|"
     r"(?:run )?cargo (?:fix|clippy --fix)(?: --edition(?:-idioms)?)?)\W*$",
     re.IGNORECASE,
 )
@@ -123,10 +140,11 @@ def left_out(author: str, message: str) -> str | None:
         return REVERT
     if _FIXUP.match(first):
         return FIXUP
-    if not clean(message).strip():
+    cleaned = subject(clean(message))
+    if not cleaned:
         return EMPTY
-    if _WIP.match(first):
+    if _WIP.match(cleaned):
         return WIP
-    if _TRIVIAL.match(first):
+    if _TRIVIAL.match(cleaned):  # "Update for @bob's comments" is one once cleaned
         return TRIVIAL
     return None

@@ -79,6 +79,11 @@ def test_messages_are_cleaned_as_commitchronicle_does() -> None:
     assert "Signed-off-by" not in text and "Co-authored-by" not in text
     assert "Thanks for the report" in text  # the words around stay
     assert clean("Update for @bob's comments") == "Update for comments"
+    # a line of references goes whole, a sentence of them alone
+    assert clean("Impl Log for refs\n\nCloses #458. Implements Log for &T.\nFixes #1, #2.") == (
+        "Impl Log for refs\n\nImplements Log for &T."
+    )
+    assert clean("  Indented subject\n\n  - a list item") == "Indented subject\n\n  - a list item"
     assert (
         clean("Bump x to 1.2.3\n\nSee 2024-01-02 notes")
         == "Bump x to 1.2.3\n\nSee 2024-01-02 notes"
@@ -100,6 +105,8 @@ def test_messages_are_cleaned_as_commitchronicle_does() -> None:
         ("Ann", "Update CHANGELOG", "trivial_message"),
         ("Ann", "Initial commit", "trivial_message"),
         ("Ann", "Run cargo fix --edition-idioms", "trivial_message"),
+        ("Ann", "Update for @alexcrichton's comments", "trivial_message"),
+        ("Ann", "Address review feedback", "trivial_message"),
         ("Ann", "Add the cache", None),
         ("Ann", "clippy: use is_empty", None),  # a clippy fix is a real edit
         ("Robert", "Fix the parser", None),

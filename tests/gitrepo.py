@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import fcntl
 import hashlib
+import json
 import os
 import subprocess
 import time
@@ -184,6 +185,17 @@ def backfill(repo: Repo, *flags: str | Path) -> str:
     assert result.exit_code == 0, result.output
     assert "Traceback" not in result.output
     return result.output
+
+
+def backfill_and_export(repo: Repo, out: Path, *flags: str) -> tuple[list[dict], dict]:
+    """Backfill, then export (jsonl) with `flags`: every split's records, and the manifest."""
+    backfill(repo)
+    result = cli("export", out, "--repo", repo.path, *flags)
+    assert result.exit_code == 0, result.output
+    records = []
+    for split in ("train", "val", "test"):
+        records += [json.loads(line) for line in (out / f"{split}.jsonl").read_text().splitlines()]
+    return records, json.loads((out / "manifest.json").read_text())
 
 
 def stats(repo: Repo, *flags: str | Path) -> dict[str, str]:

@@ -4,28 +4,15 @@ Real repositories, backfilled and exported by the CLI."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
-from gitrepo import Repo, backfill, cli
+from gitrepo import Repo, backfill_and_export, cli
 
 from indexer.messages import clean, left_out
 from indexer.rust.tokens import edit_type
 
 CARGO = '[package]\nname = "app"\nversion = "0.1.0"\nedition = "2021"\n'
-
-
-def export(repo: Repo, out: Path, *flags: str) -> tuple[list[dict], dict]:
-    """Backfill and export; the records (all splits) and the manifest."""
-    backfill(repo)
-    result = cli("export", out, "--repo", repo.path, *flags)
-    assert result.exit_code == 0, result.output
-    records = []
-    for split in ("train", "val", "test"):
-        path = out / f"{split}.jsonl"
-        records += [json.loads(line) for line in path.read_text().splitlines()]
-    return records, json.loads((out / "manifest.json").read_text())
 
 
 def by_name(records: list[dict]) -> dict[str, list[dict]]:
@@ -135,7 +122,7 @@ def test_formatting_and_comment_only_edits_are_stored_typed_and_left_out(
         "say why",
     )
     repo.commit({"src/lib.rs": FNS.replace("x + 0;", "x + 1000;")}, "a real change")
-    records, manifest = export(repo, tmp_path / "out")
+    records, manifest = backfill_and_export(repo, tmp_path / "out")
     messages = sorted(segments(r)["msg"] for r in records if r["change"] == "modified")
     assert messages == ["a real change"]  # not the formatting nor the comment
     left = manifest["funnel"]["left_out"]
@@ -143,20 +130,22 @@ def test_formatting_and_comment_only_edits_are_stored_typed_and_left_out(
     shown = cli("stats", "--repo", repo.path).output
     assert "edits      4 code, 1 formatting, 1 comments" in shown, shown
     assert "curated    4 of 6 to export by default" in shown, shown
-    kept, _manifest = export(repo, tmp_path / "kept", "--keep", "formatting", "--keep", "comments")
+    kept, _manifest = backfill_and_export(
+        repo, tmp_path / "kept", "--keep", "formatting", "--keep", "comments"
+    )
     assert len(kept) == len(records) + 2
 
 
 def test_a_bulk_commit_is_capped_the_same_way_every_time(repo: Repo, tmp_path: Path) -> None:
     many = "".join(f"pub fn g{i}() -> u32 {{\n    {i}\n}}\n" for i in range(70))
     repo.commit({"Cargo.toml": CARGO, "src/lib.rs": many}, "import everything")
-    records, manifest = export(repo, tmp_path / "a")
+    records, manifest = backfill_and_export(repo, tmp_path / "a")
     assert len(records) == 64 and manifest["funnel"]["left_out"]["bulk"] == 6
-    again, _ = export(repo, tmp_path / "b")
+    again, _ = backfill_and_export(repo, tmp_path / "b")
     assert sorted(r["id"] for r in again) == sorted(r["id"] for r in records)
-    five, _ = export(repo, tmp_path / "c", "--max-per-commit", "5")
+    five, _ = backfill_and_export(repo, tmp_path / "c", "--max-per-commit", "5")
     assert len(five) == 5 and {r["id"] for r in five} <= {r["id"] for r in records}
-    every, _ = export(repo, tmp_path / "d", "--keep", "bulk")
+    every, _ = backfill_and_export(repo, tmp_path / "d", "--keep", "bulk")
     assert len(every) == 70
 
 
@@ -172,7 +161,9 @@ def test_a_container_target_never_holds_a_member_cut_to_its_header(
     repo.commit({"Cargo.toml": CARGO, "src/lib.rs": IMPL}, "start")
     changed = IMPL.replace("impl S {", "#[allow(dead_code)]\nimpl S {").replace("1\n", "10\n")
     repo.commit({"src/lib.rs": changed}, "allow dead code, one is ten")
-    records, _ = export(repo, tmp_path / "out", "--keep", "shell")  # `impl S {}` is one
+    records, _ = backfill_and_export(
+        repo, tmp_path / "out", "--keep", "shell"
+    )  # `impl S {}` is one
     for record in records:
         assert "{ .. }" not in record["target"], record["target"]
     latest = {r["qualname"]: r for r in records if segments(r)["msg"].startswith("allow")}
@@ -193,12 +184,12 @@ def test_trivial_targets_and_unchanged_moves_are_left_out(repo: Repo, tmp_path: 
         "start",
     )
     repo.commit({"src/a.rs": "", "src/b.rs": "pub const ONE: u8 = 1;\n" + body}, "move long to b")
-    records, manifest = export(repo, tmp_path / "out")
+    records, manifest = backfill_and_export(repo, tmp_path / "out")
     assert "ONE" not in by_name(records)  # one line
     assert [segments(r)["msg"] for r in by_name(records)["long"]] == ["start"]
     left = manifest["funnel"]["left_out"]
     assert left["trivial"] >= 1 and left["moved"] == 1
-    every, _ = export(
+    every, _ = backfill_and_export(
         repo, tmp_path / "all", "--keep", "trivial", "--keep", "moved", "--min-lines", "1"
     )
     assert len(by_name(every)["long"]) == 2 and "ONE" in by_name(every)
@@ -212,7 +203,7 @@ def test_commits_of_bots_reverts_and_fixups_are_left_out(repo: Repo, tmp_path: P
     bot = "dependabot[bot] <49699333+dependabot[bot]@users.noreply.github.com>"
     repo.git("commit", "-q", "--author", bot, "-m", "Bump the numbers")
     repo.commit({"src/lib.rs": FNS.replace("+ 2;", "+ 3;")}, 'Revert "Bump the numbers"')
-    records, manifest = export(repo, tmp_path / "out")
+    records, manifest = backfill_and_export(repo, tmp_path / "out")
     assert {segments(r)["msg"] for r in records} == {"start"}
     left = manifest["funnel"]["left_out"]
     assert left["fixup"] == 1 and left["bot"] == 2 and left["revert"] == 1  # f1 back, f2
@@ -229,10 +220,10 @@ def test_the_message_segment_is_cleaned_and_can_be_the_subject_only(
         "Signed-off-by: Ann <ann@example.com>"
     )
     repo.commit({"src/lib.rs": FNS.replace("x + 1;", "x | 1;")}, message)
-    records, _ = export(repo, tmp_path / "out")
+    records, _ = backfill_and_export(repo, tmp_path / "out")
     (f1,) = [r for r in by_name(records)["f1"] if r["change"] == "modified"]
     assert segments(f1)["msg"] == "Make f1 faster\n\nIt was slow."
-    subject, _ = export(repo, tmp_path / "subject", "--message", "subject")
+    subject, _ = backfill_and_export(repo, tmp_path / "subject", "--message", "subject")
     (f1,) = [r for r in by_name(subject)["f1"] if r["change"] == "modified"]
     assert segments(f1)["msg"] == "Make f1 faster"
 
@@ -259,9 +250,9 @@ def test_context_ablations_keep_the_same_examples_and_splits(repo: Repo, tmp_pat
         },
         "repeat the name",
     )
-    full, _ = export(repo, tmp_path / "full")
-    none, manifest = export(repo, tmp_path / "none", "--context", "none")
-    no_edits, _ = export(repo, tmp_path / "no-edits", "--context", "no-edits")
+    full, _ = backfill_and_export(repo, tmp_path / "full")
+    none, manifest = backfill_and_export(repo, tmp_path / "none", "--context", "none")
+    no_edits, _ = backfill_and_export(repo, tmp_path / "no-edits", "--context", "no-edits")
     key = lambda records: sorted((r["id"], r["split"]) for r in records)  # noqa: E731
     assert key(full) == key(none) == key(no_edits)
     title = lambda records: next(  # noqa: E731
@@ -285,11 +276,11 @@ def test_shells_and_stubs_are_left_out(repo: Repo, tmp_path: Path) -> None:
         "    fn one() {\n        assert_eq!(S.one(), 1);\n    }\n}\n"
     )
     repo.commit({"Cargo.toml": CARGO, "src/lib.rs": lib}, "start")
-    records, manifest = export(repo, tmp_path / "out")
+    records, manifest = backfill_and_export(repo, tmp_path / "out")
     names = {r["qualname"] for r in records}
     assert "impl S::one" in names and "tests::one" in names
     assert not names & {"impl S", "tests", "later"}
     left = manifest["funnel"]["left_out"]
     assert left["shell"] == 2 and left["stub"] == 1
-    kept, _ = export(repo, tmp_path / "kept", "--keep", "shell", "--keep", "stub")
+    kept, _ = backfill_and_export(repo, tmp_path / "kept", "--keep", "shell", "--keep", "stub")
     assert {r["qualname"] for r in kept} >= {"impl S", "tests", "later"}

@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from gitrepo import Repo, backfill, cli
+from gitrepo import Repo, backfill, backfill_and_export, cli
 
 from indexer.dataset.export import split_of
 from indexer.dataset.splits import lineage_key, parse_ratios
@@ -18,16 +18,6 @@ CARGO = '[package]\nname = "app"\nversion = "0.1.0"\nedition = "2021"\n'
 
 def fn(name: str, n: int) -> str:
     return f"pub fn {name}(x: u64) -> u64 {{\n    let y = x * {n};\n    y + {n}\n}}\n"
-
-
-def export(repo: Repo, out: Path, *flags: str) -> tuple[list[dict], dict]:
-    backfill(repo)
-    result = cli("export", out, "--repo", repo.path, *flags)
-    assert result.exit_code == 0, result.output
-    records = []
-    for split in ("train", "val", "test"):
-        records += [json.loads(line) for line in (out / f"{split}.jsonl").read_text().splitlines()]
-    return records, json.loads((out / "manifest.json").read_text())
 
 
 def splits_by_item(records: list[dict]) -> dict[str, set[str]]:
@@ -51,10 +41,12 @@ def history(repo: Repo, items: int, versions: int) -> None:
 
 def test_every_version_of_an_item_is_in_one_split(repo: Repo, tmp_path: Path) -> None:
     history(repo, items=12, versions=5)
-    records, _ = export(repo, tmp_path / "lineage", "--keep", "clones")
+    records, _ = backfill_and_export(repo, tmp_path / "lineage", "--keep", "clones")
     assert len(records) == 12 * 5
     assert all(len(s) == 1 for s in splits_by_item(records).values())
-    by_commit, _ = export(repo, tmp_path / "commit", "--split", "commit", "--keep", "clones")
+    by_commit, _ = backfill_and_export(
+        repo, tmp_path / "commit", "--split", "commit", "--keep", "clones"
+    )
     assert any(len(s) > 1 for s in splits_by_item(by_commit).values())  # what lineage fixes
 
 
@@ -82,7 +74,7 @@ def test_the_split_follows_an_item_through_a_rename_a_move_and_a_revert(
     # deleted, then added back by a revert of the deletion
     repo.commit({"src/renamed.rs": ""}, "drop it")
     repo.commit({"src/renamed.rs": fn(name, 3)}, "bring it back")
-    records, _ = export(repo, tmp_path / "out", "--keep", "revert", "--keep", "clones")
+    records, _ = backfill_and_export(repo, tmp_path / "out", "--keep", "revert", "--keep", "clones")
     mine = [r for r in records if r["name"] == name]
     assert [r["path"] for r in mine] == [
         "src/lib.rs",
@@ -95,12 +87,12 @@ def test_the_split_follows_an_item_through_a_rename_a_move_and_a_revert(
 
 def test_new_commits_move_no_example(repo: Repo, tmp_path: Path) -> None:
     history(repo, items=8, versions=3)
-    before, _ = export(repo, tmp_path / "before")
+    before, _ = backfill_and_export(repo, tmp_path / "before")
     for i in range(6):
         repo.commit({f"src/new{i}.rs": fn(f"fresh{i}", i)}, f"add fresh{i}")
     history_tail = "".join(fn(f"item{i}", 9) for i in range(8))
     repo.commit({"src/lib.rs": history_tail}, "every item changes")
-    after, _ = export(repo, tmp_path / "after")
+    after, _ = backfill_and_export(repo, tmp_path / "after")
     was = {r["id"]: r["split"] for r in before}
     now = {r["id"]: r["split"] for r in after}
     assert was and all(now[i] == s for i, s in was.items() if i in now)
@@ -120,10 +112,10 @@ def test_train_is_cleaned_of_clones_of_val_and_test_targets(repo: Repo, tmp_path
     )
     pasted = f"pub fn {original}(x: u64) -> u64 {{\n{body}\npub fn {copy}(x: u64) -> u64 {{\n{body}"
     repo.commit({"src/lib.rs": pasted}, "a copy")
-    records, manifest = export(repo, tmp_path / "out")
+    records, manifest = backfill_and_export(repo, tmp_path / "out")
     assert [r["name"] for r in records] == [original]
     assert manifest["funnel"]["left_out"]["clones"] == 1
-    kept, _ = export(repo, tmp_path / "kept", "--keep", "clones")
+    kept, _ = backfill_and_export(repo, tmp_path / "kept", "--keep", "clones")
     assert sorted(r["name"] for r in kept) == sorted([original, copy])
 
 
@@ -140,7 +132,7 @@ def test_a_split_far_from_its_ratio_is_reported(repo: Repo, tmp_path: Path) -> N
 def test_ratios_are_configurable_and_checked(repo: Repo, tmp_path: Path) -> None:
     assert parse_ratios("0.8,0.1,0.1") == (("train", 0.8), ("val", 0.1), ("test", 0.1))
     history(repo, items=20, versions=1)
-    records, manifest = export(repo, tmp_path / "out", "--ratios", "0.5,0.25,0.25")
+    records, manifest = backfill_and_export(repo, tmp_path / "out", "--ratios", "0.5,0.25,0.25")
     assert manifest["settings"]["ratios"] == {"train": 0.5, "val": 0.25, "test": 0.25}
     bad = cli("export", tmp_path / "bad", "--repo", repo.path, "--ratios", "0.5,0.6")
     assert bad.exit_code != 0 and "error:" in bad.output and "hint:" in bad.output

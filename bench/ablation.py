@@ -43,7 +43,7 @@ class TinyLM(nn.Module):
     def forward(self, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         n = ids.shape[1]
         x = self.embed(ids) + self.position(torch.arange(n))
-        causal = nn.Transformer.generate_square_subsequent_mask(n)
+        causal = torch.ones(n, n, dtype=torch.bool).triu(1)  # True: may not attend
         x = self.body(x, mask=causal, src_key_padding_mask=mask == 0, is_causal=True)
         return self.head(x)
 

@@ -136,3 +136,17 @@ def test_ratios_are_configurable_and_checked(repo: Repo, tmp_path: Path) -> None
     assert manifest["settings"]["ratios"] == {"train": 0.5, "val": 0.25, "test": 0.25}
     bad = cli("export", tmp_path / "bad", "--repo", repo.path, "--ratios", "0.5,0.6")
     assert bad.exit_code != 0 and "error:" in bad.output and "hint:" in bad.output
+
+
+def test_a_split_by_repo_puts_the_whole_repo_in_one_split(repo: Repo, tmp_path: Path) -> None:
+    history(repo, items=6, versions=2)
+    records, manifest = backfill_and_export(repo, tmp_path / "out", "--split", "repo")
+    assert {r["split"] for r in records} == {split_of("repo")}
+    assert manifest["settings"]["split"] == "repo"
+    # `hash`, the name of the split by commit before, still names it
+    by_hash, _ = backfill_and_export(repo, tmp_path / "hash", "--split", "hash")
+    by_commit, _ = backfill_and_export(repo, tmp_path / "commit", "--split", "commit")
+    assert sorted((r["id"], r["split"]) for r in by_hash) == sorted(
+        (r["id"], r["split"]) for r in by_commit
+    )
+    assert all(r["split"] == split_of(r["commit"]) for r in by_commit)

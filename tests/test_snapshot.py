@@ -33,7 +33,7 @@ def test_export_twice_is_byte_identical_in_every_format(tmp_path: Path) -> None:
             assert result.exit_code == 0, result.output
         assert _hashes(first) == _hashes(second)
         manifest = json.loads((first / "manifest.json").read_text())
-        assert sum(manifest["counts"].values()) > 100
+        assert sum(manifest["counts"].values()) > 50  # of the demo's 41 commits, curated
         assert manifest["tokenizer"]["name"] == "native"
 
 

@@ -55,7 +55,9 @@ _LEFTOVER = re.compile(r"\(\s*(?:see|in|by|from|of|for)?\s*[,;:]?\s*\)|\[\s*\]")
 _SPACES = re.compile(r"[ \t]{2,}")
 _SPACE_BEFORE_PUNCT = re.compile(r"[ \t]+([,.;:!?])")
 _DANGLING = re.compile(
-    r"[,;:]?[ \t]*\b(?:see|at|in|via|from|cf\.?|on|for|by)[ \t]*([.!?]?)[ \t]*$", re.I
+    r"[,;:]?[ \t]*\b(?:(?:as )?(?:described|discussed|reported|suggested|mentioned)"
+    r"(?: (?:in|at|on|by))?|see|at|in|via|from|cf\.?|on|for|by)[ \t]*([.!?]?)[ \t]*$",
+    re.I,
 )
 
 

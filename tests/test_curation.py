@@ -66,6 +66,7 @@ def test_messages_are_cleaned_as_commitchronicle_does() -> None:
     assert "Signed-off-by" not in text and "Co-authored-by" not in text
     assert "Thanks for the report" in text  # the words around stay
     assert clean("Update for @bob's comments") == "Update for comments"
+    assert clean("Add the attribute as described in #123.") == "Add the attribute."
     # a line of references goes whole, a sentence of them alone
     assert clean("Impl Log for refs\n\nCloses #458. Implements Log for &T.\nFixes #1, #2.") == (
         "Impl Log for refs\n\nImplements Log for &T."
@@ -272,7 +273,7 @@ def test_shells_and_stubs_are_left_out(repo: Repo, tmp_path: Path) -> None:
     lib = (
         "pub struct S;\n\nimpl S {\n    pub fn one(&self) -> u8 {\n        1\n    }\n}\n\n"
         "pub fn later() -> u8 {\n    todo!()\n}\n\n"
-        "#[cfg(test)]\nmod tests {\n    use super::*;\n\n    #[test]\n"
+        "#[cfg(test)]\nmod tests {\n    extern crate std;\n    use super::*;\n\n    #[test]\n"
         "    fn one() {\n        assert_eq!(S.one(), 1);\n    }\n}\n"
     )
     repo.commit({"Cargo.toml": CARGO, "src/lib.rs": lib}, "start")

@@ -108,13 +108,13 @@ def _lines(text: str) -> int:
 _STUB = re.compile(
     r"\{\s*(?:todo|unimplemented|unreachable)!\s*\((?:[^()]|\([^()]*\))*\)\s*;?\s*\}\s*\Z"
 )
-_NOT_OWN = ("use ", "pub use ", "pub(crate) use ", "//", "#[", "#![")
+_NOT_OWN = ("use ", "pub use ", "pub(crate) use ", "extern crate ", "//", "#[", "#![")
 
 
 def _empty_body(target: str) -> bool:
     """Whether a container's target (its members left out) holds nothing of its own
-    between its braces but `use` lines, attributes and comments: `impl Foo {}` after
-    a header change, or `mod tests { use super::*; }`."""
+    between its braces but `use` and `extern crate` lines, attributes and comments:
+    `impl Foo {}` after a header change, or `mod tests { use super::*; }`."""
     lines = target.splitlines()
     opener = next((n for n, line in enumerate(lines) if line.rstrip().endswith("{")), None)
     if opener is None:

@@ -41,20 +41,22 @@ class TinyLM(nn.Module):
         self.head = nn.Linear(width, vocab)
 
     def forward(self, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """The hidden states (the head is applied where a loss is taken: `_loss`)."""
         n = ids.shape[1]
         x = self.embed(ids) + self.position(torch.arange(n))
         causal = torch.ones(n, n, dtype=torch.bool).triu(1)  # True: may not attend
-        x = self.body(x, mask=causal, src_key_padding_mask=mask == 0, is_causal=True)
-        return self.head(x)
+        return self.body(x, mask=causal, src_key_padding_mask=mask == 0, is_causal=True)
 
 
-def _loss(model: TinyLM, batch: dict[str, torch.Tensor], vocab: int) -> tuple[torch.Tensor, int]:
-    logits = model(batch["input_ids"], batch["attention_mask"])[:, :-1]
+def _loss(model: TinyLM, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, int]:
+    """The summed loss over the target's tokens, and their number. The vocabulary head
+    runs only at those positions: context positions are most of an example."""
+    hidden = model(batch["input_ids"], batch["attention_mask"])[:, :-1]
     labels = batch["labels"][:, 1:]
-    total = nn.functional.cross_entropy(
-        logits.reshape(-1, vocab), labels.reshape(-1), ignore_index=IGNORE_INDEX, reduction="sum"
-    )
-    return total, int((labels != IGNORE_INDEX).sum())
+    scored = labels != IGNORE_INDEX
+    logits = model.head(hidden[scored])
+    total = nn.functional.cross_entropy(logits, labels[scored], reduction="sum")
+    return total, int(scored.sum())
 
 
 def run(folder: Path, steps: int, seed: int, batch_size: int) -> dict[str, float]:
@@ -69,7 +71,7 @@ def run(folder: Path, steps: int, seed: int, batch_size: int) -> dict[str, float
     while step < steps:
         for index in torch.randperm(len(train), generator=order).split(batch_size):
             batch = collate([train[int(i)] for i in index])
-            total, n = _loss(model, batch, vocab)
+            total, n = _loss(model, batch)
             (total / max(n, 1)).backward()
             opt.step()
             opt.zero_grad()
@@ -85,7 +87,7 @@ def run(folder: Path, steps: int, seed: int, batch_size: int) -> dict[str, float
             total, n = 0.0, 0
             for at in range(0, len(data), batch_size):
                 batch = collate([data[i] for i in range(at, min(len(data), at + batch_size))])
-                loss, count = _loss(model, batch, vocab)
+                loss, count = _loss(model, batch)
                 total, n = total + float(loss), n + count
             scores[split] = total / max(n, 1)
             scores[f"{split}_tokens"] = n

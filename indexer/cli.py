@@ -274,7 +274,7 @@ def _print_stats(repo: Path, db: str | None) -> None:
     if funnel is None:
         out.print("  curated    - (examples to export: run `commit-indexer backfill` first)")
     else:
-        left_out = ", ".join(f"{n} {k}" for k, n in funnel.left_out.items() if n) or "none"
+        left_out = ", ".join(f"{n} {k}" for k, n in funnel.ordered().items() if n) or "none"
         kept = sum(funnel.exported.values())
         out.print(f"  curated    {kept} of {funnel.examples} to export by default, left out:")
         out.print(f"             {left_out} (and, at export: clones, duplicates, too long)")

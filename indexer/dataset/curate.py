@@ -136,13 +136,18 @@ class Funnel:
     def out(self, reason: str, n: int = 1) -> None:
         self.left_out[reason] = self.left_out.get(reason, 0) + n
 
-    def to_dict(self) -> dict[str, object]:
+    def ordered(self) -> dict[str, int]:
+        """`left_out` in the order the steps are taken (`FUNNEL_ORDER`)."""
         order = {reason: n for n, reason in enumerate(FUNNEL_ORDER)}
-        left_out = sorted(self.left_out.items(), key=lambda r: (order.get(r[0], len(order)), r[0]))
+        return dict(
+            sorted(self.left_out.items(), key=lambda r: (order.get(r[0], len(order)), r[0]))
+        )
+
+    def to_dict(self) -> dict[str, object]:
         return {
             "commits": self.commits,
             "commits_with_examples": self.commits_with_examples,
             "examples": self.examples,
-            "left_out": dict(left_out),
+            "left_out": self.ordered(),
             "exported": dict(self.exported),
         }

@@ -508,7 +508,7 @@ def export_command(
         typer.Option(
             "--dedup",
             help="none, exact (an example of equal segments and target once) or near"
-            " (also targets alike by MinHash; needs the dedup extra).",
+            " (also targets alike by MinHash).",
         ),
     ] = "exact",
     near_threshold: Annotated[

@@ -16,7 +16,7 @@ Memory, the index and nothing else: `exact` keeps one bit per content id of the 
 (a bytearray; 125 KB for a million contents). `near` keeps datasketch's MinHashLSH:
 for each kept example, one key and one bucket entry per band (8 bands at 0.85), about
 2.5 KB an example (tracemalloc, 5,000 short targets; tests/test_dedup.py). datasketch is
-an optional dependency (`pip install 'commit-indexer[dedup]'`), imported only for `near`.
+imported only for `near` (and by `splits.Clones`).
 """
 
 from __future__ import annotations
@@ -96,13 +96,8 @@ class Dedup:
                 seed=SEED,
                 shingles=f"{SHINGLE_WORDS} whitespace-separated words of the target",
             )
-            try:
-                from datasketch import MinHash, MinHashLSH
-            except ImportError:
-                raise IndexerError(
-                    "--dedup near needs datasketch",
-                    hint="pip install 'commit-indexer[dedup]'",
-                ) from None
+            from datasketch import MinHash, MinHashLSH
+
             self._lsh = MinHashLSH(threshold=self.threshold, num_perm=NUM_PERM, hashfunc=_band_key)
             self._prototype = MinHash(num_perm=NUM_PERM, seed=SEED)
 

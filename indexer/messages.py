@@ -52,6 +52,9 @@ _SHA = re.compile(r"(?<![\w-])(?=[0-9a-f]*\d)(?=[0-9a-f]*[a-f])[0-9a-f]{7,40}(?!
 # What the above leave behind: "(see )", "[]", a space before punctuation, and a
 # word that pointed at what went ("..., see", "fixed in.") at the end of a line.
 _LEFTOVER = re.compile(r"\(\s*(?:see|in|by|from|of|for)?\s*[,;:]?\s*\)|\[\s*\]")
+# A footnote whose text is a URL ("[1]: https://..."): the line goes, and so do the
+# marks that point at it ("as memchr did[1].").
+_URL_FOOTNOTE = re.compile(r"^\s*\[([^\]\s]{1,20})\]:?\s*(?:https?|ftp)://\S+\s*$")
 _SPACES = re.compile(r"[ \t]{2,}")
 _SPACE_BEFORE_PUNCT = re.compile(r"[ \t]+([,.;:!?])")
 _DANGLING = re.compile(
@@ -64,12 +67,14 @@ _DANGLING = re.compile(
 def clean(message: str) -> str:
     """The message with trailers, e-mails, URLs, issue refs, mentions and commit ids
     taken out; the rest of each line as it was."""
+    footnotes = [m[1] for m in map(_URL_FOOTNOTE.match, message.splitlines()) if m]
+    marks = [re.compile(r"\[" + re.escape(label) + r"\]") for label in footnotes]
     lines = []
     for line in message.splitlines():
-        if _TRAILER.match(line) or _CLOSES_LINE.match(line):
+        if _TRAILER.match(line) or _CLOSES_LINE.match(line) or _URL_FOOTNOTE.match(line):
             continue
         cleaned = _CLOSES_SENTENCE.sub("", line)
-        for pattern in (_URL, _EMAIL, _ISSUE, _MENTION, _SHA, _LEFTOVER):
+        for pattern in (_URL, _EMAIL, _ISSUE, _MENTION, _SHA, _LEFTOVER, *marks):
             cleaned = pattern.sub("", cleaned)
         if cleaned != line:
             cleaned = _SPACE_BEFORE_PUNCT.sub(r"\1", _SPACES.sub(" ", cleaned))

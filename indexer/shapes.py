@@ -19,7 +19,8 @@ from dataclasses import dataclass, field
 #    includes what was a skipped whitespace-only change, and a move that changes
 #    nothing is an example now), where a moved or renamed item came from
 #    (`origin`), a container's target without its members, and messages cleaned.
-BUILDER_VERSION = 4
+# 5: a where clause's trailing comma is formatting; a message's URL footnotes go.
+BUILDER_VERSION = 5
 
 # The type of an example's edit, what changed from its old code to its target
 # (`rust.tokens`); an added item's is CODE. MOVED: an item that moved (to another

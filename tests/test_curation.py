@@ -31,6 +31,12 @@ def segments(record: dict) -> dict[str, str]:
     [
         ("fn f(x : u8) -> u8 { x }", "fn f(x: u8) -> u8 {\n    x\n}", "formatting"),
         ("call(a, b)", "call(\n    a,\n    b,\n)", "formatting"),  # rustfmt's trailing comma
+        (  # rustfmt's where clause, with its trailing comma
+            "fn f<F>(g: F) where F: Fn() -> bool\n{\n    g()\n}",
+            "fn f<F>(g: F)\nwhere\n    F: Fn() -> bool,\n{\n    g()\n}",
+            "formatting",
+        ),
+        ("fn f<T>() where T: A, {}", "fn f<T>() where T: B, {}", "code"),
         ("fn f() { 1 } // one", "fn f() { 1 } // the one", "comments"),
         ("/// Doc.\nfn f() {}", "/// More doc.\nfn f() {}", "comments"),
         ('fn f() { g("a b") }', 'fn f() { g("ab") }', "code"),  # a literal's spaces
@@ -70,6 +76,9 @@ def test_messages_are_cleaned_as_commitchronicle_does() -> None:
     # a line of references goes whole, a sentence of them alone
     assert clean("Impl Log for refs\n\nCloses #458. Implements Log for &T.\nFixes #1, #2.") == (
         "Impl Log for refs\n\nImplements Log for &T."
+    )
+    assert clean("Move it aside\n\nAs memchr did[1].\n\n[1]: https://github.com/o/r/blob/x\n") == (
+        "Move it aside\n\nAs memchr did."
     )
     assert clean("  Indented subject\n\n  - a list item") == "Indented subject\n\n  - a list item"
     assert (

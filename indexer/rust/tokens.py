@@ -34,8 +34,11 @@ _SPECIAL = re.compile(
     """,
     re.VERBOSE | re.DOTALL,
 )
-# A comma before a closing bracket, in code without whitespace.
-_TRAILING_COMMA = re.compile(r",(?=[)\]}])")
+# A comma before a closing bracket, or before the `{` that ends a where clause
+# (rustfmt's `where\n    T: Clone,\n{`), in code without whitespace. A comma before
+# a `{` that opens a block argument (`f(a, {b})`) is taken out too: the two versions
+# it would equate (`f(a, {b})` and `f(a {b})`) are never both the code of one edit.
+_TRAILING_COMMA = re.compile(r",(?=[)\]}{])")
 # The quick test: line comments found naively (a `//` in a string is taken for one)
 # and every whitespace character removed. Texts without block comments (they nest)
 # that differ so differ in code; the others are lexed for the answer.

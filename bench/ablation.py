@@ -82,7 +82,7 @@ def run(folder: Path, steps: int, seed: int, batch_size: int) -> dict[str, float
     model.eval()
     scores = {}
     with torch.no_grad():
-        for split in ("val", "test"):
+        for split in ("validation", "test"):
             data = ExportDataset(folder, split)
             total, n = 0.0, 0
             for at in range(0, len(data), batch_size):
@@ -135,7 +135,7 @@ def main() -> None:
         s = run(out, args.steps, args.seed, args.batch_size)
         print(
             f"--context {context:<5} test loss {s['test']:.3f} (ppl {math.exp(s['test']):.1f},"
-            f" {s['test_tokens']} target tokens)  val loss {s['val']:.3f}"
+            f" {s['test_tokens']} target tokens)  val loss {s['validation']:.3f}"
             f"  trained in {s['train_seconds']:.0f} s"
         )
 

@@ -204,7 +204,7 @@ def main() -> None:
         stdout=subprocess.DEVNULL,
     )
     records = []
-    for split in ("train", "val", "test"):
+    for split in ("train", "validation", "test"):
         with open(out / f"{split}.jsonl", encoding="utf-8") as lines:
             records += [json.loads(line) for line in lines]
     records = [r for r in records if r["parent"]]

@@ -53,7 +53,7 @@ def _run(*args: str) -> str:
 
 def _records(folder: Path) -> dict[str, list[dict]]:
     out = {}
-    for split in ("train", "val", "test"):
+    for split in ("train", "validation", "test"):
         path = folder / f"{split}.jsonl"
         out[split] = [json.loads(line) for line in path.read_text().splitlines()]
     return out
@@ -75,7 +75,7 @@ def _minhash(words: set[bytes]) -> MinHash:
 
 def leaks(splits: dict[str, list[dict]]) -> dict[str, float | int]:
     train = splits["train"]
-    held = splits["val"] + splits["test"]
+    held = splits["validation"] + splits["test"]
     train_targets = {_normal(r["target"]) for r in train}
     train_old = {_normal(_old(r)) for r in train if _old(r).strip()}
     sets = [shingles(r["target"]) for r in train]
@@ -115,7 +115,7 @@ def main() -> None:
     if not args.db:
         _run("backfill", "--repo", args.repo, "--db", db)
     print(f"repo: {args.repo}\nstore: {db}\n")
-    print(f"{'rule':<9} {'train':>6} {'val':>6} {'test':>6}  {'exact':>6} {'near':>6} {'old':>6}")
+    print(f"{'rule':<9} {'train':>6} {'valid':>6} {'test':>6}  {'exact':>6} {'near':>6} {'old':>6}")
     manifests = {}
     for rule in args.rules.split(","):
         out = tmp / rule
@@ -123,7 +123,9 @@ def main() -> None:
         splits = _records(out)
         manifests[rule] = json.loads((out / "manifest.json").read_text())
         total = sum(map(len, splits.values())) or 1
-        shares = "".join(f" {100 * len(splits[s]) / total:5.1f}%" for s in ("train", "val", "test"))
+        shares = "".join(
+            f" {100 * len(splits[s]) / total:5.1f}%" for s in ("train", "validation", "test")
+        )
         found = leaks(splits)
         print(
             f"{rule:<9}{shares}  {100 * found['exact']:5.1f}% {100 * found['near']:5.1f}%"

@@ -478,7 +478,7 @@ def export_command(
         ),
     ] = "lineage",
     ratios: Annotated[
-        str, typer.Option("--ratios", help="train,val,test, e.g. 0.8,0.1,0.1.")
+        str, typer.Option("--ratios", help="train,validation,test, e.g. 0.8,0.1,0.1.")
     ] = "0.9,0.05,0.05",
     keep: Annotated[
         list[str] | None,
@@ -518,7 +518,7 @@ def export_command(
     repo: RepoOpt = Path("."),
     db: DbOpt = None,
 ) -> None:
-    """Write the dataset as it stands: train/val/test files, README.md and manifest.json."""
+    """Write the dataset as it stands: train/validation/test files, README.md and manifest.json."""
     from indexer.dataset.curate import Curation, check_keep
     from indexer.dataset.snapshot import ensure_tokenizer, export_snapshot
     from indexer.dataset.splits import parse_ratios

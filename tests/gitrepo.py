@@ -193,7 +193,7 @@ def backfill_and_export(repo: Repo, out: Path, *flags: str) -> tuple[list[dict],
     result = cli("export", out, "--repo", repo.path, *flags)
     assert result.exit_code == 0, result.output
     records = []
-    for split in ("train", "val", "test"):
+    for split in ("train", "validation", "test"):
         records += [json.loads(line) for line in (out / f"{split}.jsonl").read_text().splitlines()]
     return records, json.loads((out / "manifest.json").read_text())
 

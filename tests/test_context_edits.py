@@ -143,7 +143,7 @@ def test_long_old_code_keeps_the_changed_lines_when_it_does_not_fit(
     assert result.exit_code == 0, result.output
     [record] = [
         r
-        for split in ("train", "val", "test")
+        for split in ("train", "validation", "test")
         for line in (out / f"{split}.jsonl").read_text().splitlines()
         if (r := json.loads(line))["parent"]
     ]

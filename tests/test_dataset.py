@@ -24,7 +24,7 @@ from indexer.errors import IndexerError
 def test_round_trip(tmp_path: Path, fmt: str) -> None:
     records = list(sample_records())
     write_export(tmp_path, iter(records), fmt, EXTRA, row_group_size=16)
-    for split in ("train", "val", "test"):
+    for split in ("train", "validation", "test"):
         expected = [r for r in records if r["split"] == split]
         data = ExportDataset(tmp_path, split)
         assert len(data) == len(expected) > 0

@@ -19,7 +19,7 @@ from indexer.dataset.dedup import Dedup
 def _records(folder: Path) -> list[dict]:
     return [
         json.loads(line)
-        for split in ("train", "val", "test")
+        for split in ("train", "validation", "test")
         for line in (folder / f"{split}.jsonl").read_text().splitlines()
     ]
 

@@ -95,11 +95,11 @@ def test_split_of_is_stable_and_close_to_the_ratios() -> None:
     commits = [fake_commit(i) for i in range(10_000)]
     counts = Counter(split_of(c) for c in commits)
     assert 8_850 < counts["train"] < 9_150
-    assert 420 < counts["val"] < 580
+    assert 420 < counts["validation"] < 580
     assert 420 < counts["test"] < 580
     # Pinned: a change to the hash would silently move examples between splits.
     pinned = [split_of(fake_commit(i)) for i in range(7)]
-    assert pinned == ["train", "train", "train", "val", "test", "train", "val"]
+    assert pinned == ["train", "train", "train", "validation", "test", "train", "validation"]
     assert split_of("a" * 40, (("a", 0.5), ("b", 0.5))) == split_of(
         "a" * 40, (("a", 0.5), ("b", 0.5))
     )
@@ -116,7 +116,7 @@ def test_time_splits_oldest_train_newest_test_ties_by_oid() -> None:
     dates += [("b" * 40, 5000), ("a" * 40, 5000)]  # same date: "a…" sorts first
     splits = time_splits(reversed(dates))
     assert [splits[c] for c, _ in dates[:18]] == ["train"] * 18
-    assert splits["a" * 40] == "val"
+    assert splits["a" * 40] == "validation"
     assert splits["b" * 40] == "test"
     assert time_splits([]) == {}
 
@@ -159,16 +159,17 @@ def test_manifest_counts_tokens_and_hashes(tmp_path: Path, fmt: str) -> None:
     assert data == manifest.to_dict()
     assert data["format"] == fmt
     assert data["counts"] == {
-        s: sum(r["split"] == s for r in records) for s in ("train", "val", "test")
+        s: sum(r["split"] == s for r in records) for s in ("train", "validation", "test")
     }
     assert sum(data["counts"].values()) == len(records)
     assert data["tokens"] == {
-        s: sum(r["n_tokens"] for r in records if r["split"] == s) for s in ("train", "val", "test")
+        s: sum(r["n_tokens"] for r in records if r["split"] == s)
+        for s in ("train", "validation", "test")
     }
     assert data["files"] == {
         name: digest for name, digest in file_hashes(tmp_path).items() if name != "manifest.json"
     }
-    assert set(data["files"]) == {f"{s}.{fmt}" for s in ("train", "val", "test")}
+    assert set(data["files"]) == {f"{s}.{fmt}" for s in ("train", "validation", "test")}
     for key, value in EXTRA.items():
         assert data[key] == value
 
@@ -183,7 +184,7 @@ def test_adding_commits_moves_no_example_and_no_commit_spans_splits(tmp_path: Pa
     for record in sample_records(80):
         by_commit.setdefault(record["commit"], set()).add(new[record["id"]])
     assert all(len(splits) == 1 for splits in by_commit.values())
-    assert {s for splits in by_commit.values() for s in splits} == {"train", "val", "test"}
+    assert {s for splits in by_commit.values() for s in splits} == {"train", "validation", "test"}
 
 
 def test_refuses_a_folder_that_holds_something_else(tmp_path: Path) -> None:
@@ -249,7 +250,7 @@ def test_pt_stores_tokens_in_the_smallest_dtype(tmp_path: Path) -> None:
     assert data["attention_mask"].dtype == torch.uint8
     data = torch.load(tmp_path / "big" / "train.pt", weights_only=True)
     assert (data["input_ids"].dtype, data["labels"].dtype) == (torch.int16, torch.int16)
-    empty = torch.load(tmp_path / "big" / "val.pt", weights_only=True)
+    empty = torch.load(tmp_path / "big" / "validation.pt", weights_only=True)
     assert empty["offsets"].tolist() == [0] and empty["input_ids"].numel() == 0
 
 
@@ -340,7 +341,7 @@ def test_an_export_killed_at_any_step_is_finished_by_a_rerun(tmp_path: Path) -> 
     write_export(again, sample_records(3), "parquet", EXTRA)
     (again / "manifest.json").unlink()
     (again / ".commit-indexer-export").write_text("commit-indexer.export/1\n")
-    (again / ".val.parquet.tmp").write_bytes(b"half")
+    (again / ".validation.parquet.tmp").write_bytes(b"half")
     write_export(again, sample_records(6), "parquet", EXTRA)
     assert file_hashes(again) == file_hashes(clean)
 

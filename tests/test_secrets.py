@@ -109,7 +109,7 @@ def _decoded(repo: Repo, folder: Path) -> str:
     tokenizer = Tokenizer.from_bytes(stored.kind, stored.data, stored.name)
     return "\n".join(
         tokenizer.decode(json.loads(line)["input_ids"])
-        for split in ("train", "val", "test")
+        for split in ("train", "validation", "test")
         for line in (folder / f"{split}.jsonl").read_text().splitlines()
     )
 
@@ -178,7 +178,7 @@ def test_drop_leaves_out_every_example_holding_a_secret(tmp_path: Path, how: str
         if fmt == "jsonl":
             names = {
                 json.loads(line)["qualname"]
-                for split in ("train", "val", "test")
+                for split in ("train", "validation", "test")
                 for line in (out / f"{split}.jsonl").read_text().splitlines()
             }
             assert names == {"Config", "answer"}  # the two items with no secret near them
@@ -337,7 +337,7 @@ def test_twenty_kinds_of_planted_secrets_reach_no_export_and_no_show(tmp_path: P
         result = cli("export", out, "--format", fmt, "--repo", repo.path)
         assert result.exit_code == 0, result.output
         if fmt == "pt":
-            for split in ("train", "val", "test"):
+            for split in ("train", "validation", "test"):
                 data = torch.load(out / f"{split}.pt", weights_only=True)
                 texts.append(bytes(data["meta"].tolist()).decode("utf-8"))
         else:

@@ -112,7 +112,7 @@ def test_adding_commits_moves_no_example_between_splits(tmp_path: Path) -> None:
 
     def splits(folder: Path) -> dict[str, str]:
         found = {}
-        for split in ("train", "val", "test"):
+        for split in ("train", "validation", "test"):
             for line in (folder / f"{split}.jsonl").read_text().splitlines():
                 record = json.loads(line)
                 found[record["id"]] = record["split"]

@@ -130,10 +130,11 @@ def test_a_split_far_from_its_ratio_is_reported(repo: Repo, tmp_path: Path) -> N
 
 
 def test_ratios_are_configurable_and_checked(repo: Repo, tmp_path: Path) -> None:
-    assert parse_ratios("0.8,0.1,0.1") == (("train", 0.8), ("val", 0.1), ("test", 0.1))
+    assert parse_ratios("0.8,0.1,0.1") == (("train", 0.8), ("validation", 0.1), ("test", 0.1))
+    assert parse_ratios("train=0.8,val=0.1,test=0.1") == parse_ratios("0.8,0.1,0.1")
     history(repo, items=20, versions=1)
     records, manifest = backfill_and_export(repo, tmp_path / "out", "--ratios", "0.5,0.25,0.25")
-    assert manifest["settings"]["ratios"] == {"train": 0.5, "val": 0.25, "test": 0.25}
+    assert manifest["settings"]["ratios"] == {"train": 0.5, "validation": 0.25, "test": 0.25}
     bad = cli("export", tmp_path / "bad", "--repo", repo.path, "--ratios", "0.5,0.6")
     assert bad.exit_code != 0 and "error:" in bad.output and "hint:" in bad.output
 

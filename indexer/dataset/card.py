@@ -45,7 +45,7 @@ _FIELDS = (
     ("name", "the item's name"),
     ("qualname", "its qualified name within the file (`impl Display for Foo::fmt`)"),
     ("change", "added or modified"),
-    ("split", "train, val or test"),
+    ("split", "train, validation or test"),
     (
         "segments",
         "the context, in the order it was kept: path, commit message, the item's old code,"
@@ -65,13 +65,16 @@ def dataset_card(manifest: Manifest) -> str:
     counts: dict[str, int] = m["counts"]
     header: dict[str, Any] = {"pretty_name": f"{m.get('repo', 'repo')} commits"}
     header["tags"] = ["code", "rust", "commits"]
+    # A split with no records is left out: `load_dataset` refuses a split file that
+    # holds no data ("corresponds to no data"), and would fail on the whole export.
+    held = {split: n for split, n in counts.items() if n}
     if m["format"] in ("jsonl", "parquet"):  # `datasets` cannot read the torch files
         ext = FORMATS[m["format"]]
-        files = [{"split": split, "path": f"{split}{ext}"} for split in counts]
+        files = [{"split": split, "path": f"{split}{ext}"} for split in held]
         header["configs"] = [{"config_name": "default", "data_files": files}]
     header["dataset_info"] = {
         "features": _FEATURES,
-        "splits": [{"name": split, "num_examples": n} for split, n in counts.items()],
+        "splits": [{"name": split, "num_examples": n} for split, n in held.items()],
     }
     front = yaml.safe_dump(
         header, sort_keys=False, allow_unicode=True, default_flow_style=False, width=1000
@@ -166,7 +169,8 @@ _REASONS = {
     "comments": "comment-only edits",
     "trivial": "targets under the minimum number of lines",
     "bulk": "examples past the cap per commit",
-    "clones": "train examples whose target or old code is a near-copy of a val or test target",
+    "clones": "train examples whose target or old code is a near-copy of a validation or "
+    "test target",
     "exact_duplicates": "exact duplicates",
     "near_duplicates": "near duplicates",
     "target_too_long": "targets longer than the token budget",

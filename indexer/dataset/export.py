@@ -47,7 +47,13 @@ RECORD_KEYS = (
     "n_tokens",
 )
 TOKEN_KEYS = ("input_ids", "labels", "attention_mask")
-DEFAULT_RATIOS: tuple[tuple[str, float], ...] = (("train", 0.90), ("val", 0.05), ("test", 0.05))
+# Hugging Face's names (`datasets.Split`): a DatasetDict's splits are train, validation
+# and test.
+DEFAULT_RATIOS: tuple[tuple[str, float], ...] = (
+    ("train", 0.90),
+    ("validation", 0.05),
+    ("test", 0.05),
+)
 FORMATS = {"jsonl": ".jsonl", "parquet": ".parquet", "pt": ".pt"}
 MANIFEST = "manifest.json"
 CARD = "README.md"

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import warnings
 from array import array
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -54,11 +54,13 @@ class ExportDataset(Dataset):
 
 
 def collate(
-    batch: Sequence[dict[str, torch.Tensor]], pad_id: int = 0, max_len: int | None = None
+    batch: Sequence[Mapping[str, Any]], pad_id: int = 0, max_len: int | None = None
 ) -> dict[str, torch.Tensor]:
     """Right-pad a batch to its longest example: `input_ids` with `pad_id`, `labels`
     with -100, `attention_mask` with 0. Examples are never truncated (a cut target
-    would teach the model to stop mid-item): one longer than `max_len` is an error."""
+    would teach the model to stop mid-item): one longer than `max_len` is an error.
+    An example's ids may be tensors (`ExportDataset`, `.with_format("torch")`) or
+    lists (a `datasets` split as `load_dataset` gives it); other columns are ignored."""
     if not batch:
         raise ValueError("cannot collate an empty batch")
     longest = max(len(example["input_ids"]) for example in batch)
@@ -76,7 +78,7 @@ def collate(
     for row, example in enumerate(batch):
         n = len(example["input_ids"])
         for key, padded in out.items():
-            padded[row, :n] = example[key]
+            padded[row, :n] = torch.as_tensor(example[key], dtype=torch.long)
     return out
 
 

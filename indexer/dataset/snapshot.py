@@ -190,7 +190,7 @@ def export_snapshot(
     `max_tokens` with the segments `context` and `message` keep.
 
     Two passes over the store: the first decides each example's split or why it is
-    left out (reading no segments), and gathers the val and test targets; the second
+    left out (reading no segments), and gathers the validation and test targets; the second
     tokenizes and writes. The same store and arguments give byte-identical files.
     """
     split = check_rule(split)
@@ -276,7 +276,7 @@ def export_snapshot(
 
 @dataclass
 class _Plan:
-    """The first pass's answers: the split of each example to export, the val and
+    """The first pass's answers: the split of each example to export, the validation and
     test targets (for the train examples that are their clones), the funnel so far."""
 
     splits: dict[int, str]  # example id -> split
@@ -472,7 +472,7 @@ class _Records:
         self, row: StoredExample, cached: dict[int, bytes], new: dict[int, bytes]
     ) -> dict[str, Any] | None:
         """The record of `row`; None when the plan leaves it out, or it is a clone of a
-        val or test target (in train), a duplicate or does not fit (counted). Its token
+        validation or test target (in train), a duplicate or does not fit (counted). Its token
         ids are taken from `cached`, or made and added to `new`."""
         settings = self.settings
         split = self.plan.splits.get(row.id)

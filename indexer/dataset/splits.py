@@ -8,7 +8,7 @@ item's history never straddles splits, a new commit never moves an example, and 
 item deleted and added again (a revert) is back in its lineage.
 
 Then train is cleaned of outer clones, CommitChronicle's rule: a train example
-whose target or old code is a near-duplicate of a val or test target (MinHash of
+whose target or old code is a near-duplicate of a validation or test target (MinHash of
 3-word shingles, `CLONE_THRESHOLD`) is left out and counted, so the verbatim copies
 that a history is full of (an item's next version starts as its last one, code
 pasted from one place to another) do not tie train to test.
@@ -48,13 +48,20 @@ def check_rule(rule: str) -> str:
     return rule
 
 
+_SPLIT_ALIASES = {"val": "validation"}
+
+
 def parse_ratios(text: str) -> tuple[tuple[str, float], ...]:
-    """`0.8,0.1,0.1` (train, val, test), or `train=0.8,val=0.1,test=0.1`."""
+    """`0.8,0.1,0.1` (train, validation, test), or `train=0.8,validation=0.1,test=0.1`
+    (`val` for short)."""
     parts = [p.strip() for p in text.split(",") if p.strip()]
     names = [name for name, _ in DEFAULT_RATIOS]
     try:
         if all("=" in p for p in parts):
-            ratios = tuple((k.strip(), float(v)) for k, v in (p.split("=", 1) for p in parts))
+            ratios = tuple(
+                (_SPLIT_ALIASES.get(k.strip(), k.strip()), float(v))
+                for k, v in (p.split("=", 1) for p in parts)
+            )
         else:
             ratios = tuple(zip(names, map(float, parts), strict=True))
     except ValueError:
@@ -65,7 +72,8 @@ def parse_ratios(text: str) -> tuple[tuple[str, float], ...]:
         or abs(sum(r for _, r in ratios) - 1.0) > 1e-6
     ):
         raise IndexerError(
-            f"--ratios {text!r} is not three ratios for train, val and test that add up to 1",
+            f"--ratios {text!r} is not three ratios for train, validation and test that add"
+            " up to 1",
             hint="use e.g. --ratios 0.8,0.1,0.1",
         )
     return ratios
@@ -106,7 +114,7 @@ def lineage_key(repo: str, root: Identity) -> str:
 
 
 class Clones:
-    """The val and test targets, to find the train examples that are their clones."""
+    """The validation and test targets, to find the train examples that are their clones."""
 
     def __init__(self, threshold: float = CLONE_THRESHOLD) -> None:
         from datasketch import MinHash, MinHashLSH

@@ -1,0 +1,130 @@
+"""An export in the tools trainers already use: `datasets.load_dataset` on the folder,
+our `collate` on what it yields, and transformers' `Trainer` on a tiny GPT-2."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import datasets
+import pytest
+import torch
+from gitrepo import Repo, backfill, cli, make_repo
+from torch.utils.data import DataLoader
+from transformers import GPT2Config, GPT2LMHeadModel, Trainer, TrainingArguments
+
+from indexer.dataset.loader import IGNORE_INDEX, collate
+
+CARGO = '[package]\nname = "shapes"\nversion = "0.1.0"\nedition = "2021"\n'
+
+
+def fn(i: int, version: int) -> str:
+    body = "\n".join(f"    let v{k} = x * {k + version} + {i};" for k in range(3))
+    return f"pub fn area{i}(x: u32) -> u32 {{\n{body}\n    v0 + v1 + v2\n}}\n\n"
+
+
+@pytest.fixture(scope="module")
+def export(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A jsonl export of 40 fns, each changed 4 times, one change a commit."""
+    tmp = tmp_path_factory.mktemp("trainers")
+    repo: Repo = make_repo(tmp)
+    version = dict.fromkeys(range(40), 1)
+    code = lambda: "".join(fn(i, v) for i, v in version.items())  # noqa: E731
+    repo.commit({"Cargo.toml": CARGO, "src/lib.rs": code()}, "Add the area functions")
+    for v in range(2, 5):
+        for i in version:
+            version[i] = v
+            repo.commit({"src/lib.rs": code()}, f"Scale area{i} by {v}")
+    backfill(repo)
+    out = tmp / "out"
+    result = cli("export", out, "--repo", repo.path)
+    assert result.exit_code == 0, result.output
+    return out
+
+
+def test_an_export_with_an_empty_split_loads(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path)
+    repo.commit({"Cargo.toml": CARGO, "src/lib.rs": fn(0, 1) + fn(1, 1)}, "Add two areas")
+    backfill(repo)
+    for fmt in ("jsonl", "parquet"):
+        out = tmp_path / fmt
+        result = cli("export", out, "--repo", repo.path, "--format", fmt)
+        assert result.exit_code == 0, result.output
+        counts = json.loads((out / "manifest.json").read_text())["counts"]
+        assert 0 in counts.values()  # two items: a split is empty
+        ds = datasets.load_dataset(str(out))
+        assert {split: len(ds[split]) for split in ds} == {s: n for s, n in counts.items() if n}
+
+
+def test_load_dataset_gives_hugging_face_splits_that_collate_takes(export: Path) -> None:
+    ds = datasets.load_dataset(str(export))
+    assert set(ds) == {"train", "validation", "test"}
+    assert sum(map(len, ds.values())) > 50
+    train = ds["train"]
+    assert isinstance(train[0]["input_ids"], list)  # as load_dataset gives it: lists
+    batch = next(iter(DataLoader(train, batch_size=8, collate_fn=collate)))
+    longest = max(len(train[i]["input_ids"]) for i in range(8))
+    assert batch["input_ids"].shape == (8, longest) and batch["input_ids"].dtype == torch.long
+    for row in range(8):
+        n = len(train[row]["input_ids"])
+        assert batch["labels"][row, :n].tolist() == train[row]["labels"]
+        assert (batch["labels"][row, n:] == IGNORE_INDEX).all()
+        assert batch["attention_mask"][row].sum() == n
+    tensors = next(iter(DataLoader(train.with_format("torch"), batch_size=8, collate_fn=collate)))
+    assert all(torch.equal(tensors[key], batch[key]) for key in batch)
+
+
+def test_trainer_trains_a_tiny_gpt2_straight_from_load_dataset(
+    export: Path, tmp_path: Path
+) -> None:
+    ds = datasets.load_dataset(str(export))
+    manifest = json.loads((export / "manifest.json").read_text())
+    longest = max(len(ids) for split in ds.values() for ids in split["input_ids"])
+    torch.manual_seed(0)
+    config = GPT2Config(
+        vocab_size=manifest["tokenizer"]["vocab_size"],
+        n_positions=longest,
+        n_embd=32,
+        n_layer=2,
+        n_head=2,
+        bos_token_id=None,  # GPT-2's own (50256) are not in this vocabulary
+        eos_token_id=None,
+    )
+    args = TrainingArguments(
+        output_dir=str(tmp_path / "run"),  # the run's own folder: nothing else is written
+        per_device_train_batch_size=8,
+        per_device_eval_batch_size=8,
+        learning_rate=3e-3,
+        max_steps=40,
+        report_to=[],
+        save_strategy="no",
+        logging_steps=10,
+        use_cpu=True,
+        seed=0,
+    )
+    trainer = Trainer(
+        model=GPT2LMHeadModel(config),
+        args=args,
+        train_dataset=ds["train"],
+        eval_dataset=ds["train"],
+        data_collator=collate,  # the labels are ours: -100 on the context
+    )
+    before = trainer.evaluate()["eval_loss"]
+    trainer.train()
+    after = trainer.evaluate()["eval_loss"]
+    assert after < 0.7 * before, (before, after)
+
+
+def test_the_readme_trains_on_an_export_as_written(export: Path, tmp_path: Path) -> None:
+    readme = (Path(__file__).parents[1] / "README.md").read_text(encoding="utf-8")
+    first = re.search(r"```python\n(.*?)```", readme, re.DOTALL)
+    assert first is not None and "Trainer(" in first[1]
+    script = first[1].replace('"OUT', f'"{export}')
+    done = subprocess.run(
+        [sys.executable, "-c", script], cwd=tmp_path, capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "train_loss" in done.stdout + done.stderr

@@ -19,7 +19,7 @@ import typer
 from rich.console import Console
 from typer.core import TyperGroup
 
-from indexer.errors import IndexerError
+from indexer.errors import IndexerError, NotFound
 from indexer.rust import DEFAULT_MAX_BLOB_BYTES
 
 if TYPE_CHECKING:
@@ -91,10 +91,23 @@ SecretsOpt = Annotated[
 ]
 
 
+# What click and typer raise to end a command as they mean to (`--help`, a usage
+# error, `typer.Exit`): passed on as they are. typer 0.28 has its own copy of click,
+# whose exceptions are not click's.
+_THEIRS = (
+    typer.Exit,
+    typer.Abort,
+    getattr(typer, "TyperException", click.ClickException),
+    click.exceptions.Exit,
+    click.ClickException,
+    click.exceptions.Abort,
+)
+
+
 class _App(TyperGroup):
     """The one error handler, around every command: an IndexerError becomes `error:`
-    and `hint:` lines and exit 2, Ctrl-C exit 130, anything else (a bug) one line and
-    exit 1; `--debug` shows the traceback instead."""
+    and `hint:` lines and exit 2 (1 for NotFound: nothing matched), Ctrl-C exit 130,
+    anything else (a bug) one line and exit 1; `--debug` shows the traceback instead."""
 
     def invoke(self, ctx: click.Context) -> object:
         try:
@@ -105,13 +118,13 @@ class _App(TyperGroup):
             err.print(f"error: {exc.message}")
             if exc.hint:
                 err.print(f"hint: {exc.hint}")
-            raise typer.Exit(2) from None
+            raise typer.Exit(getattr(exc, "exit_code", 2)) from None
         except KeyboardInterrupt:
             if _debug:
                 raise
             err.print("interrupted: what was indexed is kept; run the command again to go on")
             raise typer.Exit(130) from None
-        except (click.exceptions.Exit, click.ClickException, click.exceptions.Abort):
+        except _THEIRS:
             raise
         except Exception as exc:
             if _debug:
@@ -127,12 +140,26 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+    rich_markup_mode=None,  # help is text: `[default: ...]` is not markup
 )
+
+
+def _version(shown: bool) -> None:
+    if shown:
+        from importlib.metadata import version
+
+        out.print(f"commit-indexer {version('commit-indexer')}")
+        raise typer.Exit()
 
 
 @app.callback()
 def _options(
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks.")] = False,
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="Print the version."),
+    ] = False,
 ) -> None:
     global _debug
     _debug = debug
@@ -327,7 +354,7 @@ def symbols(
     with _opened(repo, db) as target:
         found = find_symbols(target, name, at, kind)
     if not found:
-        raise IndexerError(
+        raise NotFound(
             f"no definition of '{name}' at {at}", hint="check the name, or try another --at REV"
         )
     for symbol in found:
@@ -350,7 +377,7 @@ def show(
     with _opened(repo, db) as target:
         shown = commit_examples(target, commit, path)
     if not shown.examples:
-        raise IndexerError(
+        raise NotFound(
             f"commit {shown.commit[:12]} has no examples"
             + (f" for {path}" if path else "")
             + (

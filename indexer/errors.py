@@ -10,6 +10,13 @@ class IndexerError(Exception):
         self.hint = hint
 
 
+class NotFound(IndexerError):
+    """Nothing matched what was asked for (a name, a commit's examples): exit 1, as grep
+    does, where an error is 2."""
+
+    exit_code = 1
+
+
 class NotARepository(IndexerError):
     pass
 

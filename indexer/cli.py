@@ -457,6 +457,11 @@ def _print_tokenizer(info: TokenizerInfo) -> None:
     out.print(
         f"tokenizer {info.name} ({info.kind}, {info.vocab_size} tokens,"
         f" sha256 {info.sha256[:16]}), template {info.template}"
+        + (
+            " (its vocabulary has the template's tokens; --template picks another)"
+            if info.inferred
+            else ""
+        )
     )
 
 
@@ -476,8 +481,20 @@ def tokenizer_train(
 
 @tokenizer_app.command("use")
 def tokenizer_use(
-    path: Annotated[Path, typer.Argument(help="A SentencePiece .model or a tokenizer.json.")],
-    template: TemplateOpt = "native",
+    path: Annotated[
+        Path,
+        typer.Argument(
+            help="A SentencePiece .model or a tokenizer.json, or a model's folder with one."
+        ),
+    ],
+    template: Annotated[
+        str | None,
+        typer.Option(
+            "--template",
+            help="native (our tokens) or starcoder (the model's own)"
+            " [default: the one whose tokens the tokenizer has].",
+        ),
+    ] = None,
     repo: RepoOpt = Path("."),
     db: DbOpt = None,
 ) -> None:

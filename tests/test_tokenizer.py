@@ -409,3 +409,25 @@ def test_starcoder_needs_the_models_own_tokens(native: Tokenizer) -> None:
     assert "<|endoftext|>" in e.value.message and "model's own tokenizer" in str(e.value.hint)
     with pytest.raises(IndexerError, match="unknown template"):
         encode_example(make_example(), native, "llama")
+
+
+def test_tokenizer_use_infers_the_template_from_the_vocabulary(tmp_path: Path) -> None:
+    from gitrepo import backfill, cli, make_repo
+
+    repo = make_repo(tmp_path)
+    repo.commit({"src/lib.rs": rust_files(1)[0]}, "Add the code")
+    backfill(repo)
+    starcoder = train_hf(tmp_path / "sc" / "tokenizer.json", rust_files(), STARCODER_TOKENS)
+    used = cli("tokenizer", "use", starcoder.parent, "--repo", repo.path)  # a model's folder
+    assert used.exit_code == 0, used.output
+    assert "template starcoder (its vocabulary has the template's tokens" in used.output
+    assert cli("export", tmp_path / "out", "--repo", repo.path).exit_code == 0
+    manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
+    assert manifest["settings"]["template"] == "starcoder"
+    plain = train_hf(tmp_path / "plain" / "tokenizer.json", rust_files(), ())
+    refused = cli("tokenizer", "use", plain, "--repo", repo.path)
+    assert refused.exit_code == 2
+    assert "special tokens of none of the templates (native, starcoder)" in refused.output
+    assert "--template starcoder" in refused.output  # the hint names the flag
+    named = cli("tokenizer", "use", starcoder, "--template", "native", "--repo", repo.path)
+    assert named.exit_code == 2 and "--template starcoder" in named.output

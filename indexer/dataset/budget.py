@@ -133,7 +133,8 @@ TEMPLATES = {
         SPECIAL_TOKENS,
         PAD,
         _native_parts,
-        "use the native tokenizer, or the template of the model whose tokenizer this is",
+        "use the native tokenizer, or the template of the model whose tokenizer this is"
+        " (`--template starcoder` for StarCoder's)",
     ),
     "starcoder": Template(
         "starcoder",
@@ -141,9 +142,19 @@ TEMPLATES = {
         ENDOFTEXT,
         _starcoder_parts,
         "the starcoder template needs the model's own tokenizer (StarCoder's "
-        "tokenizer.json); use the native template with other tokenizers",
+        "tokenizer.json); `--template native` goes with the native tokenizer",
     ),
 }
+
+
+def fitting_templates(tokenizer: Tokenizer) -> list[str]:
+    """The templates whose special tokens are each one token of `tokenizer`, in the
+    order of TEMPLATES (native first: a tokenizer with our tokens was made for it)."""
+    return [
+        name
+        for name, template in TEMPLATES.items()
+        if all(tokenizer.token_id(token) is not None for token in template.tokens)
+    ]
 
 
 def get_template(name: str) -> Template:

@@ -7,6 +7,7 @@ It reads what sync wrote and never parses or builds examples itself.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -15,7 +16,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from indexer import git
-from indexer.dataset.budget import EncodedExample, SkipReason, encode_example, fit, get_template
+from indexer.dataset.budget import (
+    TEMPLATES,
+    EncodedExample,
+    SkipReason,
+    encode_example,
+    fit,
+    fitting_templates,
+    get_template,
+)
 from indexer.dataset.card import dataset_card
 from indexer.dataset.curate import BULK, CLONES, Curation, Funnel
 from indexer.dataset.dedup import DEFAULT_THRESHOLD, Dedup
@@ -83,6 +92,7 @@ class TokenizerInfo:
     sha256: str
     vocab_size: int
     template: str
+    inferred: bool = False  # the template was chosen from the tokenizer's vocabulary
 
 
 def _info(tokenizer: Tokenizer, template: str) -> TokenizerInfo:
@@ -125,9 +135,22 @@ def train_tokenizer(
     return _store_tokenizer(target, train_native(texts, vocab_size), template)
 
 
-def use_tokenizer(target: Target, path: Path, template: str = "native") -> TokenizerInfo:
-    """Use a model's own tokenizer (a SentencePiece `.model` or a `tokenizer.json`)."""
-    return _store_tokenizer(target, load_tokenizer(path), template)
+def use_tokenizer(target: Target, path: Path, template: str | None = None) -> TokenizerInfo:
+    """Use a model's own tokenizer (a SentencePiece `.model` or a `tokenizer.json`, or
+    a folder holding one), with `template`, or else the first template whose special
+    tokens its vocabulary has (`TokenizerInfo.inferred`)."""
+    tokenizer = load_tokenizer(path)
+    if template is not None:
+        return _store_tokenizer(target, tokenizer, template)
+    fits = fitting_templates(tokenizer)
+    if not fits:
+        raise IndexerError(
+            f"tokenizer {tokenizer.name} has the special tokens of none of the templates"
+            f" ({', '.join(TEMPLATES)})",
+            hint="the native template goes with `commit-indexer tokenizer train`, and"
+            " `--template starcoder` with StarCoder-family tokenizers",
+        )
+    return dataclasses.replace(_store_tokenizer(target, tokenizer, fits[0]), inferred=True)
 
 
 def ensure_tokenizer(target: Target) -> TokenizerInfo | None:

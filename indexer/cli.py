@@ -467,7 +467,14 @@ def _print_tokenizer(info: TokenizerInfo) -> None:
 
 @tokenizer_app.command("train")
 def tokenizer_train(
-    vocab_size: Annotated[int, typer.Option("--vocab-size", min=300)] = 8000,
+    vocab_size: Annotated[
+        int | None,
+        typer.Option(
+            "--vocab-size",
+            min=300,
+            help="[default: 8000, or what the code's characters need]",
+        ),
+    ] = None,
     template: TemplateOpt = "native",
     repo: RepoOpt = Path("."),
     db: DbOpt = None,

@@ -224,7 +224,19 @@ def test_vocab_shrinks_to_a_tiny_corpus() -> None:
     assert tok.decode(tok.encode(rust_files(5)[4])) == rust_files(5)[4]
     with pytest.raises(IndexerError) as e:
         train_native(rust_files(3), vocab_size=50)
-    assert "at least" in str(e.value.hint)
+    assert "at least" in str(e.value.hint) and "tokenizer train --vocab-size" in str(e.value.hint)
+
+
+def test_the_default_vocabulary_grows_to_what_the_characters_need() -> None:
+    # 9,000 distinct characters, each common enough to be kept: more than 8,000 pieces
+    chars = [chr(0x4E00 + i) for i in range(9000)]
+    texts = [
+        *rust_files(3),
+        *(f'const S{i}: &str = "{"".join(chars[i::50]) * 3}";\n' for i in range(50)),
+    ]
+    tok = train_native(texts)
+    assert tok.vocab_size > 9000 and tok.vocab_size % 64 == 0
+    assert tok.decode(tok.encode(texts[-1])) == texts[-1]
     with pytest.raises(IndexerError, match="no Rust code"):
         train_native([])
 

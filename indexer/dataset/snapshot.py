@@ -117,7 +117,7 @@ def _store_tokenizer(target: Target, tokenizer: Tokenizer, template: str) -> Tok
 
 
 def train_tokenizer(
-    target: Target, vocab_size: int = 8000, rev: str = "HEAD", template: str = "native"
+    target: Target, vocab_size: int | None = None, rev: str = "HEAD", template: str = "native"
 ) -> TokenizerInfo:
     """Train the native SentencePiece model on the `.rs` files at `rev` and use it."""
     commit = git.resolve_commit(target.repo, rev)

@@ -285,9 +285,16 @@ TRAINER_OPTIONS: dict[str, Any] = dict(
 )
 
 
+# The native vocabulary when none is asked for; a history whose code needs more
+# characters than that (a trainer must have each kept character as a piece) gets
+# what it needs, rounded up to a multiple of 64 (for the embedding's shape).
+DEFAULT_VOCAB_SIZE = 8000
+VOCAB_MULTIPLE = 64
+
+
 def train_native(
     texts: Iterable[str],
-    vocab_size: int = 8000,
+    vocab_size: int | None = None,
     *,
     extra_symbols: Sequence[str] = (),
     name: str = "native",
@@ -296,11 +303,13 @@ def train_native(
     """Train the native SentencePiece tokenizer on Rust files, in memory.
 
     Lossless and deterministic: the same texts give the same model bytes. On a corpus
-    too small for `vocab_size` the vocabulary shrinks to what the trainer can fill.
-    `extra_symbols` are added as single tokens next to SPECIAL_TOKENS.
+    too small for `vocab_size` the vocabulary shrinks to what the trainer can fill;
+    without a `vocab_size` (DEFAULT_VOCAB_SIZE) it grows to what the code's characters
+    need. `extra_symbols` are added as single tokens next to SPECIAL_TOKENS.
     """
     import sentencepiece
 
+    asked, vocab_size = vocab_size, vocab_size or DEFAULT_VOCAB_SIZE
     chunks = list(_training_chunks(texts, max_chars))
     if not chunks:
         raise IndexerError("no Rust code to train the native tokenizer on", "index commits first")
@@ -322,9 +331,16 @@ def train_native(
                 vocab_size = int(high.group(1))
                 continue
             if low := re.search(r"smaller than required_chars\. \d+ vs (\d+)", message):
+                # the characters, the special tokens and some room for merges
+                needed = int(low.group(1)) + len(SPECIAL_TOKENS) + len(extra_symbols) + 256
+                needed = -(-needed // VOCAB_MULTIPLE) * VOCAB_MULTIPLE
+                if asked is None:
+                    vocab_size = needed
+                    continue
                 raise IndexerError(
                     f"vocabulary size {vocab_size} is too small for this code",
-                    f"use at least {low.group(1)}",
+                    f"use at least {low.group(1)}"
+                    f" (`commit-indexer tokenizer train --vocab-size {needed}`)",
                 ) from None
             raise IndexerError(f"training the native tokenizer failed: {message}") from None
         return Tokenizer.from_bytes("sentencepiece", out.getvalue(), name)

@@ -448,9 +448,8 @@ def demo(
 tokenizer_app = typer.Typer(help="Train or bring the tokenizer examples are tokenized with.")
 app.add_typer(tokenizer_app, name="tokenizer")
 
-TemplateOpt = Annotated[
-    str, typer.Option("--template", help="native (our tokens) or starcoder (the model's own).")
-]
+_TEMPLATE_HELP = "native (our tokens) or starcoder (the model's own)"
+TemplateOpt = Annotated[str, typer.Option("--template", help=f"{_TEMPLATE_HELP}.")]
 
 
 def _print_tokenizer(info: TokenizerInfo) -> None:
@@ -498,8 +497,7 @@ def tokenizer_use(
         str | None,
         typer.Option(
             "--template",
-            help="native (our tokens) or starcoder (the model's own)"
-            " [default: the one whose tokens the tokenizer has].",
+            help=f"{_TEMPLATE_HELP} [default: the one whose tokens the tokenizer has].",
         ),
     ] = None,
     repo: RepoOpt = Path("."),

@@ -67,11 +67,12 @@ _DANGLING = re.compile(
 def clean(message: str) -> str:
     """The message with trailers, e-mails, URLs, issue refs, mentions and commit ids
     taken out; the rest of each line as it was."""
-    footnotes = [m[1] for m in map(_URL_FOOTNOTE.match, message.splitlines()) if m]
-    marks = [re.compile(r"\[" + re.escape(label) + r"\]") for label in footnotes]
+    given = message.splitlines()
+    footnotes = {at: m[1] for at, m in enumerate(map(_URL_FOOTNOTE.match, given)) if m}
+    marks = [re.compile(r"\[" + re.escape(label) + r"\]") for label in footnotes.values()]
     lines = []
-    for line in message.splitlines():
-        if _TRAILER.match(line) or _CLOSES_LINE.match(line) or _URL_FOOTNOTE.match(line):
+    for at, line in enumerate(given):
+        if at in footnotes or _TRAILER.match(line) or _CLOSES_LINE.match(line):
             continue
         cleaned = _CLOSES_SENTENCE.sub("", line)
         for pattern in (_URL, _EMAIL, _ISSUE, _MENTION, _SHA, _LEFTOVER, *marks):

@@ -13,31 +13,19 @@ import datasets
 import pytest
 import torch
 from gitrepo import Repo, backfill, cli, make_repo
+from test_splits import history
 from torch.utils.data import DataLoader
 from transformers import GPT2Config, GPT2LMHeadModel, Trainer, TrainingArguments
 
 from indexer.dataset.loader import IGNORE_INDEX, collate
 
-CARGO = '[package]\nname = "shapes"\nversion = "0.1.0"\nedition = "2021"\n'
-
-
-def fn(i: int, version: int) -> str:
-    body = "\n".join(f"    let v{k} = x * {k + version} + {i};" for k in range(3))
-    return f"pub fn area{i}(x: u32) -> u32 {{\n{body}\n    v0 + v1 + v2\n}}\n\n"
-
 
 @pytest.fixture(scope="module")
 def export(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A jsonl export of 40 fns, each changed 4 times, one change a commit."""
+    """A jsonl export of 40 fns, each changed 3 times, one change a commit."""
     tmp = tmp_path_factory.mktemp("trainers")
     repo: Repo = make_repo(tmp)
-    version = dict.fromkeys(range(40), 1)
-    code = lambda: "".join(fn(i, v) for i, v in version.items())  # noqa: E731
-    repo.commit({"Cargo.toml": CARGO, "src/lib.rs": code()}, "Add the area functions")
-    for v in range(2, 5):
-        for i in version:
-            version[i] = v
-            repo.commit({"src/lib.rs": code()}, f"Scale area{i} by {v}")
+    history(repo, items=40, versions=4)
     backfill(repo)
     out = tmp / "out"
     result = cli("export", out, "--repo", repo.path)
@@ -47,7 +35,7 @@ def export(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_an_export_with_an_empty_split_loads(tmp_path: Path) -> None:
     repo = make_repo(tmp_path)
-    repo.commit({"Cargo.toml": CARGO, "src/lib.rs": fn(0, 1) + fn(1, 1)}, "Add two areas")
+    history(repo, items=2, versions=1)
     backfill(repo)
     for fmt in ("jsonl", "parquet"):
         out = tmp_path / fmt

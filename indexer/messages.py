@@ -40,12 +40,12 @@ _ISSUE = re.compile(
 # sentence (a line "Closes #458. Implements Log for ..." keeps what it implements).
 _REF = r"(?:(?:[\w.-]+/[\w.-]+)?#\d+|(?:gh|GH)-\d+|[A-Z][A-Z0-9]+-\d+|https?://\S+)"
 _CLOSES = r"(?:close[sd]?|fix(?:e[sd])?|resolve[sd]?|refs?|see|part of|related(?: to)?|for)"
-_CLOSES_LINE = re.compile(
-    rf"^\s*{_CLOSES}\b:?\s*{_REF}(?:\s*(?:,|and|&)?\s*{_REF})*\s*\.?\s*$", re.IGNORECASE
-)
+# One or more refs, each after the first with its own keyword or not: "#1, #2",
+# "#57, Closes #83", "#1 and fixes #2".
+_REFS = rf"{_REF}(?:\s*(?:,|and|&)?\s*(?:{_CLOSES}\b:?\s*)?{_REF})*"
+_CLOSES_LINE = re.compile(rf"^\s*{_CLOSES}\b:?\s*{_REFS}\s*\.?\s*$", re.IGNORECASE)
 _CLOSES_SENTENCE = re.compile(
-    rf"(?:^|(?<=[.!?]\s)){_CLOSES}\b:?\s*{_REF}(?:\s*(?:,|and|&)?\s*{_REF})*\s*[.;]\s*",
-    re.IGNORECASE,
+    rf"(?:^|(?<=[.!?]\s)){_CLOSES}\b:?\s*{_REFS}\s*[.;]\s*", re.IGNORECASE
 )
 _MENTION = re.compile(r"(?<![\w@])@[\w-]+(?:/[\w-]+)?(?:'s\b)?")
 _SHA = re.compile(r"(?<![\w-])(?=[0-9a-f]*\d)(?=[0-9a-f]*[a-f])[0-9a-f]{7,40}(?![\w-])")

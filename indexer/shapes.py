@@ -20,7 +20,8 @@ from dataclasses import dataclass, field
 #    nothing is an example now), where a moved or renamed item came from
 #    (`origin`), a container's target without its members, and messages cleaned.
 # 5: a where clause's trailing comma is formatting; a message's URL footnotes go.
-BUILDER_VERSION = 5
+# 6: a line of refs whose every ref has its keyword ("Closes #57, Closes #83") goes.
+BUILDER_VERSION = 6
 
 # The type of an example's edit, what changed from its old code to its target
 # (`rust.tokens`); an added item's is CODE. MOVED: an item that moved (to another

@@ -77,6 +77,7 @@ def test_messages_are_cleaned_as_commitchronicle_does() -> None:
     assert clean("Impl Log for refs\n\nCloses #458. Implements Log for &T.\nFixes #1, #2.") == (
         "Impl Log for refs\n\nImplements Log for &T."
     )
+    assert clean("Rewrite\n\nCloses #57, Closes #83\nFixes #1 and fixes #2.") == "Rewrite"
     assert clean("Move it aside\n\nAs memchr did[1].\n\n[1]: https://github.com/o/r/blob/x\n") == (
         "Move it aside\n\nAs memchr did."
     )

@@ -448,7 +448,10 @@ def demo(
 tokenizer_app = typer.Typer(help="Train or bring the tokenizer examples are tokenized with.")
 app.add_typer(tokenizer_app, name="tokenizer")
 
-_TEMPLATE_HELP = "native (our tokens) or starcoder (the model's own)"
+_TEMPLATE_HELP = (
+    "native (our tokens), starcoder (StarCoder's commit tokens) or plain (text headings"
+    " and the model's end-of-text token: any model)"
+)
 TemplateOpt = Annotated[str, typer.Option("--template", help=f"{_TEMPLATE_HELP}.")]
 
 
@@ -516,7 +519,8 @@ def export_command(
     fmt: Annotated[str, typer.Option("--format", help="jsonl, parquet or pt.")] = "jsonl",
     at: Annotated[str, typer.Option("--at", help="Export what is reachable from REV.")] = "HEAD",
     template: Annotated[
-        str | None, typer.Option("--template", help="native or starcoder [default: the repo's].")
+        str | None,
+        typer.Option("--template", help="native, starcoder or plain [default: the repo's]."),
     ] = None,
     max_tokens: Annotated[int, typer.Option("--max-tokens", min=16)] = 2048,
     split: Annotated[

@@ -2,10 +2,12 @@
 
 A template says how an example's segments and target become text with marker
 tokens: `native` uses our `<|...|>` tokens, `starcoder` the model's own commit tokens
-(no new tokens, so no embedding resize). `encode_example` tokenizes every piece once
-(each segment, each of its shorter variants, the target, the markers); `fit` then
-fills a token budget by priority without tokenizing again, and `render_text` gives
-the exact text the fitted ids decode to.
+(no new tokens, so no embedding resize), `plain` section headings written as text and
+the model's own end-of-text token (any model: Qwen, DeepSeek-Coder, Llama, ...).
+`encode_example` tokenizes every piece once (each segment, each of its shorter
+variants, the target, the markers); `fit` then fills a token budget by priority
+without tokenizing again, and `render_text` gives the exact text the fitted ids
+decode to.
 
 What it does not do: make tokenizers (`tokenizer.py`), build examples, store or
 export them, or make tensors.
@@ -25,11 +27,11 @@ from indexer.dataset.tokenizer import (
     COMMIT_BEFORE,
     COMMIT_MSG,
     END,
+    END_OF_TEXT_TOKENS,
     ENDOFTEXT,
     FILENAME,
     ITEM_TOKENS,
     NEW,
-    PAD,
     SEGMENT_TOKENS,
     SPECIAL_TOKENS,
     STARCODER_TOKENS,
@@ -65,8 +67,7 @@ class Part:
 @dataclass(frozen=True)
 class Template:
     name: str
-    tokens: tuple[str, ...]  # special tokens it uses: each must be one token
-    pad_token: str  # what a collator pads with (records themselves have no padding)
+    tokens: tuple[str, ...]  # special tokens it uses: each must be one token (or EOS)
     parts: Callable[[Example], list[Part]]
     hint: str  # what to do when a tokenizer lacks one of `tokens`
 
@@ -127,11 +128,40 @@ def _starcoder_parts(example: Example) -> list[Part]:
     ]
 
 
+# The plain template's stand-in for the tokenizer's own end-of-text token (`eos_id`).
+EOS = "\0eos"
+
+
+def _plain_heading(kind: str) -> str:
+    """A segment's heading in the plain template: `## imports`, `## struct from
+    another file`, `## struct from another file, as this commit leaves it`."""
+    if kind.startswith(EDIT_PREFIX):
+        return f"## {kind.removeprefix(EDIT_PREFIX)} from another file, as this commit leaves it\n"
+    if kind.startswith(CONTEXT_PREFIX):
+        return f"## {kind.removeprefix(CONTEXT_PREFIX)} from another file\n"
+    return {IMPORTS: "## imports\n", OLD: "## old code\n", MESSAGE: "## commit message\n"}[kind]
+
+
+def _plain_parts(example: Example) -> list[Part]:
+    """`## file src/a.rs\n## imports\nu\n## struct from another file\nd\n…## old code\n
+    o\n## commit message\nm\n## new fn (modified)\nTARGET<eos>`: native's order,
+    with headings the tokenizer encodes as ordinary text, so no token is new to it."""
+    g = _segments_by_group(example, (PATH, IMPORTS, "ctx", OLD, MESSAGE))
+    head = f"## new {example.kind} ({example.change})\n"
+    return [
+        *(Part(p.kind, p.rank, ("## file ",), p.forms, ("\n",)) for p in g[PATH]),
+        *(
+            Part(p.kind, p.rank, (_plain_heading(p.kind),), p.forms, ("\n",))
+            for p in (*g[IMPORTS], *g["ctx"], *g[OLD], *g[MESSAGE])
+        ),
+        Part("target", None, (head,), (example.target,), (EOS,)),
+    ]
+
+
 TEMPLATES = {
     "native": Template(
         "native",
         SPECIAL_TOKENS,
-        PAD,
         _native_parts,
         "use the native tokenizer, or the template of the model whose tokenizer this is"
         " (`--template starcoder` for StarCoder's)",
@@ -139,12 +169,22 @@ TEMPLATES = {
     "starcoder": Template(
         "starcoder",
         STARCODER_TOKENS,
-        ENDOFTEXT,
         _starcoder_parts,
         "the starcoder template needs the model's own tokenizer (StarCoder's "
-        "tokenizer.json); `--template native` goes with the native tokenizer",
+        "tokenizer.json); `--template plain` goes with any model's",
+    ),
+    "plain": Template(
+        "plain",
+        (EOS,),
+        _plain_parts,
+        "the plain template ends each example with the tokenizer's end-of-text token,"
+        f" one of {', '.join(END_OF_TEXT_TOKENS)}; give the model's own tokenizer",
     ),
 }
+
+
+def _token_id(tokenizer: Tokenizer, token: str) -> int | None:
+    return tokenizer.eos_id if token == EOS else tokenizer.token_id(token)
 
 
 def fitting_templates(tokenizer: Tokenizer) -> list[str]:
@@ -153,7 +193,7 @@ def fitting_templates(tokenizer: Tokenizer) -> list[str]:
     return [
         name
         for name, template in TEMPLATES.items()
-        if all(tokenizer.token_id(token) is not None for token in template.tokens)
+        if all(_token_id(tokenizer, token) is not None for token in template.tokens)
     ]
 
 
@@ -169,10 +209,11 @@ def _marker_ids(tokenizer: Tokenizer, text: str, template: Template) -> tuple[in
     key = f"{template.name}\0{text}"
     if key not in tokenizer._markers:
         if text in template.tokens:
-            i = tokenizer.token_id(text)
+            i = _token_id(tokenizer, text)
             if i is None:
+                token = "end-of-text token" if text == EOS else f"token {text}"
                 raise IndexerError(
-                    f"tokenizer {tokenizer.name} has no token {text}, which the "
+                    f"tokenizer {tokenizer.name} has no {token}, which the "
                     f"{template.name} template needs",
                     template.hint,
                 )
@@ -413,12 +454,13 @@ def fit(
     return Fitted(input_ids, labels, [1] * len(input_ids), tuple(choices))
 
 
-def render_text(example: Example, fitted: Fitted, template: str = "native") -> str:
-    """The text `fitted.input_ids` decode to, built from the example's own strings."""
+def render_text(example: Example, fitted: Fitted, template: str = "native", eos: str = "") -> str:
+    """The text `fitted.input_ids` decode to, built from the example's own strings;
+    the plain template's end-of-text token as `eos` (the tokenizer's decoding of it)."""
     out: list[str] = []
     for p in get_template(template).parts(example):
         choice = fitted.choices[p.rank] if p.rank is not None else 0
         if choice is None:
             continue
         out += [*p.head, p.forms[choice] if p.forms else "", *p.tail]
-    return "".join(out)
+    return "".join(eos if piece == EOS else piece for piece in out)

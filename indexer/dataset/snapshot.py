@@ -39,7 +39,12 @@ from indexer.dataset.splits import (
     lineage_key,
     off_ratio,
 )
-from indexer.dataset.tokenizer import Tokenizer, load_tokenizer, train_native
+from indexer.dataset.tokenizer import (
+    END_OF_TEXT_TOKENS,
+    Tokenizer,
+    load_tokenizer,
+    train_native,
+)
 from indexer.errors import IndexerError
 from indexer.rust import SUFFIX
 from indexer.shapes import (
@@ -146,9 +151,10 @@ def use_tokenizer(target: Target, path: Path, template: str | None = None) -> To
     if not fits:
         raise IndexerError(
             f"tokenizer {tokenizer.name} has the special tokens of none of the templates"
-            f" ({', '.join(TEMPLATES)})",
-            hint="the native template goes with `commit-indexer tokenizer train`, and"
-            " `--template starcoder` with StarCoder-family tokenizers",
+            f" ({', '.join(TEMPLATES)}): not even an end-of-text token",
+            hint="the native template goes with `commit-indexer tokenizer train`,"
+            " `--template starcoder` with StarCoder-family tokenizers and `--template plain`"
+            f" with one that has one of {', '.join(END_OF_TEXT_TOKENS)}",
         )
     return dataclasses.replace(_store_tokenizer(target, tokenizer, fits[0]), inferred=True)
 

@@ -3,8 +3,10 @@
 Three kinds of tokenizer, all lossless (`decode(encode(text)) == text`, checked when
 one is loaded): `native`, a SentencePiece model trained on the repo's own Rust with
 our special tokens; a user's SentencePiece `.model`; a user's Hugging Face
-`tokenizer.json`. A tokenizer is kept as the bytes of its model file and named by
-their sha256, so the store can hold it and cache token ids per tokenizer.
+`tokenizer.json`. A model's dummy prefix (the space Llama's tokenizer adds before a
+text) is turned off where it is loaded: texts are encoded piece by piece. A
+tokenizer is kept as the bytes of its model file and named by their sha256, so the
+store can hold it and cache token ids per tokenizer.
 
 Templates and fitting an example into a budget are `budget.py`'s. What it does not
 do: build examples (`examples.py`), store or export them, or make tensors.
@@ -15,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import json
 import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
@@ -56,8 +59,23 @@ FILENAME, COMMIT_BEFORE, COMMIT_MSG, COMMIT_AFTER, ENDOFTEXT = (
 )
 STARCODER_TOKENS = (ENDOFTEXT, FILENAME, COMMIT_BEFORE, COMMIT_MSG, COMMIT_AFTER)
 
-META = "\u2581"  # SentencePiece's whitespace symbol: a literal one would decode as " "
-LOSSLESS_PROBES = ('fn f() {\r\n\tlet s = "é中🦀";  \u2581\n}\n', " x", "e\u0301", "")
+# The end-of-text tokens of the model families the plain template suits, in the order
+# they are looked for: StarCoder, Qwen, GPT-2 and Phi; Llama 3; Llama 2, Mistral and
+# CodeLlama; DeepSeek-Coder; Gemma; and our own (a native tokenizer). A SentencePiece
+# model's own EOS piece comes first.
+END_OF_TEXT_TOKENS = (
+    ENDOFTEXT,
+    "<|end_of_text|>",
+    "</s>",
+    "<\uff5cend\u2581of\u2581sentence\uff5c>",
+    "<eos>",
+    END,
+)
+
+# SentencePiece's whitespace symbol (and Llama's tokenizer.json's): a literal one in
+# the text would decode as " ".
+META = "\u2581"
+LOSSLESS_PROBES = ('fn f() -> Self {\r\n\tlet s = "é中🦀";  \u2581\n}\n', " x", "e\u0301", "")
 
 
 class Tokenizer:
@@ -77,6 +95,29 @@ class Tokenizer:
 
     def encode(self, text: str) -> list[int]:
         """Token ids of `text`, with no BOS, EOS or dummy prefix added."""
+        if META not in text or self._meta_ids is None:
+            return self._encode(text)
+        # A SentencePiece-style model reads a literal "▁" as a space: spell it with
+        # byte pieces instead.
+        ids: list[int] = []
+        for i, part in enumerate(text.split(META)):
+            if i:
+                ids.extend(self._meta_ids)
+            ids.extend(self._encode(part))
+        return ids
+
+    def _encode(self, text: str) -> list[int]:
+        raise NotImplementedError
+
+    def _find_meta_ids(self) -> None:
+        """Byte pieces for META, where the model would read it as a space."""
+        self._meta_ids = None
+        if self.decode(self._encode(META)) != META:
+            meta = [self._piece_id(f"<0x{b:02X}>") for b in META.encode()]
+            if None not in meta and self.decode(meta) == META:
+                self._meta_ids = meta
+
+    def _piece_id(self, piece: str) -> int | None:
         raise NotImplementedError
 
     def decode(self, ids: Sequence[int]) -> str:
@@ -85,6 +126,11 @@ class Tokenizer:
     def token_id(self, token: str) -> int | None:
         """The id of `token` if the vocabulary has it as one token that decodes to it."""
         raise NotImplementedError
+
+    @property
+    def eos_id(self) -> int | None:
+        """The model's end-of-text token: the first of END_OF_TEXT_TOKENS it has."""
+        return next((i for t in END_OF_TEXT_TOKENS if (i := self.token_id(t)) is not None), None)
 
     def to_bytes(self) -> bytes:
         return self._data
@@ -117,22 +163,15 @@ class SentencePieceTokenizer(Tokenizer):
                 f"{name} is not a SentencePiece model",
                 "give the .model file that SentencePiece training wrote",
             ) from None
+        if self._sp.encode("x", out_type=str)[0].startswith(META):
+            self._sp = _without_dummy_prefix(data)
         self.vocab_size = self._sp.get_piece_size()
-        meta = [self.token_id(f"<0x{b:02X}>") for b in META.encode()]
-        self._meta_ids = None if None in meta else meta
+        self._find_meta_ids()
 
-    def encode(self, text: str) -> list[int]:
+    def _encode(self, text: str) -> list[int]:
         # Unlike HFTokenizer, user symbols (our markers) written in code are read as
         # the marker: SentencePiece has no switch for it. Decoding is the same.
-        if META not in text or self._meta_ids is None:
-            return self._sp.encode(text)
-        # SentencePiece reads a literal "▁" as a space; spell it with byte pieces instead.
-        ids: list[int] = []
-        for i, part in enumerate(text.split(META)):
-            if i:
-                ids.extend(self._meta_ids)
-            ids.extend(self._sp.encode(part))
-        return ids
+        return self._sp.encode(text)
 
     def decode(self, ids: Sequence[int]) -> str:
         return self._sp.decode(list(ids))
@@ -144,6 +183,31 @@ class SentencePieceTokenizer(Tokenizer):
             return None
         return i
 
+    def _piece_id(self, piece: str) -> int | None:
+        i = self._sp.piece_to_id(piece)
+        return None if self._sp.is_unknown(i) else i
+
+    @property
+    def eos_id(self) -> int | None:
+        # Llama's </s> is a control piece: it decodes to "", as the model's own does.
+        return self._sp.eos_id() if self._sp.eos_id() >= 0 else super().eos_id
+
+
+def _without_dummy_prefix(data: bytes) -> Any:
+    """The model with its dummy prefix (Llama's `add_dummy_prefix`, a space before
+    each encoded text) turned off, for encoding and decoding alike: a text's ids are
+    then those it has in the middle of a longer one, as the model sees it in training,
+    and they decode to the text itself. The model file is kept as it is."""
+    import sentencepiece
+    from sentencepiece import sentencepiece_model_pb2
+
+    model = sentencepiece_model_pb2.ModelProto()
+    model.ParseFromString(data)
+    model.normalizer_spec.add_dummy_prefix = False
+    if model.HasField("denormalizer_spec"):
+        model.denormalizer_spec.add_dummy_prefix = False
+    return sentencepiece.SentencePieceProcessor(model_proto=model.SerializeToString())
+
 
 class HFTokenizer(Tokenizer):
     kind = "hf"
@@ -153,7 +217,10 @@ class HFTokenizer(Tokenizer):
 
         super().__init__(data, name)
         try:
-            self._tok = tokenizers.Tokenizer.from_str(data.decode("utf-8"))
+            spec = json.loads(data.decode("utf-8"))
+            for key in ("normalizer", "pre_tokenizer", "decoder"):
+                spec[key] = _text_as_is(spec.get(key))
+            self._tok = tokenizers.Tokenizer.from_str(json.dumps(spec))
         except Exception as e:
             raise IndexerError(
                 f"{name} is not a Hugging Face tokenizer.json ({e})",
@@ -166,8 +233,9 @@ class HFTokenizer(Tokenizer):
         # happens to contain their text.
         self._tok.encode_special_tokens = True
         self.vocab_size = max(self._tok.get_vocab(with_added_tokens=True).values()) + 1
+        self._find_meta_ids()
 
-    def encode(self, text: str) -> list[int]:
+    def _encode(self, text: str) -> list[int]:
         return self._tok.encode(text, add_special_tokens=False).ids
 
     def decode(self, ids: Sequence[int]) -> str:
@@ -176,6 +244,37 @@ class HFTokenizer(Tokenizer):
     def token_id(self, token: str) -> int | None:
         i = self._tok.token_to_id(token)
         return i if i is not None and self.decode([i]) == token else None
+
+    def _piece_id(self, piece: str) -> int | None:
+        return self._tok.token_to_id(piece)
+
+
+# Unicode normalizations a tokenizer.json may apply first (Qwen's applies NFC): left
+# out, so that text is encoded as it is (byte-level BPE spells any text).
+UNICODE_FORMS = ("NFC", "NFD", "NFKC", "NFKD")
+
+
+def _text_as_is(step: Any) -> Any:
+    """A tokenizer.json's normalizer, pre-tokenizer or decoder without the space it
+    adds before a text and strips after it (Llama's `Prepend("\u2581")` and
+    `Strip(start=1)`, a Metaspace's `prepend_scheme`, a ByteLevel's
+    `add_prefix_space`: the HF form of SentencePiece's dummy prefix), and without
+    a Unicode normalization (UNICODE_FORMS)."""
+    if not isinstance(step, dict):
+        return step
+    kind = step.get("type")
+    if kind == "Prepend" or (kind == "Strip" and step.get("start")) or kind in UNICODE_FORMS:
+        return None
+    if kind == "Metaspace":
+        step = {**step, "prepend_scheme": "never"}
+        step.pop("add_prefix_space", None)  # its name before tokenizers 0.19
+    elif kind == "ByteLevel" and step.get("add_prefix_space"):
+        step = {**step, "add_prefix_space": False}
+    for key in ("normalizers", "pretokenizers", "decoders"):
+        if isinstance(step.get(key), list):
+            kept = [s for s in map(_text_as_is, step[key]) if s is not None]
+            step = {**step, key: kept}
+    return step
 
 
 def _check_lossless(tokenizer: Tokenizer) -> None:
@@ -188,7 +287,7 @@ def _check_lossless(tokenizer: Tokenizer) -> None:
     raise IndexerError(
         f"tokenizer {tokenizer.name} does not give back the text it encodes",
         "use a lossless tokenizer: byte-level BPE, or SentencePiece with byte_fallback "
-        "and no add_dummy_prefix (or the native tokenizer)",
+        "and the identity normalization (or the native tokenizer)",
     )
 
 

@@ -223,3 +223,39 @@ def test_the_text_as_the_model_reads_it(family_files: dict[str, Path]) -> None:
     assert llama.encode("a x", add_special_tokens=False).ids[-1:] == ours.encode(" x")[-1:]
     assert llama.encode("x", add_special_tokens=False).tokens[0].startswith("\u2581")
     assert not llama.id_to_token(ours.encode("x")[0]).startswith("\u2581")
+
+
+@pytest.mark.parametrize("family", ["qwen", "llama-json", "llama-model", "starcoder"])
+def test_an_export_with_a_models_tokenizer_loads_it_with_auto_tokenizer(
+    family_files: dict[str, Path], family: str, tmp_path: Path
+) -> None:
+    """`tokenizer use` picks the template, the export ships the tokenizer as it was
+    used, and transformers' AutoTokenizer decodes each record's ids to its text and
+    encodes its target to the ids it learns. (Its whole text encodes to other ids
+    where BPE merges across the seams of the pieces that were encoded one by one.)"""
+    import datasets
+    from gitrepo import backfill, cli, make_repo
+    from test_splits import history
+    from transformers import AutoTokenizer
+
+    repo = make_repo(tmp_path)
+    history(repo, items=6, versions=2)
+    repo.commit({"src/odd.rs": 'pub fn odd() -> &\'static str {\n    "e\u0301 \u2581"\n}\n'}, "Odd")
+    backfill(repo)
+    used = cli("tokenizer", "use", family_files[family], "--repo", repo.path)
+    assert used.exit_code == 0 and f"template {FITS[family][0]} " in used.output, used.output
+    # a folder of its own name: `datasets` caches a local folder by its name, its
+    # files' names and their mtimes, and two exports can share a second
+    out = tmp_path / f"out-{family}"
+    assert cli("export", out, "--repo", repo.path, "--keep", "trivial").exit_code == 0
+    tok = AutoTokenizer.from_pretrained(str(out))
+    assert tok.eos_token == {"llama-model": "</s>"}.get(family, ENDS[family])
+    rows = [r for split in datasets.load_dataset(str(out)).values() for r in split]
+    assert any("\u2581" in r["target"] for r in rows)
+    for record in rows:
+        ids = record["input_ids"]
+        assert ids[-1] == tok.eos_token_id
+        assert tok.decode(ids) == record["text"] + tok.eos_token
+        learnt = [i for i in record["labels"] if i != -100]
+        if "\u2581" not in record["completion"]:  # a literal one: our byte pieces, its "▁"
+            assert tok(record["completion"], add_special_tokens=False).input_ids == learnt[:-1]

@@ -1,5 +1,6 @@
 """An export in the tools trainers already use: `datasets.load_dataset` on the folder,
-our `collate` on what it yields, and transformers' `Trainer` on a tiny GPT-2."""
+our `collate` on what it yields, transformers' `Trainer` and TRL's `SFTTrainer` on a
+tiny GPT-2, and the export's own tokenizer through `AutoTokenizer`."""
 
 from __future__ import annotations
 
@@ -71,16 +72,6 @@ def test_trainer_trains_a_tiny_gpt2_straight_from_load_dataset(
     ds = datasets.load_dataset(str(export))
     manifest = json.loads((export / "manifest.json").read_text())
     longest = max(len(ids) for split in ds.values() for ids in split["input_ids"])
-    torch.manual_seed(0)
-    config = GPT2Config(
-        vocab_size=manifest["tokenizer"]["vocab_size"],
-        n_positions=longest,
-        n_embd=32,
-        n_layer=2,
-        n_head=2,
-        bos_token_id=None,  # GPT-2's own (50256) are not in this vocabulary
-        eos_token_id=None,
-    )
     args = TrainingArguments(
         output_dir=str(tmp_path / "run"),  # the run's own folder: nothing else is written
         per_device_train_batch_size=8,
@@ -94,7 +85,7 @@ def test_trainer_trains_a_tiny_gpt2_straight_from_load_dataset(
         seed=0,
     )
     trainer = Trainer(
-        model=GPT2LMHeadModel(config),
+        model=tiny_gpt2(manifest["tokenizer"]["vocab_size"], longest),
         args=args,
         train_dataset=ds["train"],
         eval_dataset=ds["train"],
@@ -116,3 +107,85 @@ def test_the_readme_trains_on_an_export_as_written(export: Path, tmp_path: Path)
     )
     assert done.returncode == 0, done.stderr[-3000:]
     assert "train_loss" in done.stdout + done.stderr
+
+
+def test_the_export_ships_the_tokenizer_that_made_its_ids(export: Path) -> None:
+    """`AutoTokenizer.from_pretrained(OUT)` encodes a record's text to its ids and
+    decodes them back; the SentencePiece model itself is there too, as it was."""
+    import hashlib
+
+    import sentencepiece
+    import tokenizers
+    from transformers import AutoTokenizer
+
+    manifest = json.loads((export / "manifest.json").read_text())
+    model = (export / "tokenizer.model").read_bytes()
+    assert hashlib.sha256(model).hexdigest() == manifest["tokenizer"]["sha256"]
+    for name in ("tokenizer.json", "tokenizer.model", "tokenizer_config.json"):
+        assert name in manifest["files"]
+    tok = AutoTokenizer.from_pretrained(str(export))
+    assert (tok.eos_token, tok.pad_token) == ("<|end|>", "<|pad|>")
+    sp = sentencepiece.SentencePieceProcessor(model_proto=model)
+    plain = tokenizers.Tokenizer.from_file(str(export / "tokenizer.json"))
+    train = datasets.load_dataset(str(export))["train"]
+    for record in train.select(range(20)):
+        ids = record["input_ids"]
+        assert record["text"] == record["prompt"] + record["completion"]
+        assert record["completion"] == record["target"]
+        assert tok(record["text"], add_special_tokens=False).input_ids == ids[:-1]
+        assert ids[-1] == tok.eos_token_id
+        assert tok.decode(ids) == record["text"] + "<|end|>"
+        assert plain.decode(ids, skip_special_tokens=False) == record["text"] + "<|end|>"
+        assert sp.decode(ids) == record["text"] + "<|end|>"
+
+
+def tiny_gpt2(vocab_size: int, n_positions: int) -> GPT2LMHeadModel:
+    torch.manual_seed(0)
+    config = GPT2Config(
+        vocab_size=vocab_size,
+        n_positions=n_positions,
+        n_embd=32,
+        n_layer=2,
+        n_head=2,
+        bos_token_id=None,  # GPT-2's own (50256) are not in this vocabulary
+        eos_token_id=None,
+    )
+    return GPT2LMHeadModel(config)
+
+
+@pytest.mark.parametrize("columns", [("prompt", "completion"), ("text",)])
+def test_sft_trainer_trains_on_the_text_columns(
+    export: Path, tmp_path: Path, columns: tuple[str, ...]
+) -> None:
+    """TRL's SFTTrainer with the export's own tokenizer, on prompt/completion (the
+    loss on the completion) or on text; the token columns are left aside, or TRL
+    would take them as its own."""
+    from transformers import AutoTokenizer
+    from trl import SFTConfig, SFTTrainer
+
+    tokenizer = AutoTokenizer.from_pretrained(str(export))
+    ds = datasets.load_dataset(str(export)).select_columns(list(columns))
+    args = SFTConfig(
+        output_dir=str(tmp_path / "run"),
+        per_device_train_batch_size=8,
+        per_device_eval_batch_size=8,
+        learning_rate=3e-3,
+        max_steps=40,
+        max_length=2048,
+        report_to=[],
+        save_strategy="no",
+        logging_steps=10,
+        use_cpu=True,
+        seed=0,
+    )
+    trainer = SFTTrainer(
+        model=tiny_gpt2(len(tokenizer), 2048),
+        args=args,
+        train_dataset=ds["train"],
+        eval_dataset=ds["train"],
+        processing_class=tokenizer,
+    )
+    before = trainer.evaluate()["eval_loss"]
+    trainer.train()
+    after = trainer.evaluate()["eval_loss"]
+    assert after < 0.7 * before, (before, after)

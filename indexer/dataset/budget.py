@@ -68,6 +68,7 @@ class Part:
 class Template:
     name: str
     tokens: tuple[str, ...]  # special tokens it uses: each must be one token (or EOS)
+    end: str  # the token that ends an example, one of `tokens`
     parts: Callable[[Example], list[Part]]
     hint: str  # what to do when a tokenizer lacks one of `tokens`
 
@@ -162,6 +163,7 @@ TEMPLATES = {
     "native": Template(
         "native",
         SPECIAL_TOKENS,
+        END,
         _native_parts,
         "use the native tokenizer, or the template of the model whose tokenizer this is"
         " (`--template starcoder` for StarCoder's)",
@@ -169,6 +171,7 @@ TEMPLATES = {
     "starcoder": Template(
         "starcoder",
         STARCODER_TOKENS,
+        ENDOFTEXT,
         _starcoder_parts,
         "the starcoder template needs the model's own tokenizer (StarCoder's "
         "tokenizer.json); `--template plain` goes with any model's",
@@ -176,6 +179,7 @@ TEMPLATES = {
     "plain": Template(
         "plain",
         (EOS,),
+        EOS,
         _plain_parts,
         "the plain template ends each example with the tokenizer's end-of-text token,"
         f" one of {', '.join(END_OF_TEXT_TOKENS)}; give the model's own tokenizer",
@@ -185,6 +189,15 @@ TEMPLATES = {
 
 def _token_id(tokenizer: Tokenizer, token: str) -> int | None:
     return tokenizer.eos_id if token == EOS else tokenizer.token_id(token)
+
+
+def end_token(template: str, tokenizer: Tokenizer) -> str:
+    """The token that ends an example of `template` with `tokenizer`, as the
+    tokenizer spells it (`</s>`, though Llama's decodes to nothing): a trainer's
+    `eos_token`."""
+    tpl = get_template(template)
+    i = _marker_ids(tokenizer, tpl.end, tpl)[0]
+    return tokenizer.piece(i)
 
 
 def fitting_templates(tokenizer: Tokenizer) -> list[str]:
@@ -452,6 +465,20 @@ def fit(
         else:
             labels += [IGNORE] * (len(p.head) + len(body) + len(p.tail))
     return Fitted(input_ids, labels, [1] * len(input_ids), tuple(choices))
+
+
+def prompt_and_completion(example: Example, fitted: Fitted, template: str) -> tuple[str, str]:
+    """The fitted example as text, without its end token: the context up to the
+    target's marker (`prompt`) and the target (`completion`), for trainers that
+    tokenize text themselves (TRL's SFTTrainer adds the end token)."""
+    prompt: list[str] = []
+    for p in get_template(template).parts(example):
+        choice = fitted.choices[p.rank] if p.rank is not None else 0
+        if p.kind == "target":
+            return "".join([*prompt, *p.head]), p.forms[0]
+        if choice is not None:
+            prompt += [*p.head, p.forms[choice] if p.forms else "", *p.tail]
+    raise AssertionError("a template's parts end with the target")
 
 
 def render_text(example: Example, fitted: Fitted, template: str = "native", eos: str = "") -> str:

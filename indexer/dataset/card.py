@@ -27,7 +27,7 @@ _FEATURES: list[dict[str, Any]] = [
         "name": "segments",
         "list": [{"name": "kind", "dtype": "string"}, {"name": "text", "dtype": "string"}],
     },
-    {"name": "target", "dtype": "string"},
+    *({"name": key, "dtype": "string"} for key in ("target", "text", "prompt", "completion")),
     {"name": "input_ids", "sequence": "int32"},
     {"name": "labels", "sequence": "int32"},
     {"name": "attention_mask", "sequence": "int8"},
@@ -52,6 +52,13 @@ _FIELDS = (
         " the file's imports, definitions from other files (`ctx_struct`, `ctx_fn`, ...)",
     ),
     ("target", "the item's new code, whole"),
+    (
+        "text",
+        "the example as text, as the template lays it out (prompt then completion), without"
+        " the end token: for trainers that tokenize text (TRL's SFTTrainer adds the end token)",
+    ),
+    ("prompt", "the context up to and including the target's marker"),
+    ("completion", "the target: what the model learns to write"),
     ("input_ids", "the tokens of context and target, as the template lays them out"),
     ("labels", "the target's tokens; -100 on every context token"),
     ("attention_mask", "1 for every token (records are not padded)"),

@@ -41,6 +41,9 @@ RECORD_KEYS = (
     "split",
     "segments",
     "target",
+    "text",
+    "prompt",
+    "completion",
     "input_ids",
     "labels",
     "attention_mask",
@@ -62,6 +65,8 @@ SCHEMA = "commit-indexer.export/1"
 # folder is ours and finishes the work. The old manifest goes before the first file
 # is replaced, so a folder with a manifest always holds the files it pins.
 JOURNAL = ".commit-indexer-export"
+# The tokenizer's files an export ships beside the splits (`tokenizer.model_files`).
+TOKENIZER_FILES = ("tokenizer.json", "tokenizer.model", "tokenizer_config.json")
 PT_FORMAT = "commit-indexer.pt/1"
 ROW_GROUP_SIZE = 1024
 _OWN_KEYS = {"schema", "format", "counts", "tokens", "files"}
@@ -142,7 +147,7 @@ def parquet_schema() -> Any:
             *((key, pa.string()) for key in ("path", "kind", "name", "qualname", "change")),
             ("split", pa.string()),
             ("segments", pa.list_(pa.struct([("kind", pa.string()), ("text", pa.string())]))),
-            ("target", pa.string()),
+            *((key, pa.string()) for key in ("target", "text", "prompt", "completion")),
             ("input_ids", pa.list_(pa.int32())),
             ("labels", pa.list_(pa.int32())),
             ("attention_mask", pa.list_(pa.int8())),
@@ -306,12 +311,15 @@ def write_export(
     on_progress: Callable[[int], None] | None = None,
     row_group_size: int = ROW_GROUP_SIZE,
     card: Callable[[Manifest], str] | None = None,
+    attachments: Mapping[str, str | bytes] | None = None,
 ) -> Manifest:
     """Stream `records` into `<split>.<fmt>` files in `out_dir` (one per split, empty
     ones included) and write `manifest.json`; returns the manifest. `manifest_extra`
     is the caller's part of it, or a function that gives it once every record is
-    written (for counts made while the records stream). With `card`, also
-    `README.md`: its text from the manifest of the split files, and its sha256 in it.
+    written (for counts made while the records stream). `attachments` are more files
+    to write beside them (the tokenizer's, `TOKENIZER_FILES`), by name. With `card`,
+    also `README.md`: its text from the manifest of the other files, and its sha256
+    in it.
 
     `out_dir` must be new, empty, or a previous export (it has our manifest, or an
     export into it was killed): then its files are replaced, each written under a
@@ -323,6 +331,8 @@ def write_export(
             f"unknown export format {fmt!r}", hint=f"use one of {', '.join(FORMATS)}"
         )
     out = Path(out_dir)
+    attachments = attachments or {}
+    assert all(name in TOKENIZER_FILES for name in attachments), list(attachments)
     try:
         previous = _previous_export(out, with_card=card is not None)
         if not callable(manifest_extra):
@@ -340,6 +350,8 @@ def write_export(
                 (out / JOURNAL).unlink(missing_ok=True)  # nothing of ours was there, nor is now
             raise
         files = _put_in_place(out, temps)
+        for name, data in sorted(attachments.items()):
+            files[name] = _write_file(out / name, data)
         if card is not None:
             files[CARD] = _write_file(
                 out / CARD, card(Manifest(fmt, counts, tokens, dict(files), extra))
@@ -428,10 +440,14 @@ def _remove_ours(out: Path, name: str) -> None:
         (out / name).unlink(missing_ok=True)
 
 
-def _write_file(path: Path, text: str) -> str:
-    """Write `text` under a temporary name and move it to `path`; its sha256."""
+def _write_file(path: Path, data: str | bytes) -> str:
+    """Write `data` (text as UTF-8) under a temporary name and move it to `path`; its
+    sha256."""
     temp = path.with_name(f".{path.name}.tmp")
-    temp.write_text(text, encoding="utf-8", newline="\n")
+    if isinstance(data, str):
+        temp.write_text(data, encoding="utf-8", newline="\n")
+    else:
+        temp.write_bytes(data)
     digest = _sha256(temp)
     os.replace(temp, path)
     return digest
@@ -475,9 +491,10 @@ def _previous_manifest(out: Path) -> dict[str, Any]:
 
 
 def _is_our_name(name: str) -> bool:
-    """A name an export writes: the card, or `<split>.<format>` in the folder itself
-    (never a path: a crafted manifest must not reach outside it)."""
-    if name == CARD:
+    """A name an export writes: the card, the tokenizer's files, or
+    `<split>.<format>` in the folder itself (never a path: a crafted manifest must not
+    reach outside it)."""
+    if name == CARD or name in TOKENIZER_FILES:
         return True
     stem, dot, ext = name.partition(".")
     return bool(stem) and stem.isidentifier() and f"{dot}{ext}" in FORMATS.values()

@@ -21,9 +21,11 @@ from indexer.dataset.budget import (
     EncodedExample,
     SkipReason,
     encode_example,
+    end_token,
     fit,
     fitting_templates,
     get_template,
+    prompt_and_completion,
 )
 from indexer.dataset.card import dataset_card
 from indexer.dataset.curate import BULK, CLONES, Curation, Funnel
@@ -41,8 +43,10 @@ from indexer.dataset.splits import (
 )
 from indexer.dataset.tokenizer import (
     END_OF_TEXT_TOKENS,
+    PAD,
     Tokenizer,
     load_tokenizer,
+    model_files,
     train_native,
 )
 from indexer.errors import IndexerError
@@ -177,6 +181,15 @@ def _tokenizer_for(target: Target, template: str | None) -> tuple[StoredTokenize
     return stored, tokenizer, template or stored.template
 
 
+def _tokenizer_files(
+    tokenizer: Tokenizer, template: str, max_tokens: int
+) -> dict[str, str | bytes]:
+    """What the export ships of its tokenizer, its end token the template's."""
+    eos = end_token(template, tokenizer)
+    pad = PAD if tokenizer.token_id(PAD) is not None else eos
+    return model_files(tokenizer, eos, pad, max_tokens)
+
+
 def _example(row: StoredExample) -> Example:
     return Example(
         commit=row.commit,
@@ -299,7 +312,13 @@ def export_snapshot(
             }
 
         return write_export(
-            out, records, fmt, manifest_extra, splits=[n for n, _ in ratios], card=dataset_card
+            out,
+            records,
+            fmt,
+            manifest_extra,
+            splits=[n for n, _ in ratios],
+            card=dataset_card,
+            attachments=_tokenizer_files(tokenizer, template_name, max_tokens),
         )
 
 
@@ -516,10 +535,11 @@ class _Records:
         candidate = self.duplicates.check(row.content_id, row.target)
         if candidate.duplicate:
             return None
+        example = _example(row)
         if row.id in cached:
             encoded = EncodedExample.from_bytes(cached[row.id])
         else:
-            encoded = encode_example(_example(row), settings.tokenizer, settings.template)
+            encoded = encode_example(example, settings.tokenizer, settings.template)
             new[row.id] = encoded.to_bytes()
         fitted = fit(encoded, settings.max_tokens, settings.leave_out, settings.shortest)
         if isinstance(fitted, SkipReason):
@@ -528,6 +548,7 @@ class _Records:
             return None
         candidate.keep()
         self.tally.kept(row, split, fitted.fits_whole)
+        prompt, completion = prompt_and_completion(example, fitted, settings.template)
         segments = [
             {"kind": kind, "text": text if choice == 0 else variants[choice - 1]}
             for (kind, text, variants), choice in zip(row.segments, fitted.choices, strict=True)
@@ -547,6 +568,9 @@ class _Records:
             "split": split,
             "segments": segments,
             "target": row.target,
+            "text": prompt + completion,
+            "prompt": prompt,
+            "completion": completion,
             "input_ids": list(fitted.input_ids),
             "labels": list(fitted.labels),
             "attention_mask": list(fitted.attention_mask),

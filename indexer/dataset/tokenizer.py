@@ -132,8 +132,18 @@ class Tokenizer:
         """The model's end-of-text token: the first of END_OF_TEXT_TOKENS it has."""
         return next((i for t in END_OF_TEXT_TOKENS if (i := self.token_id(t)) is not None), None)
 
+    def piece(self, i: int) -> str:
+        """The vocabulary's string for id `i` (a control piece's name too)."""
+        raise NotImplementedError
+
     def to_bytes(self) -> bytes:
         return self._data
+
+    def to_json(self) -> str:
+        """The tokenizer as a Hugging Face tokenizer.json that encodes text to the ids
+        `encode` gives (but for a literal META) and decodes them to the text, for
+        `tokenizers` and transformers' `AutoTokenizer`."""
+        raise NotImplementedError
 
     @staticmethod
     def from_bytes(kind: str, data: bytes, name: str = "tokenizer") -> Tokenizer:
@@ -187,10 +197,57 @@ class SentencePieceTokenizer(Tokenizer):
         i = self._sp.piece_to_id(piece)
         return None if self._sp.is_unknown(i) else i
 
+    def piece(self, i: int) -> str:
+        return self._sp.id_to_piece(i)
+
     @property
     def eos_id(self) -> int | None:
         # Llama's </s> is a control piece: it decodes to "", as the model's own does.
         return self._sp.eos_id() if self._sp.eos_id() >= 0 else super().eos_id
+
+    def to_json(self) -> str:
+        return _sentencepiece_json(self._sp)
+
+
+def _sentencepiece_json(sp: Any) -> str:
+    """A SentencePiece model as a tokenizer.json, as we load it (identity
+    normalization, no dummy prefix): its pieces and scores as a BPE model (merges
+    ranked by the merged piece's score, the order SentencePiece applies them in) or a
+    Unigram one, spaces as META, byte fallback, user symbols matched whole in the
+    text, control pieces as special tokens."""
+    from sentencepiece import sentencepiece_model_pb2 as pb
+    from tokenizers import AddedToken, decoders, models, normalizers
+    from tokenizers import Tokenizer as HF
+
+    proto = pb.ModelProto.FromString(sp.serialized_model_proto())
+    kind = pb.ModelProto.SentencePiece.Type
+    pieces = [(p.piece, p.score, p.type) for p in proto.pieces]
+    unk = pieces[sp.unk_id()][0]
+    if proto.trainer_spec.model_type == pb.TrainerSpec.BPE:
+        normal = {p: (-score, i) for i, (p, score, t) in enumerate(pieces) if t == kind.NORMAL}
+        ranked = sorted(
+            (rank, piece[:k], piece[k:])
+            for piece, rank in normal.items()
+            for k in range(1, len(piece))
+            if piece[:k] in normal and piece[k:] in normal
+        )
+        vocab = {p: i for i, (p, _score, _t) in enumerate(pieces)}
+        merges = [(left, right) for _rank, left, right in ranked]
+        model = models.BPE(vocab, merges, unk_token=unk, fuse_unk=True, byte_fallback=True)
+    else:
+        scores = [(p, score) for p, score, _t in pieces]
+        model = models.Unigram(scores, unk_id=sp.unk_id(), byte_fallback=True)
+    hf = HF(model)
+    hf.normalizer = normalizers.Replace(" ", META)
+    hf.decoder = decoders.Sequence(
+        [decoders.Replace(META, " "), decoders.ByteFallback(), decoders.Fuse()]
+    )
+    hf.add_tokens(
+        [AddedToken(p, normalized=False) for p, _s, t in pieces if t == kind.USER_DEFINED]
+    )
+    specials = (kind.UNKNOWN, kind.CONTROL)
+    hf.add_special_tokens([AddedToken(p, normalized=False) for p, _s, t in pieces if t in specials])
+    return hf.to_str()
 
 
 def _without_dummy_prefix(data: bytes) -> Any:
@@ -248,6 +305,13 @@ class HFTokenizer(Tokenizer):
     def _piece_id(self, piece: str) -> int | None:
         return self._tok.token_to_id(piece)
 
+    def piece(self, i: int) -> str:
+        return self._tok.id_to_token(i)
+
+    def to_json(self) -> str:
+        # as loaded: without a dummy prefix or a Unicode normalization, as ids were made
+        return self._tok.to_str()
+
 
 # Unicode normalizations a tokenizer.json may apply first (Qwen's applies NFC): left
 # out, so that text is encoded as it is (byte-level BPE spells any text).
@@ -275,6 +339,30 @@ def _text_as_is(step: Any) -> Any:
             kept = [s for s in map(_text_as_is, step[key]) if s is not None]
             step = {**step, key: kept}
     return step
+
+
+def model_files(
+    tokenizer: Tokenizer, eos: str, pad: str, max_tokens: int
+) -> dict[str, str | bytes]:
+    """The tokenizer's files in a model folder's layout, what an export ships (so the
+    folder loads with `AutoTokenizer.from_pretrained`): `tokenizer.json` (as loaded
+    here, so it encodes text to the ids written), the SentencePiece `tokenizer.model`
+    as it was given, and a `tokenizer_config.json` naming the end and pad tokens."""
+    files: dict[str, str | bytes] = {"tokenizer.json": tokenizer.to_json()}
+    if tokenizer.kind == "sentencepiece":
+        files["tokenizer.model"] = tokenizer.to_bytes()
+    config = {
+        "tokenizer_class": "PreTrainedTokenizerFast",
+        "bos_token": None,
+        "eos_token": eos,
+        "pad_token": pad,
+        "add_bos_token": False,
+        "add_eos_token": False,
+        "clean_up_tokenization_spaces": False,
+        "model_max_length": max_tokens,
+    }
+    files["tokenizer_config.json"] = json.dumps(config, indent=2, sort_keys=True) + "\n"
+    return files
 
 
 def _check_lossless(tokenizer: Tokenizer) -> None:

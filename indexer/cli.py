@@ -11,8 +11,9 @@ import re
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Literal
 
 import click
 import typer
@@ -29,6 +30,7 @@ if TYPE_CHECKING:
     from indexer.hooks import HookState
     from indexer.index.sync import SyncResult
     from indexer.store import Target
+    from indexer.store.examples import StoredExample
 
 # C0 and C1 controls but tab and newline (a CR only where it ends no line), and the
 # bidirectional overrides that make code read other than it runs ("Trojan Source").
@@ -81,14 +83,47 @@ WorkersOpt = Annotated[
 MaxBytesOpt = Annotated[
     int, typer.Option("--max-blob-bytes", min=1, help="Larger .rs files are skipped, counted.")
 ]
+# The choices of the options that take one of a few words: listed in --help, completed
+# by the shell and checked before any work starts. They are the modules' own lists
+# (tests/test_bad_input.py holds them equal), spelled out so that the CLI does not
+# import those modules to start.
+Format = Literal["jsonl", "parquet", "pt"]  # export.FORMATS
+TemplateName = Literal["native", "starcoder", "plain"]  # budget.TEMPLATES
+SplitRule = Literal["lineage", "commit", "time", "repo"]  # splits.RULES
+DedupMode = Literal["none", "exact", "near"]  # dedup.MODES
+SecretsMode = Literal["redact", "drop"]  # secrets.MODES
+ContextMode = Literal["full", "none", "no-edits"]  # snapshot.CONTEXT_MODES
+MessageMode = Literal["full", "subject"]  # snapshot.MESSAGE_MODES
+# curate.FILTERS; an enum, as typer takes no list of a Literal
+Filter = StrEnum(
+    "Filter",
+    "bot revert fixup wip empty_message trivial_message moved formatting comments trivial stub"
+    " shell bulk clones",
+)
+
 SecretsOpt = Annotated[
-    str | None,
+    SecretsMode | None,
     typer.Option(
         "--secrets",
         help="redact or drop examples holding credentials"
         " [default: git config commit-indexer.secrets, else redact].",
     ),
 ]
+
+
+JsonOpt = Annotated[
+    bool, typer.Option("--json", help="Print JSON (one document on stdout) for scripts.")
+]
+
+
+def _print_json(data: object) -> None:
+    """`data` as one JSON document on stdout, never markup; ASCII, so that no
+    character of the repo's text (a C1 control, a bidi override) reaches the terminal
+    as it is."""
+    import json
+    import sys
+
+    sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
 
 
 # What click and typer raise to end a command as they mean to (`--help`, a usage
@@ -104,9 +139,15 @@ _THEIRS = (
 )
 
 
+# A usage error of typer's click, and of click itself, whichever parsed the arguments.
+_USAGE_ERRORS = tuple({typer._click.exceptions.UsageError, click.UsageError})
+_NO_ARGS = tuple({typer._click.exceptions.NoArgsIsHelpError, click.exceptions.NoArgsIsHelpError})
+
+
 class _App(TyperGroup):
-    """The one error handler, around every command: an IndexerError becomes `error:`
-    and `hint:` lines and exit 2 (1 for NotFound: nothing matched), Ctrl-C exit 130,
+    """The one error handler, around every command: an IndexerError or a usage error
+    becomes `error:` and `hint:` lines and exit 2 (1 for NotFound: nothing matched),
+    Ctrl-C exit 130,
     anything else (a bug) one line and exit 1; `--debug` shows the traceback instead."""
 
     def invoke(self, ctx: click.Context) -> object:
@@ -124,6 +165,13 @@ class _App(TyperGroup):
                 raise
             err.print("interrupted: what was indexed is kept; run the command again to go on")
             raise typer.Exit(130) from None
+        except _USAGE_ERRORS as exc:  # a command's: an unknown option, a bad choice, ...
+            if isinstance(exc, _NO_ARGS):  # the group's help
+                raise
+            err.print(f"error: {exc.format_message()}")
+            where = exc.ctx.command_path if exc.ctx is not None else "commit-indexer"
+            err.print(f"hint: `{where} -h` lists what it takes")
+            raise typer.Exit(2) from None
         except _THEIRS:
             raise
         except Exception as exc:
@@ -267,7 +315,9 @@ def sync_command(
     out.print(f"indexed {result.commits} commits, parsed {result.blobs} blobs")
 
 
-def _print_stats(repo: Path, db: str | None) -> None:
+def _print_stats(repo: Path, db: str | None, as_json: bool = False) -> None:
+    import dataclasses
+
     from indexer.index.sync import behind
     from indexer.store import translate_errors
     from indexer.store.commits import stats as store_stats
@@ -277,6 +327,16 @@ def _print_stats(repo: Path, db: str | None) -> None:
             s = store_stats(conn, target.repo_id)
         lag = behind(target) if not target.repo.head_is_unborn else 0
         funnel = _funnel(target) if not target.repo.head_is_unborn else None
+    if as_json:
+        _print_json(
+            {
+                "store": target.store.shown_url,
+                **dataclasses.asdict(s),
+                "behind": lag,
+                "funnel": funnel.to_dict() if funnel is not None else None,
+            }
+        )
+        return
     out.print(f"store        {target.store.shown_url}")
     if s.store_bytes is not None:
         out.print(f"store size   {s.store_bytes / 1e6:.1f} MB")
@@ -331,9 +391,9 @@ def _funnel(target: Target) -> Funnel | None:
 
 
 @app.command()
-def stats(repo: RepoOpt = Path("."), db: DbOpt = None) -> None:
+def stats(repo: RepoOpt = Path("."), db: DbOpt = None, as_json: JsonOpt = False) -> None:
     """Commits, blobs parsed and skipped by reason, symbols by kind, store size."""
-    _print_stats(repo, db)
+    _print_stats(repo, db, as_json)
 
 
 @app.command()
@@ -347,8 +407,11 @@ def symbols(
     ] = None,
     repo: RepoOpt = Path("."),
     db: DbOpt = None,
+    as_json: JsonOpt = False,
 ) -> None:
     """Where NAME is defined at a commit: path, kind, lines and code."""
+    import dataclasses
+
     from indexer.lookup import find_symbols
 
     with _opened(repo, db) as target:
@@ -357,6 +420,9 @@ def symbols(
         raise NotFound(
             f"no definition of '{name}' at {at}", hint="check the name, or try another --at REV"
         )
+    if as_json:
+        _print_json([dataclasses.asdict(symbol) for symbol in found])
+        return
     for symbol in found:
         where = f"{symbol.path}:{symbol.start_line}-{symbol.end_line}"
         out.print(f"{where}  {symbol.kind}  {symbol.qualname}")
@@ -370,6 +436,7 @@ def show(
     path: Annotated[str | None, typer.Option("--path", help="Only this file.")] = None,
     repo: RepoOpt = Path("."),
     db: DbOpt = None,
+    as_json: JsonOpt = False,
 ) -> None:
     """The examples of one commit, segment by segment, as they are stored."""
     from indexer.lookup import commit_examples
@@ -387,6 +454,15 @@ def show(
             ),
             hint="merges, empty commits and changes that only delete or reformat code make none",
         )
+    if as_json:
+        _print_json(
+            {
+                "commit": shown.commit,
+                "skipped": shown.skipped,
+                "examples": [_example_json(example) for example in shown.examples],
+            }
+        )
+        return
     for n, example in enumerate(shown.examples, 1):
         out.rule(
             f"example {n}/{len(shown.examples)}: {example.change} {example.kind} "
@@ -403,6 +479,26 @@ def show(
             out.print(f"resolved: {', '.join(example.resolved)}", style="dim")
         for reason, names in _by_reason(example.unresolved).items():
             out.print(f"unresolved, {reason}: {', '.join(names)}", style="dim")
+
+
+def _example_json(example: StoredExample) -> dict[str, object]:
+    return {
+        "path": example.path,
+        "kind": example.kind,
+        "name": example.name,
+        "qualname": example.qualname,
+        "change": example.change,
+        "edit_type": example.edit_type,
+        "origin": example.origin,
+        "segments": [
+            {"kind": kind, "text": text, "variants": list(variants)}
+            for kind, text, variants in example.segments
+        ],
+        "target": example.target,
+        "resolved": list(example.resolved),
+        "unresolved": _by_reason(example.unresolved),
+        "secrets": list(example.secrets),
+    }
 
 
 def _by_reason(unresolved: tuple[str, ...]) -> dict[str, list[str]]:
@@ -452,7 +548,7 @@ _TEMPLATE_HELP = (
     "native (our tokens), starcoder (StarCoder's commit tokens) or plain (text headings"
     " and the model's end-of-text token: any model)"
 )
-TemplateOpt = Annotated[str, typer.Option("--template", help=f"{_TEMPLATE_HELP}.")]
+TemplateOpt = Annotated[TemplateName, typer.Option("--template", help=f"{_TEMPLATE_HELP}.")]
 
 
 def _print_tokenizer(info: TokenizerInfo) -> None:
@@ -497,7 +593,7 @@ def tokenizer_use(
         ),
     ],
     template: Annotated[
-        str | None,
+        TemplateName | None,
         typer.Option(
             "--template",
             help=f"{_TEMPLATE_HELP} [default: the one whose tokens the tokenizer has].",
@@ -516,30 +612,25 @@ def tokenizer_use(
 @app.command("export")
 def export_command(
     out_dir: Annotated[Path, typer.Argument(metavar="OUT", help="The folder to write.")],
-    fmt: Annotated[str, typer.Option("--format", help="jsonl, parquet or pt.")] = "jsonl",
+    fmt: Annotated[Format, typer.Option("--format")] = "jsonl",
     at: Annotated[str, typer.Option("--at", help="Export what is reachable from REV.")] = "HEAD",
     template: Annotated[
-        str | None,
-        typer.Option("--template", help="native, starcoder or plain [default: the repo's]."),
+        TemplateName | None, typer.Option("--template", help="[default: the repo's].")
     ] = None,
     max_tokens: Annotated[int, typer.Option("--max-tokens", min=16)] = 2048,
     split: Annotated[
-        str,
+        SplitRule,
         typer.Option(
             "--split",
-            help="lineage (every version of an item in one split), commit, time or repo.",
+            help="lineage: every version of an item in one split; commit: every example of"
+            " a commit; time: oldest in train, newest in test; repo: the whole repo.",
         ),
     ] = "lineage",
     ratios: Annotated[
         str, typer.Option("--ratios", help="train,validation,test, e.g. 0.8,0.1,0.1.")
     ] = "0.9,0.05,0.05",
     keep: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--keep",
-            help="Switch a filter off (repeatable): bot, revert, fixup, wip, empty_message,"
-            " trivial_message, moved, formatting, comments, trivial, bulk, clones.",
-        ),
+        list[Filter] | None, typer.Option("--keep", help="Switch a filter off (repeatable).")
     ] = None,
     min_lines: Annotated[
         int, typer.Option("--min-lines", help="Non-blank lines a target needs at least.")
@@ -548,20 +639,18 @@ def export_command(
         int, typer.Option("--max-per-commit", help="Examples of one commit kept at most.")
     ] = 64,
     context: Annotated[
-        str,
-        typer.Option(
-            "--context", help="full, none or no-edits: definitions from other files (ablation)."
-        ),
+        ContextMode,
+        typer.Option("--context", help="The definitions from other files (an ablation)."),
     ] = "full",
     message: Annotated[
-        str, typer.Option("--message", help="full (cleaned) or subject: the message segment.")
+        MessageMode, typer.Option("--message", help="The message segment: cleaned, or its subject.")
     ] = "full",
     dedup: Annotated[
-        str,
+        DedupMode,
         typer.Option(
             "--dedup",
-            help="none, exact (an example of equal segments and target once) or near"
-            " (also targets alike by MinHash).",
+            help="exact: an example of equal segments and target once; near: also targets"
+            " alike by MinHash.",
         ),
     ] = "exact",
     near_threshold: Annotated[
@@ -577,7 +666,7 @@ def export_command(
     from indexer.dataset.splits import parse_ratios
     from indexer.progress_bars import export_bar
 
-    curation = Curation(check_keep(keep or []), min_lines, max_per_commit)
+    curation = Curation(check_keep([k.value for k in keep or []]), min_lines, max_per_commit)
     split_ratios = parse_ratios(ratios)
     with _opened(repo, db) as target:
         trained = ensure_tokenizer(target)
@@ -670,12 +759,27 @@ def doctor_command(
     ] = False,
     repo: RepoOpt = Path("."),
     db: DbOpt = None,
+    as_json: JsonOpt = False,
 ) -> None:
     """Check the store against git: integrity, schema, orphan rows, missing blobs and
     examples, stale tips, unreachable commits. Exits 1 if a problem remains."""
+    import dataclasses
+
     from indexer.doctor import doctor
 
     report = doctor(str(repo), db, repair)
+    if as_json:
+        _print_json(
+            {
+                "store": report.url,
+                "repaired": list(report.repaired),
+                "findings": [dataclasses.asdict(f) for f in report.findings],
+                "problems": len(report.problems),
+            }
+        )
+        if report.problems:
+            raise typer.Exit(1)
+        return
     out.print(f"store      {report.url}")
     for action in report.repaired:
         out.print(f"repaired   {action}")
@@ -745,19 +849,32 @@ def hook_uninstall(repo: RepoOpt = Path(".")) -> None:
 
 
 @hook_app.command("status")
-def hook_status(repo: RepoOpt = Path("."), db: DbOpt = None) -> None:
+def hook_status(repo: RepoOpt = Path("."), db: DbOpt = None, as_json: JsonOpt = False) -> None:
     """Which hooks are installed, what they chain, and what the last runs logged."""
+    import dataclasses
+
     from indexer.hooks import last_log_lines, status
     from indexer.index.sync import behind
 
-    _print_hooks(status(str(repo)))
-    for line in last_log_lines(str(repo)):
-        out.print(f"log: {line}")
+    states = status(str(repo))
+    log = last_log_lines(str(repo))
+    lag: int | None = None
     try:
         with _opened(repo, db) as target:
-            out.print(f"behind: {behind(target)} commits reachable from HEAD not indexed yet")
+            lag = behind(target)
     except IndexerError as exc:  # status still helps when the store is what is broken
-        out.print(f"behind: unknown ({exc.message})")
+        why = exc.message
+    if as_json:
+        hooks = [dataclasses.asdict(state) for state in states]
+        _print_json({"hooks": hooks, "log": log, "behind": lag})
+        return
+    _print_hooks(states)
+    for line in log:
+        out.print(f"log: {line}")
+    if lag is None:
+        out.print(f"behind: unknown ({why})")
+    else:
+        out.print(f"behind: {lag} commits reachable from HEAD not indexed yet")
 
 
 @app.command("hook-run", hidden=True)

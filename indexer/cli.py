@@ -816,7 +816,12 @@ app.add_typer(hook_app, name="hook")
 def _print_hooks(states: list[HookState]) -> None:
     for state in states:
         by = f" ({state.manager}'s)" if state.manager else ""
-        if state.installed:
+        if state.by_pre_commit:
+            line = (
+                f"{state.hook_type:<14} run by pre-commit (commit-indexer in"
+                f" .pre-commit-config.yaml){', and by ours: twice' if state.installed else ''}"
+            )
+        elif state.installed:
             under = f", run by {state.under}'s hook" if state.under else ""
             chained = f", runs {state.chained.name}{by} first" if state.chained else ""
             line = f"{state.hook_type:<14} installed{under}{chained}  ({state.path})"
@@ -825,6 +830,11 @@ def _print_hooks(states: list[HookState]) -> None:
         else:
             line = f"{state.hook_type:<14} not installed"
         out.print(line)
+        if state.pre_commit_config and not state.by_pre_commit and not state.installed:
+            out.print(
+                f"{'':<14} .pre-commit-config.yaml runs commit-indexer here, but pre-commit"
+                f" is not installed for it: `pre-commit install -t {state.hook_type}`"
+            )
         if state.set_aside and not state.installed:
             out.print(
                 f"{'':<14} ours is at {state.set_aside}, where git never runs it: "
@@ -865,7 +875,9 @@ def hook_status(repo: RepoOpt = Path("."), db: DbOpt = None, as_json: JsonOpt = 
     except IndexerError as exc:  # status still helps when the store is what is broken
         why = exc.message
     if as_json:
-        hooks = [dataclasses.asdict(state) for state in states]
+        hooks = [
+            {**dataclasses.asdict(state), "by_pre_commit": state.by_pre_commit} for state in states
+        ]
         _print_json({"hooks": hooks, "log": log, "behind": lag})
         return
     _print_hooks(states)
@@ -879,7 +891,9 @@ def hook_status(repo: RepoOpt = Path("."), db: DbOpt = None, as_json: JsonOpt = 
 
 @app.command("hook-run", hidden=True)
 def hook_run(
-    hook_type: Annotated[str, typer.Option("--type")] = "post-commit",
+    hook_type: Annotated[
+        str | None, typer.Option("--type", help="[default: what pre-commit says, else post-commit]")
+    ] = None,
     repo: RepoOpt = Path("."),
     db: DbOpt = None,
     detach: Annotated[
@@ -890,6 +904,7 @@ def hook_run(
     """What an installed hook runs in the background. Never fails: errors go to the log."""
     from indexer import hooks
 
+    hook_type = hook_type or hooks.hook_type_from_pre_commit()
     try:
         if detach:  # for hook managers (pre-commit, lefthook) that wait for their hooks
             hooks.start_detached(str(repo.resolve()), hook_type, db)

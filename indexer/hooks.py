@@ -47,6 +47,15 @@ class HookState:
     manager: str | None  # who wrote the chained or foreign hook (or runs ours), if known
     under: str | None = None  # the manager whose hook runs ours (pre-commit)
     set_aside: Path | None = None  # a copy of ours that git never runs, and who moved it
+    # The work tree's .pre-commit-config.yaml runs our `commit-indexer` hook at this
+    # stage (.pre-commit-hooks.yaml): pre-commit's own hook, where it is there, runs it.
+    pre_commit_config: bool = False
+
+    @property
+    def by_pre_commit(self) -> bool:
+        """pre-commit's hook is where git runs it, and its config runs ours."""
+        theirs = self.under == "pre-commit" or (self.foreign and self.manager == "pre-commit")
+        return self.pre_commit_config and theirs
 
 
 def hooks_dir(repo: pygit2.Repository) -> Path:
@@ -102,7 +111,47 @@ def _slot(folder: Path, hook_type: str) -> Path:
     return path
 
 
-def _state(folder: Path, hook_type: str, default: Path) -> HookState:
+PRE_COMMIT_CONFIG = ".pre-commit-config.yaml"
+# Our hook's stages in .pre-commit-hooks.yaml: where a config names none, these.
+PRE_COMMIT_STAGES = ("post-commit", "post-merge", "post-rewrite")
+
+
+def pre_commit_stages(repo: pygit2.Repository) -> frozenset[str]:
+    """The stages at which the work tree's .pre-commit-config.yaml runs commit-indexer
+    (our hook by its id, or any hook whose entry runs `commit-indexer hook-run`)."""
+    import yaml
+
+    if repo.workdir is None:
+        return frozenset()
+    try:
+        config = yaml.safe_load((Path(repo.workdir) / PRE_COMMIT_CONFIG).read_text())
+        stages: set[str] = set()
+        for source in config.get("repos") or ():
+            for hook in source.get("hooks") or ():
+                if hook.get("id") == "commit-indexer" or "commit-indexer hook-run" in str(
+                    hook.get("entry", "")
+                ):
+                    stages.update(hook.get("stages") or PRE_COMMIT_STAGES)
+    except (OSError, yaml.YAMLError, AttributeError, TypeError):
+        return frozenset()  # no config, or one pre-commit would refuse as well
+    return frozenset(stages)
+
+
+def hook_type_from_pre_commit() -> str:
+    """Which hook pre-commit runs us for, from what it tells its hooks."""
+    env = os.environ
+    if "PRE_COMMIT_REWRITE_COMMAND" in env:
+        return "post-rewrite"
+    if "PRE_COMMIT_IS_SQUASH_MERGE" in env:
+        return "post-merge"
+    if "PRE_COMMIT_CHECKOUT_TYPE" in env:
+        return "post-checkout"
+    return "post-commit"
+
+
+def _state(
+    folder: Path, hook_type: str, default: Path, configured: frozenset[str] = frozenset()
+) -> HookState:
     path = folder / hook_type
     slot = _slot(folder, hook_type)
     chained = folder / f"{hook_type}{CHAINED}"
@@ -120,6 +169,7 @@ def _state(folder: Path, hook_type: str, default: Path) -> HookState:
         manager=_manager(who) if who else None,
         under="pre-commit" if slot != path else None,
         set_aside=set_aside,
+        pre_commit_config=hook_type in configured,
     )
 
 
@@ -211,7 +261,8 @@ def uninstall(repo_path: str, hook_types: tuple[str, ...] = HOOK_TYPES) -> list[
 def status(repo_path: str) -> list[HookState]:
     repo = git.open_repo(repo_path)
     folder = hooks_dir(repo)
-    return [_state(folder, t, _default_dir(repo)) for t in HOOK_TYPES]
+    configured = pre_commit_stages(repo)
+    return [_state(folder, t, _default_dir(repo), configured) for t in HOOK_TYPES]
 
 
 def log_path(repo: pygit2.Repository) -> Path:

@@ -78,7 +78,7 @@ def make_repo(tmp_path: Path, name: str = "repo") -> Repo:
 
 def cli(*args: str | Path) -> Result:
     """Run the real CLI in-process."""
-    return CliRunner().invoke(app, [str(a) for a in args])
+    return CliRunner().invoke(app, [str(a) for a in args], prog_name="commit-indexer")
 
 
 def history_blobs(repo: Repo) -> set[str]:

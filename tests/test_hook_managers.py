@@ -154,3 +154,69 @@ def test_pre_commit_and_ours_alone_never_recurse(
         step()
     _commit(box, "one")
     assert _ran(box) == {"pre-commit": 1, "ours": 1}
+
+
+def _our_pre_commit_hook() -> dict:
+    """Our hook as .pre-commit-hooks.yaml defines it, as a `local` one: pre-commit runs
+    the same entry at the same stages, with the commit-indexer on PATH (a remote repo
+    would have pre-commit build it a virtualenv from the package index)."""
+    import yaml
+
+    manifest = Path(__file__).parents[1] / ".pre-commit-hooks.yaml"
+    (hook,) = yaml.safe_load(manifest.read_text())
+    return {**hook, "language": "system"}
+
+
+def _log_lines(box: Sandbox) -> list[str]:
+    log = box.state / "hook.log"
+    return log.read_text().splitlines() if log.exists() else []
+
+
+def test_pre_commit_drives_our_hook_at_its_stages(
+    sandbox: Sandbox, managers: dict[str, Path]
+) -> None:
+    """The real pre-commit runs our `commit-indexer` hook at post-commit, post-merge
+    and post-rewrite, every commit is indexed, and `hook status` says who runs it."""
+    import json
+
+    import yaml
+
+    box = sandbox
+    hook = _our_pre_commit_hook()
+    assert hook["stages"] == ["post-commit", "post-merge", "post-rewrite"]
+    config = {"repos": [{"repo": "local", "hooks": [hook]}]}
+    box.write({".pre-commit-config.yaml": yaml.safe_dump(config)})
+    status = box.run("commit-indexer", "hook", "status", "--repo", ".")
+    assert "pre-commit install -t post-merge" in status, status  # configured, not installed
+    for stage in hook["stages"]:
+        box.run(managers["pre-commit"], "install", "-t", stage)
+    status = box.run("commit-indexer", "hook", "status", "--repo", ".")
+    for stage in hook["stages"]:
+        assert f"{stage:<14} run by pre-commit (commit-indexer in" in status, status
+    assert "post-checkout  not installed" in status and "twice" not in status, status
+
+    _commit(box, "one")
+    box.git("checkout", "-q", "-b", "side")
+    _commit(box, "two")
+    box.git("checkout", "-q", "main")
+    box.write({"src/main.rs": "fn main() {}\n"})
+    box.git("add", "-A")
+    box.git("commit", "-q", "-m", "three")
+    wait_unlocked(box)
+    merged = box.git("merge", "-q", "--no-ff", "-m", "merge side", "side")
+    wait_unlocked(box)
+    amended = box.git("commit", "-q", "--amend", "-m", "merge side, amended")
+    wait_unlocked(box)
+    ran = "commit-indexer (capture commits as training data)"
+    for out, times in ((merged, 1), (amended, 2)):  # the amend: post-commit, post-rewrite
+        _clean(out)
+        assert out.count(ran) == times and "Passed" in out, out
+    logged = [line.split(" ", 1)[1] for line in _log_lines(box)]
+    # a hook that finds a sync running leaves its work to it (`sync.pending`): the
+    # amend's post-rewrite sync may be logged as its post-commit's
+    assert "post-merge: indexed 1 commits" in logged, logged
+    assert sum(int(line.split()[2]) for line in logged) == 5, logged
+    assert not any("error" in line for line in logged), logged
+    stats = json.loads(box.run("commit-indexer", "stats", "--json", "--repo", "."))
+    # the four commits reachable, and the merge the amend replaced (until `gc`)
+    assert stats["behind"] == 0 and stats["commits"] == 5, stats

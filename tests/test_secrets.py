@@ -91,7 +91,12 @@ def _export_text(folder: Path, data_only: bool = False) -> str:
     for path in sorted(folder.iterdir()):
         if data_only and path.suffix not in (".jsonl", ".parquet"):
             continue
-        if path.suffix == ".parquet":
+        if path.suffix == ".model":  # the SentencePiece model: its pieces
+            import sentencepiece
+
+            sp = sentencepiece.SentencePieceProcessor(model_file=str(path))
+            parts += [sp.id_to_piece(i) for i in range(sp.get_piece_size())]
+        elif path.suffix == ".parquet":
             for row in pq.read_table(path).to_pylist():
                 parts += [v for v in row.values() if isinstance(v, str)]
                 parts += [s["kind"] + "\n" + s["text"] for s in row["segments"]]
@@ -210,7 +215,10 @@ def test_a_bad_setting_is_an_error_with_a_hint(repo: Repo) -> None:
     repo.commit({"src/lib.rs": "pub fn a() {}\n"})
     result = cli("backfill", "--repo", repo.path, "--secrets", "hide")
     assert result.exit_code == 2
-    assert "error: --secrets is 'hide'" in result.output and "hint:" in result.output
+    assert "error: Invalid value for '--secrets': 'hide' is not one of 'redact', 'drop'" in (
+        result.output
+    )
+    assert "hint: `commit-indexer backfill -h`" in result.output
     repo.git("config", "commit-indexer.secrets", "maybe")
     result = cli("sync", "--repo", repo.path)
     assert result.exit_code == 2 and "commit-indexer.secrets" in result.output
@@ -385,3 +393,25 @@ def test_emails_are_replaced_beside_the_other_uses_of_an_at(code: str, kept: boo
     cleaned, _findings = scan_example(_example(code))
     assert (cleaned.target == code) is kept
     assert "@host" not in cleaned.target and "@mail" not in cleaned.target
+
+
+def test_the_shipped_tokenizer_learnt_no_secret(tmp_path: Path) -> None:
+    """The native tokenizer ships in the export: it is trained on the code with its
+    secrets redacted, so no piece of its vocabulary is a piece of a secret, even one
+    the code repeats often enough for BPE to learn it."""
+    repo = make_repo(tmp_path)
+    files = {
+        f"src/m{i}.rs": f'pub fn token_{i}() -> &\'static str {{\n    "{GITHUB}"\n}}\n'
+        for i in range(60)
+    }
+    repo.commit(files, "Add the tokens")
+    assert cli("backfill", "--repo", repo.path).exit_code == 0
+    out = tmp_path / "out"
+    assert cli("export", out, "--repo", repo.path).exit_code == 0
+    import sentencepiece
+
+    sp = sentencepiece.SentencePieceProcessor(model_file=str(out / "tokenizer.model"))
+    pieces = {sp.id_to_piece(i).replace("\u2581", " ") for i in range(sp.get_piece_size())}
+    learnt = [p for p in pieces if len(p) >= 6 and p in GITHUB]
+    assert learnt == [], learnt
+    assert any(len(p) >= 6 and p in "<secret:GitHubTokenDetector>" for p in pieces)

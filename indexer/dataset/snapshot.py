@@ -50,6 +50,7 @@ from indexer.dataset.tokenizer import (
     train_native,
 )
 from indexer.errors import IndexerError
+from indexer.index.secrets import redact_texts
 from indexer.rust import SUFFIX
 from indexer.shapes import (
     BUILDER_VERSION,
@@ -141,7 +142,8 @@ def train_tokenizer(
             f"there is no Rust code at {rev} to train a tokenizer on",
             hint="bring your model's tokenizer with `commit-indexer tokenizer use PATH`",
         )
-    return _store_tokenizer(target, train_native(texts, vocab_size), template)
+    # its pieces ship in every export: trained on the code with its secrets redacted
+    return _store_tokenizer(target, train_native(redact_texts(texts), vocab_size), template)
 
 
 def use_tokenizer(target: Target, path: Path, template: str | None = None) -> TokenizerInfo:

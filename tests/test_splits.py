@@ -144,10 +144,8 @@ def test_a_split_by_repo_puts_the_whole_repo_in_one_split(repo: Repo, tmp_path: 
     records, manifest = backfill_and_export(repo, tmp_path / "out", "--split", "repo")
     assert {r["split"] for r in records} == {split_of("repo")}
     assert manifest["settings"]["split"] == "repo"
-    # `hash`, the name of the split by commit before, still names it
-    by_hash, _ = backfill_and_export(repo, tmp_path / "hash", "--split", "hash")
+    # `hash`, the name of the split by commit before issue 18, is refused by name
+    by_hash = cli("export", tmp_path / "hash", "--repo", repo.path, "--split", "hash")
+    assert by_hash.exit_code == 2 and "'hash' is not one of 'lineage', 'commit'" in by_hash.output
     by_commit, _ = backfill_and_export(repo, tmp_path / "commit", "--split", "commit")
-    assert sorted((r["id"], r["split"]) for r in by_hash) == sorted(
-        (r["id"], r["split"]) for r in by_commit
-    )
     assert all(r["split"] == split_of(r["commit"]) for r in by_commit)

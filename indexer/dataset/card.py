@@ -36,7 +36,7 @@ _FEATURES: list[dict[str, Any]] = [
 
 _FIELDS = (
     ("id", "16 hex digits: a hash of commit, path, item kind and qualified name"),
-    ("repo", "the repository's folder name"),
+    ("repo", "the repository: `owner/name` from its origin remote, else its folder's name"),
     ("commit", "the commit that added or changed the item"),
     ("parent", "its first parent (null for a root commit)"),
     ("date", "committer date, seconds since 1970 (UTC)"),
@@ -71,6 +71,13 @@ def dataset_card(manifest: Manifest) -> str:
     m = manifest.to_dict()
     counts: dict[str, int] = m["counts"]
     header: dict[str, Any] = {"pretty_name": f"{m.get('repo', 'repo')} commits"}
+    licenses = (m.get("source") or {}).get("licenses") or []
+    if licenses:  # the repository's, as its Cargo manifest says: the code's license
+        header["license"] = licenses[0] if len(licenses) == 1 else licenses
+    header["language"] = ["code"]  # the Hub's tag for source code (the Stack, CommitPack)
+    header["task_categories"] = ["text-generation"]
+    header["size_categories"] = [_size_category(sum(counts.values()))]
+    header["source_datasets"] = ["original"]
     header["tags"] = ["code", "rust", "commits"]
     # A split with no records is left out: `load_dataset` refuses a split file that
     # holds no data ("corresponds to no data"), and would fail on the whole export.
@@ -79,14 +86,25 @@ def dataset_card(manifest: Manifest) -> str:
         ext = FORMATS[m["format"]]
         files = [{"split": split, "path": f"{split}{ext}"} for split in held]
         header["configs"] = [{"config_name": "default", "data_files": files}]
-    header["dataset_info"] = {
-        "features": _FEATURES,
-        "splits": [{"name": split, "num_examples": n} for split, n in held.items()],
-    }
+    header["dataset_info"] = {"features": _FEATURES}
+    sizes = m.get("num_bytes")
+    if sizes is not None:  # `datasets` checks the counts only with every field there
+        header["dataset_info"]["splits"] = [
+            {"name": split, "num_bytes": sizes[split], "num_examples": n}
+            for split, n in held.items()
+        ]
+        header["dataset_info"]["dataset_size"] = sum(sizes.values())
     front = yaml.safe_dump(
         header, sort_keys=False, allow_unicode=True, default_flow_style=False, width=1000
     )
     return f"---\n{front}---\n\n{_body(m)}"
+
+
+def _size_category(n: int) -> str:
+    """The Hub's size category of `n` examples."""
+    bounds = [(1_000, "n<1K"), (10_000, "1K<n<10K"), (100_000, "10K<n<100K")]
+    bounds += [(1_000_000, "100K<n<1M"), (10_000_000, "1M<n<10M")]
+    return next((name for bound, name in bounds if n < bound), "10M<n<100M")
 
 
 def _body(m: dict[str, Any]) -> str:
@@ -99,6 +117,7 @@ def _body(m: dict[str, Any]) -> str:
         " commit added or changed, its new code as the target and what the author saw as"
         " context. `manifest.json` has the same figures and the sha256 of every file.",
         "",
+        *_source_lines(m.get("source") or {}),
         "## Counts",
         "",
         "| split | examples | tokens |",
@@ -151,6 +170,17 @@ def _body(m: dict[str, Any]) -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+def _source_lines(source: dict[str, Any]) -> list[str]:
+    url, licenses = source.get("url"), source.get("licenses") or []
+    lines = [f"- source: {url}"] if url else []
+    if licenses:
+        lines.append(
+            f"- license: {', '.join(licenses)} (the repository's, from its Cargo manifest or"
+            " license files: the examples are its code)"
+        )
+    return [*lines, ""] if lines else []
 
 
 _CONTEXT_TEXT = {

@@ -69,7 +69,7 @@ JOURNAL = ".commit-indexer-export"
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer.model", "tokenizer_config.json")
 PT_FORMAT = "commit-indexer.pt/1"
 ROW_GROUP_SIZE = 1024
-_OWN_KEYS = {"schema", "format", "counts", "tokens", "files"}
+_OWN_KEYS = {"schema", "format", "counts", "tokens", "files", "num_bytes"}
 
 assert array("i").itemsize == 4, "token buffers assume a 4-byte C int"
 
@@ -120,19 +120,49 @@ def time_splits(
     return splits
 
 
+class _ArrowSize:
+    """The bytes the records take in Arrow, as `datasets` holds a split in memory (its
+    `num_bytes`), counted a group of records at a time."""
+
+    def __init__(self, row_group_size: int) -> None:
+        self.num_bytes = 0
+        self._rows: list[Mapping[str, Any]] = []
+        self._row_group_size = row_group_size
+
+    def add(self, record: Mapping[str, Any]) -> None:
+        self._rows.append(record)
+        if len(self._rows) >= self._row_group_size:
+            self.flush()
+
+    def flush(self) -> None:
+        import pyarrow as pa
+
+        if self._rows:
+            self.num_bytes += pa.RecordBatch.from_pylist(self._rows, schema=parquet_schema()).nbytes
+            self._rows = []
+
+
 class _JsonlWriter:
     """One compact JSON object per line, keys in `RECORD_KEYS` order."""
 
     def __init__(self, path: Path, row_group_size: int) -> None:
         self._file = open(path, "w", encoding="utf-8", newline="\n")
+        self._size = _ArrowSize(row_group_size)
 
     def write(self, record: Mapping[str, Any]) -> None:
         self._file.write(json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n")
+        self._size.add(record)
 
     def close(self) -> None:
         self._file.close()
+        self._size.flush()
 
-    abort = close
+    @property
+    def num_bytes(self) -> int:
+        return self._size.num_bytes
+
+    def abort(self) -> None:
+        self._file.close()
 
 
 def parquet_schema() -> Any:
@@ -180,6 +210,7 @@ class _ParquetWriter:
         )
         self._rows: list[Mapping[str, Any]] = []
         self._row_group_size = row_group_size
+        self.num_bytes = 0
 
     def write(self, record: Mapping[str, Any]) -> None:
         self._rows.append(record)
@@ -192,6 +223,7 @@ class _ParquetWriter:
         if self._rows:
             batch = pa.RecordBatch.from_pylist(self._rows, schema=self._schema)
             self._writer.write_batch(batch, row_group_size=self._row_group_size)
+            self.num_bytes += batch.nbytes
             self._rows = []
 
     def close(self) -> None:
@@ -283,6 +315,7 @@ class Manifest:
     tokens: dict[str, int]
     files: dict[str, str]
     extra: dict[str, Any] = field(default_factory=dict)
+    num_bytes: dict[str, int] | None = None  # each split's Arrow bytes (not for pt)
 
     def to_dict(self) -> dict[str, Any]:
         ours = {
@@ -292,6 +325,8 @@ class Manifest:
             "tokens": self.tokens,
             "files": self.files,
         }
+        if self.num_bytes is not None:
+            ours["num_bytes"] = self.num_bytes
         return {**ours, **self.extra}
 
     def to_json(self) -> str:
@@ -340,7 +375,9 @@ def write_export(
         _begin(out)
         temps = {split: out / f".{split}{FORMATS[fmt]}.tmp" for split in splits}
         try:
-            counts, tokens = _write_splits(temps, fmt, records, row_group_size, on_progress)
+            counts, tokens, num_bytes = _write_splits(
+                temps, fmt, records, row_group_size, on_progress
+            )
             extra = dict(manifest_extra() if callable(manifest_extra) else manifest_extra)
             _check_extra(extra)
         except BaseException:
@@ -354,11 +391,11 @@ def write_export(
             files[name] = _write_file(out / name, data)
         if card is not None:
             files[CARD] = _write_file(
-                out / CARD, card(Manifest(fmt, counts, tokens, dict(files), extra))
+                out / CARD, card(Manifest(fmt, counts, tokens, dict(files), extra, num_bytes))
             )
         for stale in set(previous.get("files", {})) - set(files):
             _remove_ours(out, stale)
-        manifest = Manifest(fmt, counts, tokens, files, extra)
+        manifest = Manifest(fmt, counts, tokens, files, extra, num_bytes)
         _write_file(out / MANIFEST, manifest.to_json())
         (out / JOURNAL).unlink()
         return manifest
@@ -393,11 +430,12 @@ def _write_splits(
     records: Iterable[Mapping[str, Any]],
     row_group_size: int,
     on_progress: Callable[[int], None] | None,
-) -> tuple[dict[str, int], dict[str, int]]:
-    """Write each record into its split's temporary file; the records and tokens of
-    each split."""
+) -> tuple[dict[str, int], dict[str, int], dict[str, int] | None]:
+    """Write each record into its split's temporary file; the records, tokens and
+    Arrow bytes (None for pt) of each split."""
     counts = dict.fromkeys(temps, 0)
     tokens = dict.fromkeys(temps, 0)
+    sizes: dict[str, int | None] = {}
     writers: dict[str, Any] = {}
     try:
         for split, temp in temps.items():
@@ -410,7 +448,9 @@ def _write_splits(
             if on_progress is not None:
                 on_progress(done)
         while writers:
-            writers.popitem()[1].close()
+            split, writer = writers.popitem()
+            writer.close()
+            sizes[split] = getattr(writer, "num_bytes", None)
     except BaseException:
         for writer in writers.values():
             try:
@@ -418,7 +458,8 @@ def _write_splits(
             except Exception:
                 pass  # the first error is the one worth reporting
         raise
-    return counts, tokens
+    num_bytes = {split: sizes[split] for split in temps}
+    return counts, tokens, (None if None in num_bytes.values() else num_bytes)
 
 
 def _put_in_place(out: Path, temps: Mapping[str, Path]) -> dict[str, str]:

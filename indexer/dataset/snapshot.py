@@ -31,6 +31,7 @@ from indexer.dataset.card import dataset_card
 from indexer.dataset.curate import BULK, CLONES, Curation, Funnel
 from indexer.dataset.dedup import DEFAULT_THRESHOLD, Dedup
 from indexer.dataset.export import Manifest, split_of, time_splits, write_export
+from indexer.dataset.source import source_of
 from indexer.dataset.splits import (
     DEFAULT_RATIOS,
     DEFAULT_RULE,
@@ -251,6 +252,7 @@ def export_snapshot(
     at_oid = str(git.resolve_commit(target.repo, at).id)
     commits = _indexed_history(target, at, at_oid)
     stored, tokenizer, template_name = _tokenizer_for(target, template)
+    source = source_of(target.repo, target.repo[at_oid])
     times = None
     if split == "time":
         times = time_splits([(oid, target.repo[oid].commit_time) for oid in commits], ratios)
@@ -259,7 +261,7 @@ def export_snapshot(
         tokenizer,
         template_name,
         max_tokens,
-        _repo_name(target),
+        source.name,
         split,
         tuple(ratios),
         curation,
@@ -290,6 +292,7 @@ def export_snapshot(
             return {
                 "at": at_oid,
                 "repo": settings.repo_name,
+                "source": {"url": source.url, "licenses": list(source.licenses)},
                 "tokenizer": {
                     "name": stored.name,
                     "kind": stored.kind,
@@ -427,11 +430,6 @@ def _indexed_history(target: Target, at: str, at_oid: str) -> list[str]:
             hint="run `commit-indexer backfill`: it builds them again, then export",
         )
     return commits
-
-
-def _repo_name(target: Target) -> str:
-    workdir = target.repo.workdir
-    return Path(workdir).name if workdir else git.common_dir(target.repo).name
 
 
 @dataclass(frozen=True)

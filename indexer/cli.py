@@ -723,6 +723,47 @@ def _print_export(manifest: Manifest, out_dir: Path) -> None:
         )
 
 
+@app.command("report")
+def report_command(
+    out_file: Annotated[
+        Path | None,
+        typer.Argument(
+            metavar="[OUT.html]",
+            help="Where to write the page [default: report.html in the store's folder].",
+        ),
+    ] = None,
+    at: Annotated[str, typer.Option("--at", help="Report what is reachable from REV.")] = "HEAD",
+    max_tokens: Annotated[int, typer.Option("--max-tokens", min=16)] = 2048,
+    repo: RepoOpt = Path("."),
+    db: DbOpt = None,
+) -> None:
+    """One HTML page of plots about the data: over time, token lengths, the curation
+    funnel, context coverage, the most-changed items, skips. Open it in a browser."""
+    from indexer.git import common_dir
+    from indexer.progress_bars import export_bar
+    from indexer.report import build_report
+
+    with _opened(repo, db) as target:
+        path = out_file or common_dir(target.repo) / "commit-indexer" / "report.html"
+        with export_bar(err, "reading") as progress:
+            task = progress.add_task("report", total=None)
+
+            def update(done: int, total: int) -> None:
+                progress.update(task, completed=done, total=total)
+
+            page = build_report(target, at, max_tokens, on_progress=update)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(page, encoding="utf-8")
+    except OSError as exc:
+        raise IndexerError(
+            f"cannot write the report to {path}: {exc.strerror or exc}",
+            hint="give another path: `commit-indexer report OUT.html`",
+        ) from None
+    plots = page.count('class="plot"')
+    out.print(f"wrote {path} ({plots} plots)")
+
+
 @app.command("gc")
 def gc_command(
     remotes: Annotated[

@@ -65,10 +65,10 @@ class SyncBar:
             self.progress.stop()
 
 
-def export_bar(console: Console) -> Progress:
-    """The bar of `export`: commits done, of a total it learns as it goes."""
+def export_bar(console: Console, doing: str = "exporting") -> Progress:
+    """The bar of `export` (and `report`): commits done, of a total it learns as it goes."""
     return Progress(
-        TextColumn("exporting"),
+        TextColumn(doing),
         BarColumn(),
         MofNCompleteColumn(),
         TextColumn("commits"),

@@ -10,7 +10,8 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -230,13 +231,69 @@ def export_snapshot(
     message: str = "full",
 ) -> Manifest:
     """Write the examples of the commits reachable from `at` to `out`, with a dataset
-    card (README.md) and the manifest: curated (`curation`), split by `split`
-    (`dataset.splits`), duplicates left out as `dedup` says, each fitted to
-    `max_tokens` with the segments `context` and `message` keep.
+    card (README.md), the tokenizer's files and the manifest: curated (`curation`),
+    split by `split` (`dataset.splits`), duplicates left out as `dedup` says, each
+    fitted to `max_tokens` with the segments `context` and `message` keep. The same
+    store and arguments give byte-identical files.
+    """
+    with snapshot_records(
+        target,
+        at,
+        template,
+        max_tokens,
+        split,
+        on_progress,
+        dedup,
+        near_threshold,
+        ratios=ratios,
+        curation=curation,
+        context=context,
+        message=message,
+    ) as snapshot:
+        return write_export(
+            out,
+            snapshot.records,
+            fmt,
+            snapshot.manifest_extra,
+            splits=[n for n, _ in ratios],
+            card=dataset_card,
+            attachments=snapshot.tokenizer_files,
+        )
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """An export's records as they stream, what its manifest says once they have,
+    and the tokenizer's files."""
+
+    records: Iterable[dict[str, Any]]
+    manifest_extra: Callable[[], dict[str, Any]]
+    tokenizer_files: dict[str, str | bytes]
+
+
+@contextmanager
+def snapshot_records(
+    target: Target,
+    at: str = "HEAD",
+    template: str | None = None,
+    max_tokens: int = 2048,
+    split: str = DEFAULT_RULE,
+    on_progress: Callable[[int, int], None] | None = None,
+    dedup: str = "exact",
+    near_threshold: float = DEFAULT_THRESHOLD,
+    *,
+    ratios: Ratios = DEFAULT_RATIOS,
+    curation: Curation | None = None,
+    context: str = "full",
+    message: str = "full",
+) -> Iterator[Snapshot]:
+    """The records an export of these arguments writes, for as long as the store is
+    open (`export_snapshot` writes them; `report` reads them).
 
     Two passes over the store: the first decides each example's split or why it is
-    left out (reading no segments), and gathers the validation and test targets; the second
-    tokenizes and writes. The same store and arguments give byte-identical files.
+    left out (reading no segments), and gathers the validation and test targets; the
+    second, as the records are read, tokenizes (token ids cached in the store) and
+    fits them.
     """
     split = check_rule(split)
     curation = curation or Curation()
@@ -316,14 +373,8 @@ def export_snapshot(
                 "secrets": records.tally.secrets,
             }
 
-        return write_export(
-            out,
-            records,
-            fmt,
-            manifest_extra,
-            splits=[n for n, _ in ratios],
-            card=dataset_card,
-            attachments=_tokenizer_files(tokenizer, template_name, max_tokens),
+        yield Snapshot(
+            records, manifest_extra, _tokenizer_files(tokenizer, template_name, max_tokens)
         )
 
 

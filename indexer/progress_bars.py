@@ -30,16 +30,19 @@ class _RateColumn(ProgressColumn):
         if elapsed <= 0:
             return Text("")
         blobs = task.fields.get("blobs", 0)
-        return Text(f"{task.completed / elapsed:,.0f} commits/s  {blobs / elapsed:,.0f} blobs/s")
+        rate = f"{task.completed / elapsed:,.0f}/s {blobs / elapsed:,.0f} blobs/s"
+        return Text(rate, no_wrap=True, overflow="ellipsis")
 
 
 class SyncBar:
     """A rich progress bar that appears with the first commit written, so a sync with
     nothing to do, or one that fails before it starts, prints no empty bar."""
 
+    # The bar takes the width the others leave: a line fits 80 columns, rather than
+    # wrapping its last words.
     columns = (
         TextColumn("indexing"),
-        BarColumn(),
+        BarColumn(bar_width=None),
         MofNCompleteColumn(),
         TextColumn("commits"),
         _RateColumn(),
@@ -55,7 +58,7 @@ class SyncBar:
 
     def update(self, p: SyncProgress) -> None:
         if self.progress is None:
-            self.progress = Progress(*self.columns, console=self.console)
+            self.progress = Progress(*self.columns, console=self.console, expand=True)
             self.progress.start()
             self.task = self.progress.add_task("sync", total=p.total, blobs=0)
         self.progress.update(self.task, completed=p.done, total=p.total, blobs=p.blobs)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import signal
 import sqlite3
 import subprocess
@@ -298,3 +299,46 @@ def test_two_backfills_at_once_both_succeed_and_store_each_commit_once(
     clean = new_store("clean")
     assert cli("backfill", "--repo", repo.path, "--db", clean).exit_code == 0
     assert dump_store(url) == dump_store(clean)
+
+
+def test_the_progress_bar_ends_at_every_commit_and_fits_80_columns(tmp_path: Path) -> None:
+    """Merges make no examples: the bar's last frame still counts them done, and no
+    frame wraps in an 80-column terminal."""
+    import io
+
+    from adversarial import merge
+    from gitrepo import make_repo
+    from rich.console import Console
+
+    from indexer.index.sync import sync
+    from indexer.progress_bars import SyncBar
+    from indexer.store import open_target
+
+    repo = make_repo(tmp_path)
+    repo.commit({"src/lib.rs": "pub fn a() {}\n"}, "one")
+    for i in range(3):
+        repo.git("checkout", "-q", "-b", f"side{i}")
+        repo.commit({f"src/s{i}.rs": f"pub fn s{i}() {{}}\n"}, f"side {i}")
+        repo.git("checkout", "-q", "main")
+        repo.commit({f"src/m{i}.rs": f"pub fn m{i}() {{}}\n"}, f"main {i}")
+        merge(repo, f"side{i}")
+    screen = io.StringIO()
+    bar = SyncBar(Console(file=screen, width=80, force_terminal=True, color_system=None))
+    seen = []
+
+    def update(p: object) -> None:
+        seen.append(p)
+        bar.update(p)
+
+    target = open_target(str(repo.path))
+    try:
+        result = sync(target, workers=1, on_progress=update)
+    finally:
+        bar.close()
+        target.close()
+    assert result.commits == 10 == seen[-1].total
+    assert seen[-1].done == seen[-1].total  # the three merges included
+    shown = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", screen.getvalue())
+    frames = [f for f in shown.replace("\r", "\n").splitlines() if f.strip()]
+    assert "10/10 commits" in frames[-1] and "blobs/s" in frames[-1], frames[-3:]
+    assert all(len(f) <= 80 for f in frames), max(frames, key=len)

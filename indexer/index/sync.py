@@ -422,6 +422,7 @@ class _Writer:
         self.pending: deque[_Pending] = deque()
         self.claimed: set[str] = set()  # blobs sent to be parsed in this run
         self.blobs = 0
+        self.without_examples = 0  # commits written that make none (merges, ...): done
 
     def run(
         self,
@@ -431,7 +432,8 @@ class _Writer:
     ) -> int:
         def report() -> None:
             if on_progress:
-                on_progress(SyncProgress(self.builder.written, total, self.blobs))
+                done = self.builder.written + self.without_examples
+                on_progress(SyncProgress(done, total, self.blobs))
 
         repo, todo = self.target.repo, self.plan.todo
         for commit_id, oid in unbuilt:
@@ -496,6 +498,8 @@ class _Writer:
         self.builder.remember(taken)
         if makes:
             self.builder.add(commit_id, item.info, item.changes)
+        else:
+            self.without_examples += 1
 
 
 def _read_commit(repo: pygit2.Repository, oid: str) -> tuple[git.CommitInfo, list[git.FileChange]]:

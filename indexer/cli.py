@@ -657,16 +657,26 @@ def export_command(
         float,
         typer.Option("--near-threshold", min=0.0, max=1.0, help="Jaccard similarity for near."),
     ] = 0.85,
+    shard_size: Annotated[
+        str,
+        typer.Option(
+            "--shard-size",
+            help="A jsonl or parquet split larger than this (500MB, 20KB, 1GB) is cut into"
+            " files of about this size: train-00000-of-00003.parquet.",
+        ),
+    ] = "500MB",
     repo: RepoOpt = Path("."),
     db: DbOpt = None,
 ) -> None:
     """Write the dataset as it stands: train/validation/test files, README.md and manifest.json."""
     from indexer.dataset.curate import Curation, check_keep
+    from indexer.dataset.export import parse_size
     from indexer.dataset.snapshot import ensure_tokenizer, export_snapshot
     from indexer.dataset.splits import parse_ratios
     from indexer.progress_bars import export_bar
 
     curation = Curation(check_keep([k.value for k in keep or []]), min_lines, max_per_commit)
+    shard_bytes = parse_size(shard_size, "--shard-size")
     split_ratios = parse_ratios(ratios)
     with _opened(repo, db) as target:
         trained = ensure_tokenizer(target)
@@ -697,6 +707,7 @@ def export_command(
                 curation=curation,
                 context=context,
                 message=message,
+                shard_bytes=shard_bytes,
             )
     _print_export(manifest, out_dir)
 

@@ -376,3 +376,40 @@ def test_a_manifest_always_pins_the_files_beside_it(tmp_path: Path) -> None:
         export.os.replace = real_replace
     assert seen == [True]  # while records stream, the old export stands whole
     assert all(not present for name, present in states), states
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "parquet"])
+def test_a_large_split_is_cut_into_shards_named_as_the_hub_names_them(
+    tmp_path: Path, fmt: str
+) -> None:
+    from indexer.dataset.loader import ExportDataset
+
+    out = tmp_path / "out"
+    whole = write_export(tmp_path / "whole", sample_records(), fmt, EXTRA, row_group_size=20)
+    cut = write_export(out, sample_records(), fmt, EXTRA, row_group_size=20, shard_bytes=8_000)
+    assert cut.counts == whole.counts
+    for split, size in whole.num_bytes.items():  # Arrow's bitmaps round per batch
+        assert abs(cut.num_bytes[split] - size) <= 8 * n_files(cut, split), split
+    ext = f".{fmt}"
+    train = sorted(name for name in cut.files if name.startswith("train"))
+    n = len(train)
+    assert n > 2 and train == [f"train-{i:05d}-of-{n:05d}{ext}" for i in range(n)]
+    assert all((out / name).stat().st_size < 3 * 8_000 + 40_000 for name in train)
+    a, b = ExportDataset(tmp_path / "whole"), ExportDataset(out)
+    assert len(a) == len(b) == cut.counts["train"]
+    for i in (0, 1, len(a) // 2, len(a) - 1):
+        assert a.meta(i) == b.meta(i) and all(torch_equal(a[i][k], b[i][k]) for k in a[i])
+    again = write_export(out, sample_records(), fmt, EXTRA, row_group_size=20, shard_bytes=8_000)
+    assert again == cut  # the same bytes, cut at the same places
+    write_export(out, sample_records(), fmt, EXTRA, row_group_size=20)  # unsharded again
+    assert sorted(p.name for p in out.glob("train*")) == [f"train{ext}"]  # the shards went
+
+
+def n_files(manifest: Any, split: str) -> int:
+    return sum(1 for name in manifest.files if name.startswith(split))
+
+
+def torch_equal(a: Any, b: Any) -> bool:
+    import torch
+
+    return torch.equal(a, b)

@@ -189,3 +189,21 @@ def test_sft_trainer_trains_on_the_text_columns(
     trainer.train()
     after = trainer.evaluate()["eval_loss"]
     assert after < 0.7 * before, (before, after)
+
+
+def test_a_sharded_export_loads_and_streams(export: Path, tmp_path: Path) -> None:
+    """`--shard-size` cuts the splits as the Hub does; `load_dataset` reads the shards
+    (the card lists them), streams them, and gets what the whole files hold. (A
+    parquet file is cut between row groups of 1,024 records: test_export's shards.)"""
+    repo = export.parent / "repo"
+    for fmt in ("jsonl",):
+        out = tmp_path / f"sharded-{fmt}"
+        result = cli("export", out, "--repo", repo, "--format", fmt, "--shard-size", "40KB")
+        assert result.exit_code == 0, result.output
+        shards = sorted(p.name for p in out.glob(f"train-*-of-*.{fmt}"))
+        assert len(shards) > 2, sorted(p.name for p in out.iterdir())
+        whole = datasets.load_dataset(str(export))["train"]
+        cut = datasets.load_dataset(str(out))["train"]
+        assert cut["id"] == whole["id"] and cut["input_ids"] == whole["input_ids"]
+        streamed = datasets.load_dataset(str(out), streaming=True)["train"]
+        assert [row["id"] for row in streamed] == whole["id"]

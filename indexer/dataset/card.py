@@ -14,7 +14,7 @@ from typing import Any
 
 import yaml
 
-from indexer.dataset.export import FORMATS, Manifest
+from indexer.dataset.export import Manifest, split_files
 
 # The record's fields as `datasets` features; types match export.parquet_schema().
 _FEATURES: list[dict[str, Any]] = [
@@ -83,8 +83,10 @@ def dataset_card(manifest: Manifest) -> str:
     # holds no data ("corresponds to no data"), and would fail on the whole export.
     held = {split: n for split, n in counts.items() if n}
     if m["format"] in ("jsonl", "parquet"):  # `datasets` cannot read the torch files
-        ext = FORMATS[m["format"]]
-        files = [{"split": split, "path": f"{split}{ext}"} for split in held]
+        files = []
+        for split in held:
+            paths = split_files(m["files"], split, m["format"])
+            files.append({"split": split, "path": paths[0] if len(paths) == 1 else paths})
         header["configs"] = [{"config_name": "default", "data_files": files}]
     header["dataset_info"] = {"features": _FEATURES}
     sizes = m.get("num_bytes")

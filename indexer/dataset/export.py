@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 from array import array
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -153,6 +154,9 @@ class _JsonlWriter:
         self._file.write(json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n")
         self._size.add(record)
 
+    def size(self) -> int:
+        return self._file.tell()
+
     def close(self) -> None:
         self._file.close()
         self._size.flush()
@@ -211,11 +215,16 @@ class _ParquetWriter:
         self._rows: list[Mapping[str, Any]] = []
         self._row_group_size = row_group_size
         self.num_bytes = 0
+        self._path = path
 
     def write(self, record: Mapping[str, Any]) -> None:
         self._rows.append(record)
         if len(self._rows) >= self._row_group_size:
             self._flush()
+
+    def size(self) -> int:
+        """The bytes of the row groups written so far."""
+        return self._path.stat().st_size
 
     def _flush(self) -> None:
         import pyarrow as pa
@@ -304,6 +313,82 @@ def _smallest(torch: Any, tensor: Any) -> Any:
 
 
 _WRITERS = {"jsonl": _JsonlWriter, "parquet": _ParquetWriter, "pt": _PtWriter}
+# A split larger than this is cut into files of about this size (Hugging Face's
+# `push_to_hub` default), named as the Hub names them: train-00000-of-00003.parquet.
+# `datasets` streams them one by one. A parquet file is cut between its row groups;
+# one torch file is never cut.
+DEFAULT_SHARD_BYTES = 500 * 1000**2
+
+
+_SIZE = re.compile(r"(\d+(?:\.\d+)?)\s*([KMGT]?B)?", re.IGNORECASE)
+_UNITS = {"B": 1, "KB": 1000, "MB": 1000**2, "GB": 1000**3, "TB": 1000**4}
+
+
+def parse_size(text: str, option: str) -> int:
+    """`500MB`, `20KB`, `1.5GB` or a number of bytes, as Hugging Face writes sizes."""
+    found = _SIZE.fullmatch(text.strip())
+    size = int(float(found[1]) * _UNITS[(found[2] or "B").upper()]) if found else 0
+    if size < 1:
+        raise IndexerError(f"{option} {text!r} is not a size", hint=f"e.g. {option} 500MB")
+    return size
+
+
+def split_files(names: Iterable[str], split: str, fmt: str) -> list[str]:
+    """The files of `split` among an export's file names, in order: its one file, or
+    its shards."""
+    ext = FORMATS[fmt]
+    shard = re.compile(re.escape(split) + r"-\d{5}-of-\d{5}" + re.escape(ext))
+    return sorted(n for n in names if n == f"{split}{ext}" or shard.fullmatch(n))
+
+
+class _Shards:
+    """One split's files, in temporary names: after a record takes the current one to
+    `shard_bytes`, the next goes to a new one."""
+
+    def __init__(
+        self, out: Path, split: str, fmt: str, row_group_size: int, shard_bytes: int | None
+    ) -> None:
+        self.out, self.split, self.fmt = out, split, fmt
+        self.row_group_size = row_group_size
+        self.shard_bytes = shard_bytes if fmt != "pt" else None
+        self.temps: list[Path] = []
+        self.num_bytes: int | None = 0
+        self._records = 0  # in the current file
+        self._writer: Any = None
+        self._open()
+
+    def _open(self) -> None:
+        temp = self.out / f".{self.split}-{len(self.temps):05d}{FORMATS[self.fmt]}.tmp"
+        self.temps.append(temp)
+        self._writer = _WRITERS[self.fmt](temp, self.row_group_size)
+        self._records = 0
+
+    def write(self, record: Mapping[str, Any]) -> None:
+        self._writer.write(record)
+        self._records += 1
+        if self.shard_bytes is not None and self._writer.size() >= self.shard_bytes:
+            self._close_file()
+            self._open()
+
+    def _close_file(self) -> None:
+        self._writer.close()
+        size = getattr(self._writer, "num_bytes", None)
+        self.num_bytes = None if size is None or self.num_bytes is None else self.num_bytes + size
+
+    def close(self) -> None:
+        self._close_file()
+        if self._records == 0 and len(self.temps) > 1:  # the file opened after the last cut
+            self.temps.pop().unlink()
+
+    def abort(self) -> None:
+        self._writer.abort()
+
+    def names(self) -> list[str]:
+        """The files' names in place: `train.jsonl`, or train-00000-of-00002.jsonl and on."""
+        ext, n = FORMATS[self.fmt], len(self.temps)
+        if n == 1:
+            return [f"{self.split}{ext}"]
+        return [f"{self.split}-{i:05d}-of-{n:05d}{ext}" for i in range(n)]
 
 
 @dataclass(frozen=True)
@@ -347,9 +432,11 @@ def write_export(
     row_group_size: int = ROW_GROUP_SIZE,
     card: Callable[[Manifest], str] | None = None,
     attachments: Mapping[str, str | bytes] | None = None,
+    shard_bytes: int | None = DEFAULT_SHARD_BYTES,
 ) -> Manifest:
     """Stream `records` into `<split>.<fmt>` files in `out_dir` (one per split, empty
-    ones included) and write `manifest.json`; returns the manifest. `manifest_extra`
+    ones included; a split over `shard_bytes` in shards, `DEFAULT_SHARD_BYTES`) and
+    write `manifest.json`; returns the manifest. `manifest_extra`
     is the caller's part of it, or a function that gives it once every record is
     written (for counts made while the records stream). `attachments` are more files
     to write beside them (the tokenizer's, `TOKENIZER_FILES`), by name. With `card`,
@@ -373,20 +460,21 @@ def write_export(
         if not callable(manifest_extra):
             _check_extra(manifest_extra)  # before anything is written
         _begin(out)
-        temps = {split: out / f".{split}{FORMATS[fmt]}.tmp" for split in splits}
+        shards: dict[str, _Shards] = {}
         try:
-            counts, tokens, num_bytes = _write_splits(
-                temps, fmt, records, row_group_size, on_progress
-            )
+            for split in splits:
+                shards[split] = _Shards(out, split, fmt, row_group_size, shard_bytes)
+            counts, tokens, num_bytes = _write_splits(shards, records, on_progress)
             extra = dict(manifest_extra() if callable(manifest_extra) else manifest_extra)
             _check_extra(extra)
         except BaseException:
-            for temp in temps.values():
-                temp.unlink(missing_ok=True)
+            for shard in shards.values():
+                for temp in shard.temps:
+                    temp.unlink(missing_ok=True)
             if not previous:
                 (out / JOURNAL).unlink(missing_ok=True)  # nothing of ours was there, nor is now
             raise
-        files = _put_in_place(out, temps)
+        files = _put_in_place(out, shards.values())
         for name, data in sorted(attachments.items()):
             files[name] = _write_file(out / name, data)
         if card is not None:
@@ -425,52 +513,50 @@ def _begin(out: Path) -> None:
 
 
 def _write_splits(
-    temps: Mapping[str, Path],
-    fmt: str,
+    shards: Mapping[str, _Shards],
     records: Iterable[Mapping[str, Any]],
-    row_group_size: int,
     on_progress: Callable[[int], None] | None,
 ) -> tuple[dict[str, int], dict[str, int], dict[str, int] | None]:
-    """Write each record into its split's temporary file; the records, tokens and
-    Arrow bytes (None for pt) of each split."""
-    counts = dict.fromkeys(temps, 0)
-    tokens = dict.fromkeys(temps, 0)
-    sizes: dict[str, int | None] = {}
-    writers: dict[str, Any] = {}
+    """Write each record into its split's files; the records, tokens and Arrow bytes
+    (None for pt) of each split."""
+    counts = dict.fromkeys(shards, 0)
+    tokens = dict.fromkeys(shards, 0)
+    open_shards = dict(shards)
     try:
-        for split, temp in temps.items():
-            writers[split] = _WRITERS[fmt](temp, row_group_size)
         for done, record in enumerate(records, 1):
             _check_record(record, counts)
-            writers[record["split"]].write(record)
+            shards[record["split"]].write(record)
             counts[record["split"]] += 1
             tokens[record["split"]] += record["n_tokens"]
             if on_progress is not None:
                 on_progress(done)
-        while writers:
-            split, writer = writers.popitem()
-            writer.close()
-            sizes[split] = getattr(writer, "num_bytes", None)
+        while open_shards:
+            open_shards.popitem()[1].close()
     except BaseException:
-        for writer in writers.values():
+        for shard in open_shards.values():
             try:
-                writer.abort()
+                shard.abort()
             except Exception:
                 pass  # the first error is the one worth reporting
         raise
-    num_bytes = {split: sizes[split] for split in temps}
-    return counts, tokens, (None if None in num_bytes.values() else num_bytes)
+    sizes = {split: shard.num_bytes for split, shard in shards.items()}
+    if any(size is None for size in sizes.values()):
+        return counts, tokens, None
+    return counts, tokens, {split: size or 0 for split, size in sizes.items()}
 
 
-def _put_in_place(out: Path, temps: Mapping[str, Path]) -> dict[str, str]:
+def _put_in_place(out: Path, shards: Iterable[_Shards]) -> dict[str, str]:
     """Move the split files into place, the old manifest gone first (a folder without
     one holds no complete export); their names and sha256."""
-    files = {}
-    for temp in temps.values():
-        files[temp.name.removeprefix(".").removesuffix(".tmp")] = _sha256(temp)
+    moves = [
+        (temp, name)
+        for shard in shards
+        for temp, name in zip(shard.temps, shard.names(), strict=True)
+    ]
+    files = {name: _sha256(temp) for temp, name in moves}
     (out / MANIFEST).unlink(missing_ok=True)
-    for temp in temps.values():
-        os.replace(temp, out / temp.name.removeprefix(".").removesuffix(".tmp"))
+    for temp, name in moves:
+        os.replace(temp, out / name)
     return files
 
 
@@ -538,7 +624,16 @@ def _is_our_name(name: str) -> bool:
     if name == CARD or name in TOKENIZER_FILES:
         return True
     stem, dot, ext = name.partition(".")
-    return bool(stem) and stem.isidentifier() and f"{dot}{ext}" in FORMATS.values()
+    split, _dash, shard = stem.partition("-")
+    return (
+        bool(split)
+        and split.isidentifier()
+        and (not shard or _SHARD.fullmatch(shard) is not None)
+        and f"{dot}{ext}" in FORMATS.values()
+    )
+
+
+_SHARD = re.compile(r"\d{5}(?:-of-\d{5})?")  # 00001-of-00003; 00001 as a temporary name
 
 
 def _is_our_temp(name: str) -> bool:

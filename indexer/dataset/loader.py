@@ -10,6 +10,7 @@ convention: a causal model shifts them by one itself.
 
 from __future__ import annotations
 
+import bisect
 import json
 import warnings
 from array import array
@@ -20,19 +21,35 @@ from typing import Any
 import torch
 from torch.utils.data import Dataset
 
-from indexer.dataset.export import FORMATS, MANIFEST, PT_FORMAT, TOKEN_KEYS
+from indexer.dataset.export import FORMATS, MANIFEST, PT_FORMAT, TOKEN_KEYS, split_files
 from indexer.errors import IndexerError
 
 IGNORE_INDEX = -100  # the label of a position that is not scored, as torch's losses expect
 
 
 class ExportDataset(Dataset):
-    """The examples of one split of an export directory (or of one split file)."""
+    """The examples of one split of an export directory (its one file or its shards),
+    or of one split file."""
 
     def __init__(self, path: Path | str, split: str = "train") -> None:
-        self.file = _split_file(Path(path), split)
+        self.files = _split_files(Path(path), split)
         loaders = {".pt": _load_pt, ".parquet": _load_parquet, ".jsonl": _load_jsonl}
-        self._tokens, self._offsets, self._meta = loaders[self.file.suffix](self.file)
+        parts = [loaders[file.suffix](file) for file in self.files]
+        if len(parts) == 1:
+            self._tokens, self._offsets, meta = parts[0]
+            self._metas, self._starts = [meta], [0]
+        else:  # shards end to end
+            self._tokens = {key: torch.cat([p[0][key] for p in parts]) for key in TOKEN_KEYS}
+            offsets = [torch.zeros(1, dtype=torch.long)]
+            self._starts, tokens, examples = [], 0, 0  # where each shard begins
+            for _tokens, own, _meta in parts:
+                self._starts.append(examples)
+                offsets.append(own[1:].long() + tokens)
+                tokens += int(own[-1])
+                examples += len(own) - 1
+            self._offsets = torch.cat(offsets)
+            self._metas = [p[2] for p in parts]
+        self.file = self.files[0]
 
     def __len__(self) -> int:
         return len(self._offsets) - 1
@@ -44,7 +61,9 @@ class ExportDataset(Dataset):
     def meta(self, index: int) -> dict[str, Any]:
         """The example's other fields (id, commit, path, segments, target, ...)."""
         self._span(index)
-        return self._meta(index % len(self))
+        index %= len(self)
+        shard = bisect.bisect_right(self._starts, index) - 1
+        return self._metas[shard](index - self._starts[shard])
 
     def _span(self, index: int) -> tuple[int, int]:
         if not -len(self) <= index < len(self):
@@ -82,13 +101,13 @@ def collate(
     return out
 
 
-def _split_file(path: Path, split: str) -> Path:
+def _split_files(path: Path, split: str) -> list[Path]:
     if path.is_file():
         if path.suffix not in FORMATS.values():
             raise IndexerError(
                 f"{path} is not an export file", hint="give a .pt, .parquet or .jsonl"
             )
-        return path
+        return [path]
     try:
         manifest = json.loads((path / MANIFEST).read_text(encoding="utf-8"))
     except (OSError, ValueError):
@@ -96,12 +115,13 @@ def _split_file(path: Path, split: str) -> Path:
             f"{path} holds no export (no readable {MANIFEST})",
             hint="give the OUT folder of `commit-indexer export`",
         ) from None
-    file = path / f"{split}{FORMATS[manifest['format']]}"
-    if not file.is_file():
+    names = split_files(manifest.get("files", {}), split, manifest["format"])
+    files = [path / name for name in names]
+    if not files or not all(file.is_file() for file in files):
         raise IndexerError(
             f"{path} has no split {split!r}", hint=f"its splits: {', '.join(manifest['counts'])}"
         )
-    return file
+    return files
 
 
 def _load_pt(file: Path) -> tuple[dict[str, torch.Tensor], torch.Tensor, Any]:

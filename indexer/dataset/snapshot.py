@@ -31,7 +31,13 @@ from indexer.dataset.budget import (
 from indexer.dataset.card import dataset_card
 from indexer.dataset.curate import BULK, CLONES, Curation, Funnel
 from indexer.dataset.dedup import DEFAULT_THRESHOLD, Dedup
-from indexer.dataset.export import Manifest, split_of, time_splits, write_export
+from indexer.dataset.export import (
+    DEFAULT_SHARD_BYTES,
+    Manifest,
+    split_of,
+    time_splits,
+    write_export,
+)
 from indexer.dataset.source import source_of
 from indexer.dataset.splits import (
     DEFAULT_RATIOS,
@@ -229,6 +235,7 @@ def export_snapshot(
     curation: Curation | None = None,
     context: str = "full",
     message: str = "full",
+    shard_bytes: int | None = DEFAULT_SHARD_BYTES,
 ) -> Manifest:
     """Write the examples of the commits reachable from `at` to `out`, with a dataset
     card (README.md), the tokenizer's files and the manifest: curated (`curation`),
@@ -258,6 +265,7 @@ def export_snapshot(
             splits=[n for n, _ in ratios],
             card=dataset_card,
             attachments=snapshot.tokenizer_files,
+            shard_bytes=shard_bytes,
         )
 
 

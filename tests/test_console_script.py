@@ -53,11 +53,10 @@ def test_options_of_a_few_words_are_choices_checked_before_any_work(tmp_path: Pa
     made; the choices are listed in the help and are the modules' own lists."""
     from typing import get_args
 
-    from indexer import cli
+    from indexer import cli, secrets
     from indexer.dataset import curate, dedup, export, splits
     from indexer.dataset.budget import TEMPLATES
     from indexer.dataset.snapshot import CONTEXT_MODES, MESSAGE_MODES
-    from indexer.index import secrets
 
     assert get_args(cli.Format) == tuple(export.FORMATS)
     assert get_args(cli.TemplateName) == tuple(TEMPLATES)

@@ -32,7 +32,7 @@ from planted import (
 from indexer.dataset.curate import FILTERS
 from indexer.dataset.tokenizer import Tokenizer
 from indexer.demo import build_demo_repo
-from indexer.index.secrets import _maybe, scan_example
+from indexer.secrets import _maybe, scan_example
 from indexer.shapes import Example, Segment
 from indexer.store import examples as example_store
 from indexer.store import open_target

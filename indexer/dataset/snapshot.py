@@ -58,8 +58,8 @@ from indexer.dataset.tokenizer import (
     train_native,
 )
 from indexer.errors import IndexerError
-from indexer.index.secrets import redact_texts
 from indexer.rust import SUFFIX
+from indexer.secrets import redact_texts
 from indexer.shapes import (
     BUILDER_VERSION,
     DEFINITION_PREFIXES,

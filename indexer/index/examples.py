@@ -16,7 +16,6 @@ from difflib import SequenceMatcher
 from typing import TYPE_CHECKING, NamedTuple, Protocol, TypeVar
 
 from indexer import messages
-from indexer.index.secrets import DEFAULT_MODE, screen
 from indexer.rust.resolve import SymbolTable, references, resolve
 from indexer.rust.text import (
     children,
@@ -27,6 +26,7 @@ from indexer.rust.text import (
     target_text,
 )
 from indexer.rust.tokens import edit_type
+from indexer.secrets import DEFAULT_MODE, screen
 from indexer.shapes import (
     CODE,
     CONTEXT_PREFIX,

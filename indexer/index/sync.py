@@ -29,9 +29,9 @@ from indexer.errors import IndexerError
 from indexer.index.examples import build_examples, makes_examples
 from indexer.index.parsing import BlobParser, Packed, ParseResult, ParserPool, Work, unpack
 from indexer.index.reparse import reparse_outdated
-from indexer.index.secrets import check_mode, mode_of, redact_commit
 from indexer.index.symbols import StoreSource, build_in_worker
 from indexer.rust import DEFAULT_MAX_BLOB_BYTES, SUFFIX, ParsedBlob
+from indexer.secrets import check_mode, mode_of, redact_commit
 from indexer.shapes import BUILDER_VERSION, Built
 from indexer.store import Target, translate_errors
 from indexer.store.commits import (

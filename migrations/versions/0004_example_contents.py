@@ -27,7 +27,7 @@ _CHUNK = 1000
 
 def upgrade() -> None:
     # Imported here: only a store that needs this migration pays for it.
-    from indexer.index.secrets import scan_example
+    from indexer.secrets import scan_example
     from indexer.shapes import Example, Segment
     from indexer.store.examples import content_key, segments_json
 

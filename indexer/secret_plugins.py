@@ -12,7 +12,7 @@ import re
 
 from detect_secrets.plugins.base import RegexBasedDetector
 
-from indexer.index.secrets import ENV_ASSIGNMENT, RUST_BINDINGS
+from indexer.secrets import ENV_ASSIGNMENT, RUST_BINDINGS
 
 
 class GitHubFineGrainedTokenDetector(RegexBasedDetector):

@@ -665,6 +665,15 @@ def export_command(
             " files of about this size: train-00000-of-00003.parquet.",
         ),
     ] = "500MB",
+    pack_to: Annotated[
+        int | None,
+        typer.Option(
+            "--pack",
+            min=16,
+            help="Pack each split's examples end to end into sequences of at most N tokens"
+            " (labels kept per example, position_ids from 0 at each) [default: unpacked].",
+        ),
+    ] = None,
     repo: RepoOpt = Path("."),
     db: DbOpt = None,
 ) -> None:
@@ -708,14 +717,20 @@ def export_command(
                 context=context,
                 message=message,
                 shard_bytes=shard_bytes,
+                pack_to=pack_to,
             )
     _print_export(manifest, out_dir)
 
 
 def _print_export(manifest: Manifest, out_dir: Path) -> None:
     counts = ", ".join(f"{n} {name}" for name, n in manifest.counts.items())
-    out.print(f"wrote {sum(manifest.counts.values())} examples ({counts}) to {out_dir}")
     funnel = manifest.extra["funnel"]
+    pack_to = manifest.extra["settings"].get("pack")
+    what = "examples"
+    if pack_to:
+        exported = sum(funnel["exported"].values())
+        what = f"sequences of at most {pack_to} tokens, packing {exported} examples"
+    out.print(f"wrote {sum(manifest.counts.values())} {what} ({counts}) to {out_dir}")
     left_out = ", ".join(f"{n} {reason}" for reason, n in funnel["left_out"].items() if n)
     out.print(
         f"of {funnel['examples']} examples stored for {funnel['commits']} commits;"

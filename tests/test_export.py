@@ -413,3 +413,26 @@ def torch_equal(a: Any, b: Any) -> bool:
     import torch
 
     return torch.equal(a, b)
+
+
+@pytest.mark.parametrize("packed", [False, True])
+def test_the_arrow_size_is_what_pyarrow_says(packed: bool) -> None:
+    """`num_bytes` is reckoned from Arrow's layout: equal to `RecordBatch.nbytes`,
+    nulls, empty texts and lists, and non-ASCII text included."""
+    import pyarrow as pa
+
+    from indexer.dataset.export import PACKED_KEYS, arrow_bytes, pack, parquet_schema
+
+    rows = list(sample_records(12, 3))
+    rows[0]["parent"] = None
+    rows[1].update(target="", segments=[], text="é中🦀", prompt="")
+    rows[2]["segments"] = [{"kind": "msg", "text": ""}]
+    if packed:
+        rows = list(pack(rows, 200))
+    keys = PACKED_KEYS if packed else RECORD_KEYS
+    schema = parquet_schema(keys)
+    for group in (rows[:1], rows[:5], rows[:9], rows):
+        assert len({r["parent"] is None for r in group if "parent" in r}) in (0, 1, 2)
+        built = pa.RecordBatch.from_pylist(group, schema=schema).nbytes
+        reckoned = sum(arrow_bytes(f.type, [r[f.name] for r in group]) for f in schema)
+        assert reckoned == built, len(group)

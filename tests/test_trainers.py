@@ -207,3 +207,62 @@ def test_a_sharded_export_loads_and_streams(export: Path, tmp_path: Path) -> Non
         assert cut["id"] == whole["id"] and cut["input_ids"] == whole["input_ids"]
         streamed = datasets.load_dataset(str(out), streaming=True)["train"]
         assert [row["id"] for row in streamed] == whole["id"]
+
+
+def test_a_packed_export_keeps_each_examples_labels_and_trains(
+    export: Path, tmp_path: Path
+) -> None:
+    """`--pack N`: a split's examples end to end in sequences of at most N tokens, each
+    example's tokens and labels as unpacked, position_ids from 0 at each; `collate`
+    and `Trainer` take them as they are."""
+    repo = export.parent / "repo"
+    manifest = json.loads((export / "manifest.json").read_text())
+    whole = datasets.load_dataset(str(export))
+    for fmt in ("jsonl", "parquet", "pt"):
+        out = tmp_path / f"packed-{fmt}"
+        result = cli("export", out, "--repo", repo, "--format", fmt, "--pack", "4096")
+        assert result.exit_code == 0, result.output
+        assert "sequences of at most 4096 tokens, packing" in result.output
+        packed = json.loads((out / "manifest.json").read_text())
+        assert packed["settings"]["pack"] == 4096
+        assert packed["funnel"]["exported"] == manifest["funnel"]["exported"]
+        from indexer.dataset.loader import ExportDataset
+
+        for split in ("train", "test"):
+            examples = {r["id"]: r for r in whole[split]}
+            rows = ExportDataset(out, split)
+            seen = []
+            for i in range(len(rows)):
+                row, meta = rows[i], rows.meta(i)
+                assert len(row["input_ids"]) <= 4096 and meta["split"] == split
+                at = 0
+                for member in meta["examples"]:
+                    e = examples[member]
+                    n = len(e["input_ids"])
+                    assert row["input_ids"][at : at + n].tolist() == e["input_ids"]
+                    assert row["labels"][at : at + n].tolist() == e["labels"]
+                    assert row["position_ids"][at : at + n].tolist() == list(range(n))
+                    at += n
+                assert at == len(row["input_ids"])
+                seen += meta["examples"]
+            assert seen == whole[split]["id"]  # every example once, in export order
+            assert len(rows) < len(seen) / 3  # and packed tight
+    ds = datasets.load_dataset(str(tmp_path / "packed-jsonl"))
+    batch = collate([ds["train"][0], ds["train"][1]])
+    assert set(batch) == {"input_ids", "labels", "attention_mask", "position_ids"}
+    args = TrainingArguments(
+        output_dir=str(tmp_path / "run"),
+        per_device_train_batch_size=2,
+        learning_rate=3e-3,
+        max_steps=3,
+        report_to=[],
+        save_strategy="no",
+        use_cpu=True,
+        seed=0,
+    )
+    Trainer(
+        model=tiny_gpt2(manifest["tokenizer"]["vocab_size"], 4096),
+        args=args,
+        train_dataset=ds["train"],
+        data_collator=collate,
+    ).train()

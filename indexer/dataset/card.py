@@ -34,6 +34,27 @@ _FEATURES: list[dict[str, Any]] = [
     {"name": "n_tokens", "dtype": "int64"},
 ]
 
+_PACKED_FEATURES: list[dict[str, Any]] = [
+    *({"name": key, "dtype": "string"} for key in ("id", "repo", "split")),
+    {"name": "examples", "sequence": "string"},
+    {"name": "input_ids", "sequence": "int32"},
+    {"name": "labels", "sequence": "int32"},
+    {"name": "attention_mask", "sequence": "int8"},
+    {"name": "position_ids", "sequence": "int32"},
+    {"name": "n_tokens", "dtype": "int64"},
+]
+_PACKED_FIELDS = (
+    ("id", "16 hex digits: a hash of the ids of the examples it packs"),
+    ("repo", "the repository: `owner/name` from its origin remote, else its folder's name"),
+    ("split", "train, validation or test (every example it packs is of this split)"),
+    ("examples", "the ids of the examples it packs, in order (as an unpacked export's `id`)"),
+    ("input_ids", "the examples' tokens end to end, each as the template lays it out"),
+    ("labels", "each example's target tokens; -100 on every context token"),
+    ("attention_mask", "1 for every token"),
+    ("position_ids", "0, 1, ... again from each example's start"),
+    ("n_tokens", "the length of input_ids, at most the packed length"),
+)
+
 _FIELDS = (
     ("id", "16 hex digits: a hash of commit, path, item kind and qualified name"),
     ("repo", "the repository: `owner/name` from its origin remote, else its folder's name"),
@@ -88,7 +109,8 @@ def dataset_card(manifest: Manifest) -> str:
             paths = split_files(m["files"], split, m["format"])
             files.append({"split": split, "path": paths[0] if len(paths) == 1 else paths})
         header["configs"] = [{"config_name": "default", "data_files": files}]
-    header["dataset_info"] = {"features": _FEATURES}
+    packed = bool(m.get("settings", {}).get("pack"))
+    header["dataset_info"] = {"features": _PACKED_FEATURES if packed else _FEATURES}
     sizes = m.get("num_bytes")
     if sizes is not None:  # `datasets` checks the counts only with every field there
         header["dataset_info"]["splits"] = [
@@ -111,6 +133,7 @@ def _size_category(n: int) -> str:
 
 def _body(m: dict[str, Any]) -> str:
     tok, settings = m.get("tokenizer", {}), m.get("settings", {})
+    packed = bool(settings.get("pack"))
     lines = [
         f"# {m.get('repo', 'repo')}: commits as training examples",
         "",
@@ -136,6 +159,14 @@ def _body(m: dict[str, Any]) -> str:
         f"- max tokens: {settings.get('max_tokens')} (context is shortened or dropped to fit;"
         " the target is never cut, an example whose target does not fit is left out)",
         f"- split: {_split_rule(settings)}",
+        *(
+            [
+                f"- packed: the examples of a split end to end in sequences of at most"
+                f" {settings['pack']} tokens (the counts above are sequences)"
+            ]
+            if packed
+            else []
+        ),
         f"- context: {_CONTEXT_TEXT.get(settings.get('context', 'full'), '')}",
         f"- message: {_MESSAGE_TEXT.get(settings.get('message', 'full'), '')}",
     ]
@@ -168,7 +199,7 @@ def _body(m: dict[str, Any]) -> str:
         "",
         "| field | what it holds |",
         "| --- | --- |",
-        *(f"| {name} | {text} |" for name, text in _FIELDS),
+        *(f"| {name} | {text} |" for name, text in (_PACKED_FIELDS if packed else _FIELDS)),
         "",
     ]
     return "\n".join(lines)

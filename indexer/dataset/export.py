@@ -21,7 +21,7 @@ import json
 import os
 import re
 from array import array
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -51,6 +51,20 @@ RECORD_KEYS = (
     "n_tokens",
 )
 TOKEN_KEYS = ("input_ids", "labels", "attention_mask")
+# A packed record (`pack`): examples of one split end to end, each keeping its labels;
+# `position_ids` start again at 0 with each example (for attention that keeps them
+# apart: flash-attention's varlen path in transformers), `examples` are their ids.
+PACKED_KEYS = (
+    "id",
+    "repo",
+    "split",
+    "examples",
+    "input_ids",
+    "labels",
+    "attention_mask",
+    "position_ids",
+    "n_tokens",
+)
 # Hugging Face's names (`datasets.Split`): a DatasetDict's splits are train, validation
 # and test.
 DEFAULT_RATIOS: tuple[tuple[str, float], ...] = (
@@ -123,12 +137,15 @@ def time_splits(
 
 class _ArrowSize:
     """The bytes the records take in Arrow, as `datasets` holds a split in memory (its
-    `num_bytes`), counted a group of records at a time."""
+    `num_bytes`), a group of records at a time: what `RecordBatch.nbytes` says of them
+    in `parquet_schema`, reckoned from Arrow's layout rather than built (building the
+    batches took a third of a jsonl export; tests/test_export.py holds the two equal)."""
 
-    def __init__(self, row_group_size: int) -> None:
+    def __init__(self, row_group_size: int, keys: tuple[str, ...]) -> None:
         self.num_bytes = 0
         self._rows: list[Mapping[str, Any]] = []
         self._row_group_size = row_group_size
+        self._schema = parquet_schema(keys)
 
     def add(self, record: Mapping[str, Any]) -> None:
         self._rows.append(record)
@@ -136,19 +153,41 @@ class _ArrowSize:
             self.flush()
 
     def flush(self) -> None:
-        import pyarrow as pa
-
         if self._rows:
-            self.num_bytes += pa.RecordBatch.from_pylist(self._rows, schema=parquet_schema()).nbytes
+            self.num_bytes += sum(
+                arrow_bytes(field.type, [row[field.name] for row in self._rows])
+                for field in self._schema
+            )
             self._rows = []
+
+
+def arrow_bytes(kind: Any, values: Sequence[Any]) -> int:
+    """The bytes of `values` as one Arrow array of type `kind`: a validity bitmap if
+    one is null, 4-byte offsets for strings and lists, then the data (strings as
+    UTF-8, list items recursively, fixed-width values at their width)."""
+    import pyarrow as pa
+
+    n = len(values)
+    size = (n + 7) // 8 if any(v is None for v in values) else 0
+    present = [v for v in values if v is not None]
+    if pa.types.is_string(kind):
+        return size + 4 * n + sum(len(v.encode("utf-8", "surrogatepass")) for v in present)
+    if pa.types.is_list(kind):
+        item = kind.value_type
+        if pa.types.is_integer(item):  # no need to gather the items to count them
+            return size + 4 * n + sum(map(len, present)) * item.bit_width // 8
+        return size + 4 * n + arrow_bytes(item, [x for v in present for x in v])
+    if pa.types.is_struct(kind):
+        return size + sum(arrow_bytes(f.type, [v[f.name] for v in present]) for f in kind)
+    return size + n * kind.bit_width // 8
 
 
 class _JsonlWriter:
     """One compact JSON object per line, keys in `RECORD_KEYS` order."""
 
-    def __init__(self, path: Path, row_group_size: int) -> None:
+    def __init__(self, path: Path, row_group_size: int, keys: tuple[str, ...]) -> None:
         self._file = open(path, "w", encoding="utf-8", newline="\n")
-        self._size = _ArrowSize(row_group_size)
+        self._size = _ArrowSize(row_group_size, keys)
 
     def write(self, record: Mapping[str, Any]) -> None:
         self._file.write(json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n")
@@ -169,11 +208,24 @@ class _JsonlWriter:
         self._file.close()
 
 
-def parquet_schema() -> Any:
+def parquet_schema(keys: tuple[str, ...] = RECORD_KEYS) -> Any:
     """The parquet columns: plain strings, int64, and lists, so `datasets` (and any
-    parquet reader) loads them without custom features."""
+    parquet reader) loads them without custom features; `PACKED_KEYS`' for a packed
+    export."""
     import pyarrow as pa
 
+    if keys == PACKED_KEYS:
+        return pa.schema(
+            [
+                *((key, pa.string()) for key in ("id", "repo", "split")),
+                ("examples", pa.list_(pa.string())),
+                ("input_ids", pa.list_(pa.int32())),
+                ("labels", pa.list_(pa.int32())),
+                ("attention_mask", pa.list_(pa.int8())),
+                ("position_ids", pa.list_(pa.int32())),
+                ("n_tokens", pa.int64()),
+            ]
+        )
     return pa.schema(
         [
             *((key, pa.string()) for key in ("id", "repo", "commit", "parent")),
@@ -193,10 +245,10 @@ def parquet_schema() -> Any:
 class _ParquetWriter:
     """Row groups of `row_group_size` records; only one group is held in memory."""
 
-    def __init__(self, path: Path, row_group_size: int) -> None:
+    def __init__(self, path: Path, row_group_size: int, keys: tuple[str, ...]) -> None:
         import pyarrow.parquet as pq
 
-        self._schema = parquet_schema()
+        self._schema = parquet_schema(keys)
         # Every option that shapes the bytes is spelled out, so a change of pyarrow's
         # defaults shows up as a diff here rather than as a silently different file.
         self._writer = pq.ParquetWriter(
@@ -254,9 +306,11 @@ class _PtWriter:
     `[meta_offsets[i]:meta_offsets[i + 1]]`.
     """
 
-    def __init__(self, path: Path, row_group_size: int) -> None:
+    def __init__(self, path: Path, row_group_size: int, keys: tuple[str, ...]) -> None:
         self._path = path
         self._tokens = {"input_ids": array("i"), "labels": array("i"), "attention_mask": array("b")}
+        if "position_ids" in keys:
+            self._tokens["position_ids"] = array("i")
         self._offsets = array("q", [0])
         self._meta = bytearray()
         self._meta_offsets = array("q", [0])
@@ -265,7 +319,7 @@ class _PtWriter:
         for key, buffer in self._tokens.items():
             buffer.extend(record[key])
         self._offsets.append(len(self._tokens["input_ids"]))
-        meta = {key: value for key, value in record.items() if key not in TOKEN_KEYS}
+        meta = {key: value for key, value in record.items() if key not in self._tokens}
         self._meta += json.dumps(meta, ensure_ascii=False, separators=(",", ":")).encode()
         self._meta += b"\n"
         self._meta_offsets.append(len(self._meta))
@@ -333,6 +387,41 @@ def parse_size(text: str, option: str) -> int:
     return size
 
 
+def pack(records: Iterable[Mapping[str, Any]], length: int) -> Iterator[dict[str, Any]]:
+    """Records packed into sequences of at most `length` tokens (`PACKED_KEYS`): the
+    examples of a split in export order, end to end, a sequence closed when the next
+    one would not fit (an example is never cut; none is longer than the budget). The
+    same records give the same sequences. A split's last sequence comes at the end."""
+    open_: dict[str, list[Mapping[str, Any]]] = {}
+    sizes: dict[str, int] = {}
+    for record in records:
+        split, n = record["split"], record["n_tokens"]
+        if n > length:
+            raise ValueError(f"record {record['id']} has {n} tokens, more than {length}")
+        if split in open_ and sizes[split] + n > length:
+            yield _packed(open_.pop(split))
+        bin_ = open_.setdefault(split, [])
+        sizes[split] = (sizes.get(split, 0) if bin_ else 0) + n
+        bin_.append(record)
+    for members in open_.values():
+        yield _packed(members)
+
+
+def _packed(members: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    ids = [m["id"] for m in members]
+    return {
+        "id": hashlib.sha256("\0".join(ids).encode()).hexdigest()[:16],
+        "repo": members[0]["repo"],
+        "split": members[0]["split"],
+        "examples": ids,
+        "input_ids": [i for m in members for i in m["input_ids"]],
+        "labels": [i for m in members for i in m["labels"]],
+        "attention_mask": [i for m in members for i in m["attention_mask"]],
+        "position_ids": [i for m in members for i in range(m["n_tokens"])],
+        "n_tokens": sum(m["n_tokens"] for m in members),
+    }
+
+
 def split_files(names: Iterable[str], split: str, fmt: str) -> list[str]:
     """The files of `split` among an export's file names, in order: its one file, or
     its shards."""
@@ -346,9 +435,15 @@ class _Shards:
     `shard_bytes`, the next goes to a new one."""
 
     def __init__(
-        self, out: Path, split: str, fmt: str, row_group_size: int, shard_bytes: int | None
+        self,
+        out: Path,
+        split: str,
+        fmt: str,
+        row_group_size: int,
+        shard_bytes: int | None,
+        keys: tuple[str, ...],
     ) -> None:
-        self.out, self.split, self.fmt = out, split, fmt
+        self.out, self.split, self.fmt, self.keys = out, split, fmt, keys
         self.row_group_size = row_group_size
         self.shard_bytes = shard_bytes if fmt != "pt" else None
         self.temps: list[Path] = []
@@ -360,7 +455,7 @@ class _Shards:
     def _open(self) -> None:
         temp = self.out / f".{self.split}-{len(self.temps):05d}{FORMATS[self.fmt]}.tmp"
         self.temps.append(temp)
-        self._writer = _WRITERS[self.fmt](temp, self.row_group_size)
+        self._writer = _WRITERS[self.fmt](temp, self.row_group_size, self.keys)
         self._records = 0
 
     def write(self, record: Mapping[str, Any]) -> None:
@@ -433,6 +528,7 @@ def write_export(
     card: Callable[[Manifest], str] | None = None,
     attachments: Mapping[str, str | bytes] | None = None,
     shard_bytes: int | None = DEFAULT_SHARD_BYTES,
+    keys: tuple[str, ...] = RECORD_KEYS,
 ) -> Manifest:
     """Stream `records` into `<split>.<fmt>` files in `out_dir` (one per split, empty
     ones included; a split over `shard_bytes` in shards, `DEFAULT_SHARD_BYTES`) and
@@ -463,8 +559,8 @@ def write_export(
         shards: dict[str, _Shards] = {}
         try:
             for split in splits:
-                shards[split] = _Shards(out, split, fmt, row_group_size, shard_bytes)
-            counts, tokens, num_bytes = _write_splits(shards, records, on_progress)
+                shards[split] = _Shards(out, split, fmt, row_group_size, shard_bytes, keys)
+            counts, tokens, num_bytes = _write_splits(shards, records, on_progress, keys)
             extra = dict(manifest_extra() if callable(manifest_extra) else manifest_extra)
             _check_extra(extra)
         except BaseException:
@@ -516,6 +612,7 @@ def _write_splits(
     shards: Mapping[str, _Shards],
     records: Iterable[Mapping[str, Any]],
     on_progress: Callable[[int], None] | None,
+    keys: tuple[str, ...],
 ) -> tuple[dict[str, int], dict[str, int], dict[str, int] | None]:
     """Write each record into its split's files; the records, tokens and Arrow bytes
     (None for pt) of each split."""
@@ -524,7 +621,7 @@ def _write_splits(
     open_shards = dict(shards)
     try:
         for done, record in enumerate(records, 1):
-            _check_record(record, counts)
+            _check_record(record, counts, keys)
             shards[record["split"]].write(record)
             counts[record["split"]] += 1
             tokens[record["split"]] += record["n_tokens"]
@@ -649,10 +746,12 @@ def _journal_says_ours(out: Path) -> bool:
         return False
 
 
-def _check_record(record: Mapping[str, Any], counts: Mapping[str, int]) -> None:
+def _check_record(
+    record: Mapping[str, Any], counts: Mapping[str, int], keys: tuple[str, ...]
+) -> None:
     # A malformed record is a bug in the code that built it, not the user's mistake.
-    if tuple(record) != RECORD_KEYS:
-        raise ValueError(f"record keys {list(record)} are not {list(RECORD_KEYS)}")
+    if tuple(record) != keys:
+        raise ValueError(f"record keys {list(record)} are not {list(keys)}")
     if record["split"] not in counts:
         raise ValueError(
             f"record {record['id']} has split {record['split']!r}, not one of {list(counts)}"

@@ -25,6 +25,8 @@ from indexer.dataset.export import FORMATS, MANIFEST, PT_FORMAT, TOKEN_KEYS, spl
 from indexer.errors import IndexerError
 
 IGNORE_INDEX = -100  # the label of a position that is not scored, as torch's losses expect
+# The token columns: a packed export (`export.pack`) has position_ids too.
+_TOKENS = (*TOKEN_KEYS, "position_ids")
 
 
 class ExportDataset(Dataset):
@@ -39,7 +41,7 @@ class ExportDataset(Dataset):
             self._tokens, self._offsets, meta = parts[0]
             self._metas, self._starts = [meta], [0]
         else:  # shards end to end
-            self._tokens = {key: torch.cat([p[0][key] for p in parts]) for key in TOKEN_KEYS}
+            self._tokens = {key: torch.cat([p[0][key] for p in parts]) for key in parts[0][0]}
             offsets = [torch.zeros(1, dtype=torch.long)]
             self._starts, tokens, examples = [], 0, 0  # where each shard begins
             for _tokens, own, _meta in parts:
@@ -56,7 +58,7 @@ class ExportDataset(Dataset):
 
     def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
         start, end = self._span(index)
-        return {key: self._tokens[key][start:end].long() for key in TOKEN_KEYS}
+        return {key: tokens[start:end].long() for key, tokens in self._tokens.items()}
 
     def meta(self, index: int) -> dict[str, Any]:
         """The example's other fields (id, commit, path, segments, target, ...)."""
@@ -94,6 +96,8 @@ def collate(
         "labels": torch.full(shape, IGNORE_INDEX, dtype=torch.long),
         "attention_mask": torch.zeros(shape, dtype=torch.long),
     }
+    if "position_ids" in batch[0]:  # a packed export's
+        out["position_ids"] = torch.zeros(shape, dtype=torch.long)
     for row, example in enumerate(batch):
         n = len(example["input_ids"])
         for key, padded in out.items():
@@ -130,7 +134,7 @@ def _load_pt(file: Path) -> tuple[dict[str, torch.Tensor], torch.Tensor, Any]:
     if not isinstance(data, dict) or data.get("format") != PT_FORMAT:
         raise IndexerError(f"{file} is not a commit-indexer pt export", hint="export it again")
     meta = _PtMeta(data["meta"], data["meta_offsets"])
-    return {key: data[key] for key in TOKEN_KEYS}, data["offsets"], meta
+    return {key: data[key] for key in _TOKENS if key in data}, data["offsets"], meta
 
 
 # The meta readers are small classes, not closures, so that a dataset pickles into
@@ -147,9 +151,10 @@ class _PtMeta:
 def _load_parquet(file: Path) -> tuple[dict[str, torch.Tensor], torch.Tensor, Any]:
     import pyarrow.parquet as pq
 
-    table = pq.read_table(file, columns=list(TOKEN_KEYS))
+    columns = [key for key in _TOKENS if key in pq.read_schema(file).names]
+    table = pq.read_table(file, columns=columns)
     tokens, offsets = {}, None
-    for key in TOKEN_KEYS:
+    for key in columns:
         column = table.column(key).combine_chunks()
         tokens[key] = _arrow_tensor(column.flatten())
         own = _arrow_tensor(column.offsets).long()
@@ -170,7 +175,7 @@ class _ParquetMeta:
         import pyarrow.parquet as pq
 
         if self.table is None:  # the text columns are read on the first call only
-            names = [name for name in pq.read_schema(self.file).names if name not in TOKEN_KEYS]
+            names = [name for name in pq.read_schema(self.file).names if name not in _TOKENS]
             self.table = pq.read_table(self.file, columns=names)
         return {key: value[0] for key, value in self.table.slice(index, 1).to_pydict().items()}
 
@@ -203,6 +208,8 @@ def _load_jsonl(file: Path) -> tuple[dict[str, torch.Tensor], torch.Tensor, Any]
     with open(file, "rb") as f:
         for line in f:
             record = json.loads(line)
+            if "position_ids" in record and "position_ids" not in buffers:
+                buffers["position_ids"] = array("i")
             for key, buffer in buffers.items():
                 buffer.extend(record[key])
             offsets.append(len(buffers["input_ids"]))
@@ -221,7 +228,7 @@ class _JsonlMeta:
         with open(self.file, "rb") as f:
             f.seek(start)
             record = json.loads(f.read(end - start))
-        return {key: value for key, value in record.items() if key not in TOKEN_KEYS}
+        return {key: value for key, value in record.items() if key not in _TOKENS}
 
 
 def _array_tensor(buffer: array) -> torch.Tensor:

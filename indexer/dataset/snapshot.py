@@ -33,7 +33,10 @@ from indexer.dataset.curate import BULK, CLONES, Curation, Funnel
 from indexer.dataset.dedup import DEFAULT_THRESHOLD, Dedup
 from indexer.dataset.export import (
     DEFAULT_SHARD_BYTES,
+    PACKED_KEYS,
+    RECORD_KEYS,
     Manifest,
+    pack,
     split_of,
     time_splits,
     write_export,
@@ -236,13 +239,20 @@ def export_snapshot(
     context: str = "full",
     message: str = "full",
     shard_bytes: int | None = DEFAULT_SHARD_BYTES,
+    pack_to: int | None = None,
 ) -> Manifest:
     """Write the examples of the commits reachable from `at` to `out`, with a dataset
     card (README.md), the tokenizer's files and the manifest: curated (`curation`),
     split by `split` (`dataset.splits`), duplicates left out as `dedup` says, each
-    fitted to `max_tokens` with the segments `context` and `message` keep. The same
-    store and arguments give byte-identical files.
+    fitted to `max_tokens` with the segments `context` and `message` keep; with
+    `pack_to`, packed into sequences of at most that many tokens (`export.pack`). The
+    same store and arguments give byte-identical files.
     """
+    if pack_to is not None and pack_to < max_tokens:
+        raise IndexerError(
+            f"--pack {pack_to} is shorter than an example may be (--max-tokens {max_tokens})",
+            hint=f"pack to at least {max_tokens} tokens, or lower --max-tokens",
+        )
     with snapshot_records(
         target,
         at,
@@ -257,15 +267,23 @@ def export_snapshot(
         context=context,
         message=message,
     ) as snapshot:
+        records = snapshot.records if pack_to is None else pack(snapshot.records, pack_to)
+
+        def manifest_extra() -> dict[str, Any]:
+            extra = snapshot.manifest_extra()
+            extra["settings"]["pack"] = pack_to
+            return extra
+
         return write_export(
             out,
-            snapshot.records,
+            records,
             fmt,
-            snapshot.manifest_extra,
+            manifest_extra,
             splits=[n for n, _ in ratios],
             card=dataset_card,
             attachments=snapshot.tokenizer_files,
             shard_bytes=shard_bytes,
+            keys=RECORD_KEYS if pack_to is None else PACKED_KEYS,
         )
 
 

@@ -16,6 +16,7 @@ from rich.progress import (
     TimeElapsedColumn,
     TimeRemainingColumn,
 )
+from rich.table import Column
 from rich.text import Text
 
 if TYPE_CHECKING:
@@ -30,8 +31,7 @@ class _RateColumn(ProgressColumn):
         if elapsed <= 0:
             return Text("")
         blobs = task.fields.get("blobs", 0)
-        rate = f"{task.completed / elapsed:,.0f}/s {blobs / elapsed:,.0f} blobs/s"
-        return Text(rate, no_wrap=True, overflow="ellipsis")
+        return Text(f"{task.completed / elapsed:,.0f}/s {blobs / elapsed:,.0f} blobs/s")
 
 
 class SyncBar:
@@ -45,7 +45,8 @@ class SyncBar:
         BarColumn(bar_width=None),
         MofNCompleteColumn(),
         TextColumn("commits"),
-        _RateColumn(),
+        # never squeezed: the bar gives way (up to `99,999/s 99,999 blobs/s`)
+        _RateColumn(table_column=Column(no_wrap=True, min_width=24)),
         TimeElapsedColumn(),
         TextColumn("ETA"),
         TimeRemainingColumn(),

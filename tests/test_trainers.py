@@ -266,3 +266,68 @@ def test_a_packed_export_keeps_each_examples_labels_and_trains(
         train_dataset=ds["train"],
         data_collator=collate,
     ).train()
+
+
+QWEN_CHAT = (
+    "{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n"
+    "{% endfor %}{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
+)
+
+
+def test_sft_trainer_with_the_models_chat_tokens(tmp_path: Path) -> None:
+    """A chat model's own tokens: the prompt and completion as one user and one
+    assistant turn, which TRL lays out with the tokenizer's chat template (Qwen's
+    `<|im_start|>`/`<|im_end|>` here), the loss on the assistant's turn."""
+    from test_model_tokenizers import qwen_like
+    from transformers import AutoTokenizer, PreTrainedTokenizerFast
+    from trl import SFTConfig, SFTTrainer
+
+    repo = make_repo(tmp_path)
+    history(repo, items=12, versions=3)
+    backfill(repo)
+    model_dir = tmp_path / "qwen"
+    qwen_like(model_dir / "tokenizer.json")
+    chat = PreTrainedTokenizerFast(
+        tokenizer_file=str(model_dir / "tokenizer.json"),
+        eos_token="<|im_end|>",
+        pad_token="<|endoftext|>",
+    )
+    chat.chat_template = QWEN_CHAT
+    chat.save_pretrained(str(model_dir))
+    assert cli("tokenizer", "use", model_dir, "--repo", repo.path).exit_code == 0
+    out = tmp_path / "out-chat"
+    assert cli("export", out, "--repo", repo.path).exit_code == 0
+    ds = datasets.load_dataset(str(out))["train"].select_columns(["prompt", "completion"])
+    turns = ds.map(  # the one line the README shows
+        lambda r: {
+            "prompt": [{"role": "user", "content": r["prompt"]}],
+            "completion": [{"role": "assistant", "content": r["completion"]}],
+        }
+    )
+    tokenizer = AutoTokenizer.from_pretrained(str(model_dir))
+    shown = tokenizer.apply_chat_template(
+        turns[0]["prompt"] + turns[0]["completion"], tokenize=False
+    )
+    assert shown.startswith("<|im_start|>user\n## file ") and "<|im_start|>assistant\n" in shown
+    args = SFTConfig(
+        output_dir=str(tmp_path / "run"),
+        per_device_train_batch_size=4,
+        per_device_eval_batch_size=4,
+        learning_rate=3e-3,
+        max_steps=30,
+        max_length=2048,
+        report_to=[],
+        save_strategy="no",
+        use_cpu=True,
+        seed=0,
+    )
+    trainer = SFTTrainer(
+        model=tiny_gpt2(len(tokenizer), 2048),
+        args=args,
+        train_dataset=turns,
+        eval_dataset=turns,
+        processing_class=tokenizer,
+    )
+    before = trainer.evaluate()["eval_loss"]
+    trainer.train()
+    assert trainer.evaluate()["eval_loss"] < 0.7 * before

@@ -153,6 +153,23 @@ def tiny_gpt2(vocab_size: int, n_positions: int) -> GPT2LMHeadModel:
     return GPT2LMHeadModel(config)
 
 
+def sft_config(tmp_path: Path, batch: int, steps: int) -> object:
+    from trl import SFTConfig
+
+    return SFTConfig(
+        output_dir=str(tmp_path / "run"),  # the run's own folder: nothing else is written
+        per_device_train_batch_size=batch,
+        per_device_eval_batch_size=batch,
+        learning_rate=3e-3,
+        max_steps=steps,
+        max_length=2048,
+        report_to=[],
+        save_strategy="no",
+        use_cpu=True,
+        seed=0,
+    )
+
+
 @pytest.mark.parametrize("columns", [("prompt", "completion"), ("text",)])
 def test_sft_trainer_trains_on_the_text_columns(
     export: Path, tmp_path: Path, columns: tuple[str, ...]
@@ -161,26 +178,13 @@ def test_sft_trainer_trains_on_the_text_columns(
     loss on the completion) or on text; the token columns are left aside, or TRL
     would take them as its own."""
     from transformers import AutoTokenizer
-    from trl import SFTConfig, SFTTrainer
+    from trl import SFTTrainer
 
     tokenizer = AutoTokenizer.from_pretrained(str(export))
     ds = datasets.load_dataset(str(export)).select_columns(list(columns))
-    args = SFTConfig(
-        output_dir=str(tmp_path / "run"),
-        per_device_train_batch_size=8,
-        per_device_eval_batch_size=8,
-        learning_rate=3e-3,
-        max_steps=40,
-        max_length=2048,
-        report_to=[],
-        save_strategy="no",
-        logging_steps=10,
-        use_cpu=True,
-        seed=0,
-    )
     trainer = SFTTrainer(
         model=tiny_gpt2(len(tokenizer), 2048),
-        args=args,
+        args=sft_config(tmp_path, batch=8, steps=40),
         train_dataset=ds["train"],
         eval_dataset=ds["train"],
         processing_class=tokenizer,
@@ -280,7 +284,7 @@ def test_sft_trainer_with_the_models_chat_tokens(tmp_path: Path) -> None:
     `<|im_start|>`/`<|im_end|>` here), the loss on the assistant's turn."""
     from test_model_tokenizers import qwen_like
     from transformers import AutoTokenizer, PreTrainedTokenizerFast
-    from trl import SFTConfig, SFTTrainer
+    from trl import SFTTrainer
 
     repo = make_repo(tmp_path)
     history(repo, items=12, versions=3)
@@ -309,21 +313,9 @@ def test_sft_trainer_with_the_models_chat_tokens(tmp_path: Path) -> None:
         turns[0]["prompt"] + turns[0]["completion"], tokenize=False
     )
     assert shown.startswith("<|im_start|>user\n## file ") and "<|im_start|>assistant\n" in shown
-    args = SFTConfig(
-        output_dir=str(tmp_path / "run"),
-        per_device_train_batch_size=4,
-        per_device_eval_batch_size=4,
-        learning_rate=3e-3,
-        max_steps=30,
-        max_length=2048,
-        report_to=[],
-        save_strategy="no",
-        use_cpu=True,
-        seed=0,
-    )
     trainer = SFTTrainer(
         model=tiny_gpt2(len(tokenizer), 2048),
-        args=args,
+        args=sft_config(tmp_path, batch=4, steps=30),
         train_dataset=turns,
         eval_dataset=turns,
         processing_class=tokenizer,

@@ -226,47 +226,24 @@ def export_snapshot(
     target: Target,
     out: Path,
     fmt: str = "jsonl",
-    at: str = "HEAD",
-    template: str | None = None,
-    max_tokens: int = 2048,
-    split: str = DEFAULT_RULE,
-    on_progress: Callable[[int, int], None] | None = None,
-    dedup: str = "exact",
-    near_threshold: float = DEFAULT_THRESHOLD,
     *,
-    ratios: Ratios = DEFAULT_RATIOS,
-    curation: Curation | None = None,
-    context: str = "full",
-    message: str = "full",
     shard_bytes: int | None = DEFAULT_SHARD_BYTES,
     pack_to: int | None = None,
+    **selection: Any,
 ) -> Manifest:
-    """Write the examples of the commits reachable from `at` to `out`, with a dataset
-    card (README.md), the tokenizer's files and the manifest: curated (`curation`),
-    split by `split` (`dataset.splits`), duplicates left out as `dedup` says, each
-    fitted to `max_tokens` with the segments `context` and `message` keep; with
-    `pack_to`, packed into sequences of at most that many tokens (`export.pack`). The
-    same store and arguments give byte-identical files.
+    """Write the records `snapshot_records(target, **selection)` gives to `out` in
+    `fmt`, with a dataset card (README.md), the tokenizer's files and the manifest; a
+    split over `shard_bytes` in shards; with `pack_to`, packed into sequences of at
+    most that many tokens (`export.pack`). The same store and arguments give
+    byte-identical files.
     """
+    max_tokens = selection.get("max_tokens", 2048)
     if pack_to is not None and pack_to < max_tokens:
         raise IndexerError(
             f"--pack {pack_to} is shorter than an example may be (--max-tokens {max_tokens})",
             hint=f"pack to at least {max_tokens} tokens, or lower --max-tokens",
         )
-    with snapshot_records(
-        target,
-        at,
-        template,
-        max_tokens,
-        split,
-        on_progress,
-        dedup,
-        near_threshold,
-        ratios=ratios,
-        curation=curation,
-        context=context,
-        message=message,
-    ) as snapshot:
+    with snapshot_records(target, **selection) as snapshot:
         records = snapshot.records if pack_to is None else pack(snapshot.records, pack_to)
 
         def manifest_extra() -> dict[str, Any]:
@@ -279,7 +256,7 @@ def export_snapshot(
             records,
             fmt,
             manifest_extra,
-            splits=[n for n, _ in ratios],
+            splits=[n for n, _ in selection.get("ratios", DEFAULT_RATIOS)],
             card=dataset_card,
             attachments=snapshot.tokenizer_files,
             shard_bytes=shard_bytes,
@@ -314,7 +291,10 @@ def snapshot_records(
     message: str = "full",
 ) -> Iterator[Snapshot]:
     """The records an export of these arguments writes, for as long as the store is
-    open (`export_snapshot` writes them; `report` reads them).
+    open (`export_snapshot` writes them; `report` reads them): the examples of the
+    commits reachable from `at`, curated (`curation`), split by `split`
+    (`dataset.splits`), duplicates left out as `dedup` says, each fitted to
+    `max_tokens` with the segments `context` and `message` keep.
 
     Two passes over the store: the first decides each example's split or why it is
     left out (reading no segments), and gathers the validation and test targets; the

@@ -33,6 +33,7 @@ from datasketch import MinHash, MinHashLSH
 
 from indexer.dataset.curate import FUNNEL_ORDER
 from indexer.dataset.dedup import shingles
+from indexer.dataset.export import split_files
 
 RULES = {
     "commit": ("--split", "commit", "--keep", "clones"),
@@ -52,10 +53,15 @@ def _run(*args: str) -> str:
 
 
 def _records(folder: Path) -> dict[str, list[dict]]:
+    """Each split's records, from its one file or its shards."""
+    files = json.loads((folder / "manifest.json").read_text())["files"]
     out = {}
     for split in ("train", "validation", "test"):
-        path = folder / f"{split}.jsonl"
-        out[split] = [json.loads(line) for line in path.read_text().splitlines()]
+        out[split] = [
+            json.loads(line)
+            for name in split_files(files, split, "jsonl")
+            for line in (folder / name).read_text().splitlines()
+        ]
     return out
 
 

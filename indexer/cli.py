@@ -6,6 +6,7 @@ code 2; Ctrl-C exits 130; a traceback only with `--debug`.
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import re
 import time
@@ -674,7 +675,15 @@ def export_command(
             " (labels kept per example, position_ids from 0 at each) [default: unpacked].",
         ),
     ] = None,
-    repo: RepoOpt = Path("."),
+    repos: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--repo",
+            "-C",
+            help="The repository (a work tree or git dir); repeated, repos of one store"
+            " (`--db`) in one export [default: .].",
+        ),
+    ] = None,
     db: DbOpt = None,
 ) -> None:
     """Write the dataset as it stands: train/validation/test files, README.md and manifest.json."""
@@ -687,7 +696,8 @@ def export_command(
     curation = Curation(check_keep([k.value for k in keep or []]), min_lines, max_per_commit)
     shard_bytes = parse_size(shard_size, "--shard-size")
     split_ratios = parse_ratios(ratios)
-    with _opened(repo, db) as target:
+    with contextlib.ExitStack() as stack:
+        target, *also = [stack.enter_context(_opened(r, db)) for r in repos or [Path(".")]]
         trained = ensure_tokenizer(target)
         if trained is not None:
             out.print(
@@ -718,6 +728,7 @@ def export_command(
                 message=message,
                 shard_bytes=shard_bytes,
                 pack_to=pack_to,
+                also=also,
             )
     _print_export(manifest, out_dir)
 

@@ -149,3 +149,53 @@ def test_a_split_by_repo_puts_the_whole_repo_in_one_split(repo: Repo, tmp_path: 
     assert by_hash.exit_code == 2 and "'hash' is not one of 'lineage', 'commit'" in by_hash.output
     by_commit, _ = backfill_and_export(repo, tmp_path / "commit", "--split", "commit")
     assert all(r["split"] == split_of(r["commit"]) for r in by_commit)
+
+
+def test_one_export_over_two_repos_of_a_shared_store(tmp_path: Path) -> None:
+    """`--repo` repeated: one export of repos backfilled into one store, each record
+    naming its repo; a fork's copies of the first repo's items are duplicates or
+    clones, so no target of validation or test is a train target."""
+    import json
+
+    from gitrepo import make_repo
+
+    db = f"sqlite:///{tmp_path / 'shared.db'}"
+    first = make_repo(tmp_path, "first")
+    history(first, items=16, versions=3)
+    fork = tmp_path / "fork"
+    first.git("clone", "-q", str(first.path), str(fork))
+    other = Repo(fork)
+    other.clock = first.clock
+    other.commit({"src/extra.rs": fn("extra", 1) + fn("more", 1)}, "extra")
+    for repo in (first, other):
+        assert cli("backfill", "--repo", repo.path, "--db", db).exit_code == 0
+    out = tmp_path / "out"
+    both = cli("export", out, "--repo", first.path, "--repo", other.path, "--db", db)
+    assert both.exit_code == 0, both.output
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert [r["name"] for r in manifest["repos"]] == ["first", "fork"]
+    assert manifest["repo"] == "first + fork"
+    records = [
+        json.loads(line)
+        for split in ("train", "validation", "test")
+        for line in (out / f"{split}.jsonl").read_text().splitlines()
+    ]
+    assert {r["repo"] for r in records} == {"first", "fork"}
+    assert {r["name"] for r in records if r["repo"] == "fork"} >= {"extra", "more"}
+    train = {" ".join(r["target"].split()) for r in records if r["split"] == "train"}
+    held = [r for r in records if r["split"] != "train"]
+    assert held and not any(" ".join(r["target"].split()) in train for r in held)
+    assert manifest["funnel"]["commits"] == 2 * 33 + 1  # both histories, the fork's own
+    left_out = manifest["funnel"]["left_out"]
+    assert left_out.get("exact_duplicates", 0) + left_out.get("clones", 0) > 0
+    # repos of two stores, or with a tokenizer of their own, are refused
+    for repo in (first, other):
+        assert cli("backfill", "--repo", repo.path).exit_code == 0  # each in its own
+    apart = cli("export", tmp_path / "apart", "--repo", first.path, "--repo", other.path)
+    assert apart.exit_code == 2 and "must share a store" in apart.output
+    assert "--db URL" in apart.output
+    assert (
+        cli("tokenizer", "train", "--vocab-size", "400", "--repo", fork, "--db", db).exit_code == 0
+    )
+    own = cli("export", tmp_path / "own", "--repo", first.path, "--repo", fork, "--db", db)
+    assert own.exit_code == 2 and "has a tokenizer of its own" in own.output

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import itertools
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -194,6 +195,28 @@ def _tokenizer_for(target: Target, template: str | None) -> tuple[StoredTokenize
     return stored, tokenizer, template or stored.template
 
 
+def _check_one_store(targets: Sequence[Target], sha256: str) -> None:
+    """Several repos export together from one store, with the first one's tokenizer:
+    a repo of another store, or with a tokenizer of its own, is refused."""
+    first = targets[0]
+    for each in targets[1:]:
+        if each.store.url != first.store.url:
+            raise IndexerError(
+                f"{each.store.shown_url} is not {first.store.shown_url}: the repos of one"
+                " export must share a store",
+                hint="give every repo the same `--db URL` (backfill each into it first)",
+            )
+        with translate_errors(each.store.url), each.store.connect() as conn:
+            own = repo_tokenizer(conn, each.repo_id)
+        if own is not None and own.sha256 != sha256:
+            raise IndexerError(
+                f"{each.repo.workdir or each.repo.path} has a tokenizer of its own"
+                f" ({own.name}), not the first repo's",
+                hint="use one tokenizer for all (`commit-indexer tokenizer use PATH --repo R`"
+                " for each), or export them apart",
+            )
+
+
 def _tokenizer_files(
     tokenizer: Tokenizer, template: str, max_tokens: int
 ) -> dict[str, str | bytes]:
@@ -289,12 +312,15 @@ def snapshot_records(
     curation: Curation | None = None,
     context: str = "full",
     message: str = "full",
+    also: Sequence[Target] = (),
 ) -> Iterator[Snapshot]:
     """The records an export of these arguments writes, for as long as the store is
     open (`export_snapshot` writes them; `report` reads them): the examples of the
     commits reachable from `at`, curated (`curation`), split by `split`
     (`dataset.splits`), duplicates left out as `dedup` says, each fitted to
-    `max_tokens` with the segments `context` and `message` keep.
+    `max_tokens` with the segments `context` and `message` keep. With `also`, more
+    repos of the same store, after the first's records, each with its own name and
+    lineages, one tokenizer (the first repo's), one set of duplicates and clones.
 
     Two passes over the store: the first decides each example's split or why it is
     left out (reading no segments), and gathers the validation and test targets; the
@@ -312,50 +338,69 @@ def snapshot_records(
                 f"unknown --{name} {value!r}", hint=f"use --{name} {' or '.join(modes)}"
             )
     duplicates = Dedup(dedup, near_threshold)
-    at_oid = str(git.resolve_commit(target.repo, at).id)
-    commits = _indexed_history(target, at, at_oid)
+    targets = [target, *also]
     stored, tokenizer, template_name = _tokenizer_for(target, template)
-    source = source_of(target.repo, target.repo[at_oid])
-    times = None
-    if split == "time":
-        times = time_splits([(oid, target.repo[oid].commit_time) for oid in commits], ratios)
-    settings = _Settings(
-        stored.id,
-        tokenizer,
-        template_name,
-        max_tokens,
-        source.name,
-        split,
-        tuple(ratios),
-        curation,
-        CONTEXT_MODES[context],
-        MESSAGE_MODES[message],
-    )
+    _check_one_store(targets, stored.sha256)
+    clones = None if CLONES in curation.keep else Clones()
+    funnel, tally = Funnel(), _Tally()
+    repos: list[dict[str, Any]] = []
     with translate_errors(target.store.url), target.store.connect() as conn:
-        plan = _plan(
-            conn,
-            target.repo_id,
-            commits,
-            curation,
-            split,
-            ratios,
-            settings.repo_name,
-            times,
-        )
-        records = _Records(conn, target, commits, settings, plan, duplicates, on_progress)
+        parts: list[_Records] = []
+        for each in targets:  # every repo's plan first: the clones are all repos' targets
+            at_oid = str(git.resolve_commit(each.repo, at).id)
+            commits = _indexed_history(each, at, at_oid)
+            source = source_of(each.repo, each.repo[at_oid])
+            times = None
+            if split == "time":
+                times = time_splits([(oid, each.repo[oid].commit_time) for oid in commits], ratios)
+            settings = _Settings(
+                stored.id,
+                tokenizer,
+                template_name,
+                max_tokens,
+                source.name,
+                split,
+                tuple(ratios),
+                curation,
+                CONTEXT_MODES[context],
+                MESSAGE_MODES[message],
+            )
+            plan = _plan(
+                conn,
+                each.repo_id,
+                commits,
+                curation,
+                split,
+                ratios,
+                source.name,
+                times,
+                clones,
+                funnel,
+            )
+            parts.append(
+                _Records(conn, each, commits, settings, plan, duplicates, on_progress, tally)
+            )
+            repos.append(
+                {
+                    "name": source.name,
+                    "at": at_oid,
+                    "source": {"url": source.url, "licenses": list(source.licenses)},
+                }
+            )
+        records = itertools.chain.from_iterable(parts)
 
         def manifest_extra() -> dict[str, Any]:  # once the records are written
-            funnel = plan.funnel
-            funnel.exported = dict(records.tally.exported)
+            funnel.exported = dict(tally.exported)
             for reason in ("exact_duplicates", "near_duplicates"):
                 if duplicates.info.get(reason):
                     funnel.out(reason, duplicates.info[reason])
-            for reason, n in sorted(records.tally.fit_skips.items()):
+            for reason, n in sorted(tally.fit_skips.items()):
                 funnel.out(reason, n)
-            return {
-                "at": at_oid,
-                "repo": settings.repo_name,
-                "source": {"url": source.url, "licenses": list(source.licenses)},
+            first = repos[0]
+            extra = {
+                "at": first["at"],
+                "repo": " + ".join(r["name"] for r in repos),
+                "source": first["source"],
                 "tokenizer": {
                     "name": stored.name,
                     "kind": stored.kind,
@@ -373,11 +418,14 @@ def snapshot_records(
                 },
                 "funnel": funnel.to_dict(),
                 "splits_off_ratio": off_ratio(funnel.exported, ratios),
-                "skips": records.tally.skips,
-                "context": records.tally.fits,
+                "skips": tally.skips,
+                "context": tally.fits,
                 "dedup": duplicates.info,
-                "secrets": records.tally.secrets,
+                "secrets": tally.secrets,
             }
+            if len(repos) > 1:
+                extra["repos"] = repos
+            return extra
 
         yield Snapshot(
             records, manifest_extra, _tokenizer_files(tokenizer, template_name, max_tokens)
@@ -402,7 +450,16 @@ def curation_funnel(target: Target, at: str = "HEAD") -> Funnel:
     curation = Curation(keep=frozenset({CLONES}))
     with translate_errors(target.store.url), target.store.connect() as conn:
         plan = _plan(
-            conn, target.repo_id, commits, curation, DEFAULT_RULE, DEFAULT_RATIOS, "", None
+            conn,
+            target.repo_id,
+            commits,
+            curation,
+            DEFAULT_RULE,
+            DEFAULT_RATIOS,
+            "",
+            None,
+            None,
+            Funnel(),
         )
     plan.funnel.exported = dict(Counter(plan.splits.values()))
     return plan.funnel
@@ -417,10 +474,14 @@ def _plan(
     ratios: Ratios,
     repo_name: str,
     times: dict[str, str] | None,
+    clones: Clones | None,
+    funnel: Funnel,
 ) -> _Plan:
+    """One repo's plan; `clones` gathers the validation and test targets and `funnel`
+    counts, for every repo of the export."""
     train = ratios[0][0]
-    clones = None if CLONES in curation.keep else Clones()
-    plan = _Plan({}, clones, Funnel(commits=len(commits)))
+    funnel.commits += len(commits)
+    plan = _Plan({}, clones, funnel)
     lineages = Lineages()
     for start in range(0, len(commits), COMMITS_PER_CHUNK):
         chunk = commits[start : start + COMMITS_PER_CHUNK]
@@ -545,10 +606,11 @@ class _Records:
         plan: _Plan,
         duplicates: Dedup,
         on_progress: Callable[[int, int], None] | None,
+        tally: _Tally,
     ) -> None:
         self.conn, self.target, self.commits, self.settings = conn, target, commits, settings
         self.plan, self.duplicates, self.on_progress = plan, duplicates, on_progress
-        self.tally = _Tally()
+        self.tally = tally
 
     def __iter__(self) -> Iterator[dict[str, Any]]:
         conn, repo_id, settings = self.conn, self.target.repo_id, self.settings

@@ -684,6 +684,12 @@ def export_command(
             " (`--db`) in one export [default: .].",
         ),
     ] = None,
+    all_repos: Annotated[
+        bool,
+        typer.Option(
+            "--all-repos", help="Every repo of the store whose git dir is here, after --repo."
+        ),
+    ] = False,
     db: DbOpt = None,
 ) -> None:
     """Write the dataset as it stands: train/validation/test files, README.md and manifest.json."""
@@ -698,6 +704,11 @@ def export_command(
     split_ratios = parse_ratios(ratios)
     with contextlib.ExitStack() as stack:
         target, *also = [stack.enter_context(_opened(r, db)) for r in repos or [Path(".")]]
+        if all_repos:
+            also += [
+                stack.enter_context(_opened(Path(path), target.store.url))
+                for path in _other_repos(target, also)
+            ]
         trained = ensure_tokenizer(target)
         if trained is not None:
             out.print(
@@ -731,6 +742,16 @@ def export_command(
                 also=also,
             )
     _print_export(manifest, out_dir)
+
+
+def _other_repos(target: Target, also: list[Target]) -> list[str]:
+    """The git dirs of the store's other repos here, but those given already."""
+    from indexer.store import translate_errors
+    from indexer.store.commits import repos_here
+
+    given = {target.repo_id, *(t.repo_id for t in also)}
+    with translate_errors(target.store.url), target.store.connect() as conn:
+        return [path for rid, path in repos_here(conn) if rid not in given]
 
 
 def _print_export(manifest: Manifest, out_dir: Path) -> None:

@@ -188,6 +188,14 @@ def test_one_export_over_two_repos_of_a_shared_store(tmp_path: Path) -> None:
     assert manifest["funnel"]["commits"] == 2 * 33 + 1  # both histories, the fork's own
     left_out = manifest["funnel"]["left_out"]
     assert left_out.get("exact_duplicates", 0) + left_out.get("clones", 0) > 0
+    # --all-repos: the store's other repos after the one given, the same export
+    every = cli("export", tmp_path / "every", "--repo", first.path, "--all-repos", "--db", db)
+    assert every.exit_code == 0, every.output
+    assert (
+        json.loads((tmp_path / "every" / "manifest.json").read_text())["repos"]
+        == (manifest["repos"])
+    )
+    assert (tmp_path / "every" / "train.jsonl").read_bytes() == (out / "train.jsonl").read_bytes()
     # repos of two stores, or with a tokenizer of their own, are refused
     for repo in (first, other):
         assert cli("backfill", "--repo", repo.path).exit_code == 0  # each in its own

@@ -461,6 +461,13 @@ def collect_garbage(conn: Connection, repo: int, reachable: set[str]) -> Collect
     return Collected(len(dead), examples, blobs)
 
 
+def repos_here(conn: Connection) -> list[tuple[int, str]]:
+    """(id, path) of the store's repos whose git dir is on this machine, by path."""
+    with tx(conn):
+        found = conn.execute(select(m.repos.c.id, m.repos.c.path).order_by(m.repos.c.path)).all()
+    return [(rid, path) for rid, path in found if Path(path).is_dir()]
+
+
 def repos_not_here(conn: Connection, keep: int) -> list[tuple[int, str]]:
     """(id, path) of the store's repos, but `keep`, whose git dir is not on this
     machine: moved, deleted, or another machine's (a shared store)."""

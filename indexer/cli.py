@@ -188,7 +188,7 @@ app = typer.Typer(
     help="Turn a Rust repository's git history into training data, incrementally.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
-    add_completion=False,
+    add_completion=True,
     context_settings={"help_option_names": ["-h", "--help"]},
     rich_markup_mode=None,  # help is text: `[default: ...]` is not markup
 )

@@ -135,3 +135,25 @@ def test_json_for_scripts(tmp_path: Path) -> None:
     assert not any(h["installed"] for h in status["hooks"])
     doctor = run("doctor")
     assert doctor["problems"] == 0 and {f["level"] for f in doctor["findings"]} <= {"ok", "note"}
+
+
+def test_the_shell_completes_the_choices() -> None:
+    """The choices complete in the shell (bash's protocol, as `--install-completion`
+    sets it up)."""
+    command = Path(sys.executable).parent / "commit-indexer"
+
+    def complete(line: str) -> list[str]:
+        env = {
+            "PATH": str(command.parent),
+            "COMP_WORDS": line,
+            "COMP_CWORD": str(len(line.split()) - (0 if line.endswith(" ") else 1)),
+            "_COMMIT_INDEXER_COMPLETE": "complete_bash",
+        }
+        done = subprocess.run([command], env=env, capture_output=True, text=True)
+        assert done.returncode == 0, done.stderr
+        return done.stdout.split()
+
+    assert complete("commit-indexer export x --format ") == ["jsonl", "parquet", "pt"]
+    assert complete("commit-indexer export x --template p") == ["plain"]
+    assert complete("commit-indexer export x --keep f") == ["fixup", "formatting"]
+    assert "--shard-size" in complete("commit-indexer export x --sh")

@@ -32,6 +32,7 @@ from indexer.dataset.budget import (
 from indexer.dataset.tokenizer import (
     END,
     STARCODER_TOKENS,
+    Tokenizer,
     load_tokenizer,
     train_native,
 )
@@ -259,3 +260,40 @@ def test_an_export_with_a_models_tokenizer_loads_it_with_auto_tokenizer(
         learnt = [i for i in record["labels"] if i != -100]
         if "\u2581" not in record["completion"]:  # a literal one: our byte pieces, its "▁"
             assert tok(record["completion"], add_special_tokens=False).input_ids == learnt[:-1]
+
+
+@pytest.mark.parametrize("model_type", ["bpe", "unigram"])
+def test_a_sentencepiece_model_ships_as_a_tokenizer_json_that_encodes_alike(
+    model_type: str,
+) -> None:
+    """What an export ships for a SentencePiece model: a tokenizer.json that gives the
+    same ids as SentencePiece (its merges from the piece scores, or its unigram
+    scores) and decodes them to the text; our markers stay whole."""
+    import sentencepiece
+    from tokenizers import Tokenizer as HF
+
+    if model_type == "bpe":
+        tok = train_native(rust_files(), 600)
+    else:
+        out = io.BytesIO()
+        sentencepiece.SentencePieceTrainer.train(
+            sentence_iterator=iter(rust_files()),
+            model_writer=out,
+            vocab_size=500,
+            model_type="unigram",
+            normalization_rule_name="identity",
+            add_dummy_prefix=False,
+            remove_extra_whitespaces=False,
+            split_by_whitespace=False,
+            byte_fallback=True,
+            minloglevel=2,
+        )
+        tok = Tokenizer.from_bytes("sentencepiece", out.getvalue(), "unigram.model")
+    hf = HF.from_str(tok.to_json())
+    texts = [*rust_files(12), "<|path|>src/a.rs<|msg|>Fix   it\n\t\tok é中🦀 x<|end|>"]
+    if model_type == "unigram":
+        texts = texts[:-1]  # its vocabulary has no markers
+    for text in texts:
+        ids = tok.encode(text)
+        assert hf.encode(text, add_special_tokens=False).ids == ids
+        assert hf.decode(ids, skip_special_tokens=False) == text

@@ -95,6 +95,7 @@ DedupMode = Literal["none", "exact", "near"]  # dedup.MODES
 SecretsMode = Literal["redact", "drop"]  # secrets.MODES
 ContextMode = Literal["full", "none", "no-edits"]  # snapshot.CONTEXT_MODES
 MessageMode = Literal["full", "subject"]  # snapshot.MESSAGE_MODES
+TargetKind = Literal["item", "edit"]  # snapshot.TARGETS
 # curate.FILTERS; an enum, as typer takes no list of a Literal
 Filter = StrEnum(
     "Filter",
@@ -435,6 +436,10 @@ def symbols(
 def show(
     commit: Annotated[str, typer.Argument(help="A commit (any rev git understands).")],
     path: Annotated[str | None, typer.Option("--path", help="Only this file.")] = None,
+    target_kind: Annotated[
+        TargetKind,
+        typer.Option("--target", help="item: the new code; edit: the search/replace blocks."),
+    ] = "item",
     repo: RepoOpt = Path("."),
     db: DbOpt = None,
     as_json: JsonOpt = False,
@@ -460,7 +465,10 @@ def show(
             {
                 "commit": shown.commit,
                 "skipped": shown.skipped,
-                "examples": [_example_json(example) for example in shown.examples],
+                "examples": [
+                    {**_example_json(e), "target": _target_text(e, target_kind)}
+                    for e in shown.examples
+                ],
             }
         )
         return
@@ -475,11 +483,21 @@ def show(
             out.print(f"<{kind}>{shorter}", style="bold cyan")
             out.print(text)
         out.print("<target>", style="bold green")
-        out.print(example.target)
+        out.print(_target_text(example, target_kind))
         if example.resolved:
             out.print(f"resolved: {', '.join(example.resolved)}", style="dim")
         for reason, names in _by_reason(example.unresolved).items():
             out.print(f"unresolved, {reason}: {', '.join(names)}", style="dim")
+
+
+def _target_text(example: StoredExample, kind: str) -> str:
+    """The example's target as `export --target kind` makes it."""
+    if kind == "item":
+        return example.target
+    from indexer.dataset.edits import edit_blocks, render_blocks
+
+    old = next((text for k, text, _v in example.segments if k == "old"), "")
+    return render_blocks(edit_blocks(old, example.target))
 
 
 def _example_json(example: StoredExample) -> dict[str, object]:
@@ -666,6 +684,14 @@ def export_command(
             " files of about this size: train-00000-of-00003.parquet.",
         ),
     ] = "500MB",
+    target_kind: Annotated[
+        TargetKind,
+        typer.Option(
+            "--target",
+            help="item: the item's whole new code; edit: search/replace blocks against its"
+            " old code (loss on the blocks).",
+        ),
+    ] = "item",
     pack_to: Annotated[
         int | None,
         typer.Option(
@@ -740,6 +766,7 @@ def export_command(
                 shard_bytes=shard_bytes,
                 pack_to=pack_to,
                 also=also,
+                target_kind=target_kind,
             )
     _print_export(manifest, out_dir)
 

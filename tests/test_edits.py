@@ -4,6 +4,7 @@ apply back to the new code exactly, over random edits of real-looking Rust."""
 from __future__ import annotations
 
 import random
+from pathlib import Path
 
 import pytest
 from test_tokenizer import rust_files
@@ -101,3 +102,18 @@ def test_a_block_that_would_not_apply_is_refused() -> None:
     assert apply_blocks(old, (Block("a\nb\n", "c\n"),)) is None  # found twice
     assert apply_blocks(old, (Block("q\n", "c\n"),)) is None  # not found
     assert parse_blocks("not blocks") is None
+
+
+def test_show_prints_the_blocks_as_the_model_sees_them(tmp_path: Path) -> None:
+    from gitrepo import backfill, cli, make_repo
+
+    repo = make_repo(tmp_path)
+    body = "".join(f"    let v{i} = {i};\n" for i in range(20))
+    repo.commit({"src/lib.rs": f"pub fn big() {{\n{body}}}\n"}, "Add big")
+    repo.commit({"src/lib.rs": f"pub fn big() {{\n{body.replace('v7 = 7', 'v7 = 70')}}}\n"}, "7")
+    backfill(repo)
+    shown = cli("show", "HEAD", "--repo", repo.path, "--target", "edit")
+    assert shown.exit_code == 0, shown.output
+    blocks = "<<<<<<< SEARCH\n    let v7 = 7;\n=======\n    let v7 = 70;\n>>>>>>> REPLACE\n"
+    assert blocks in shown.output
+    assert "let v8 = 8;" not in shown.output.split("<target>")[1]

@@ -323,3 +323,44 @@ def test_sft_trainer_with_the_models_chat_tokens(tmp_path: Path) -> None:
     before = trainer.evaluate()["eval_loss"]
     trainer.train()
     assert trainer.evaluate()["eval_loss"] < 0.7 * before
+
+
+@pytest.mark.parametrize("template", ["native", "plain"])
+def test_an_export_of_edit_targets(export: Path, tmp_path: Path, template: str) -> None:
+    """`--target edit`: each record learns the search/replace blocks from its old code
+    to its new code; they apply back to the new code, the labels decode to them and
+    the end token, and the old code is whole in the context."""
+    from indexer.dataset.edits import apply_blocks, parse_blocks, with_newline
+    from indexer.dataset.tokenizer import Tokenizer
+
+    repo = export.parent / "repo"
+    out = tmp_path / f"edits-{template}"
+    if template == "plain":  # the native tokenizer has an end token, so plain fits it too
+        args = ["--template", "plain"]
+    else:
+        args = []
+    result = cli("export", out, "--repo", repo, "--target", "edit", *args)
+    assert result.exit_code == 0, result.output
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["settings"]["target"] == "edit"
+    tok = Tokenizer.from_bytes(
+        "sentencepiece", (out / "tokenizer.model").read_bytes(), "tokenizer.model"
+    )
+    end = "<|end|>"
+    rows = [r for split in datasets.load_dataset(str(out)).values() for r in split]
+    assert {r["change"] for r in rows} == {"added", "modified"}
+    for r in rows:
+        old = next((s["text"] for s in r["segments"] if s["kind"] == "old"), "")
+        blocks = parse_blocks(r["completion"])
+        assert blocks is not None
+        assert apply_blocks(with_newline(old), blocks) == with_newline(r["target"])
+        if r["change"] == "added":
+            assert len(blocks) == 1 and blocks[0].search == ""
+        else:
+            assert all(b.search for b in blocks) and len(r["completion"]) < 3 * len(old) + 200
+        learnt = [i for i in r["labels"] if i != -100]
+        assert tok.decode(learnt) == r["completion"] + end
+    # the item export is as it was: its own cache, the same bytes
+    again = tmp_path / "items"
+    assert cli("export", again, "--repo", repo).exit_code == 0
+    assert (again / "train.jsonl").read_bytes() == (export / "train.jsonl").read_bytes()

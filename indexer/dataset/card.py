@@ -156,6 +156,7 @@ def _body(m: dict[str, Any]) -> str:
         f"- tokenizer: {tok.get('name')} ({tok.get('kind')}, {tok.get('vocab_size')} tokens),"
         f" sha256 `{tok.get('sha256')}`",
         f"- template: {settings.get('template')}",
+        f"- target: {_TARGET_TEXT.get(settings.get('target', 'item'), '')}",
         f"- max tokens: {settings.get('max_tokens')} (context is shortened or dropped to fit;"
         " the target is never cut, an example whose target does not fit is left out)",
         f"- split: {_split_rule(settings)}",
@@ -216,6 +217,13 @@ def _source_lines(source: dict[str, Any]) -> list[str]:
     return [*lines, ""] if lines else []
 
 
+_TARGET_TEXT = {
+    "item": "the item's whole new code (`completion`, the labels)",
+    "edit": "search/replace blocks of whole lines from the item's old code to its new code"
+    " (`<<<<<<< SEARCH`, `=======`, `>>>>>>> REPLACE`; an added item's search is empty),"
+    " each checked to apply back, as `completion` and the labels; `target` keeps the new"
+    " code, and the old code is always whole in the context",
+}
 _CONTEXT_TEXT = {
     "full": "definitions from other files, the commit's own edits of them included",
     "none": "no definitions from other files (`--context none`, an ablation)",
@@ -244,6 +252,8 @@ _REASONS = {
     "exact_duplicates": "exact duplicates",
     "near_duplicates": "near duplicates",
     "target_too_long": "targets longer than the token budget",
+    "old_too_long": "edit targets whose old code does not fit the budget whole",
+    "edit_unreadable": "edit targets whose blocks would not read back from their text",
 }
 
 

@@ -32,7 +32,14 @@ EXAMPLE_REASONS = (MOVED, FORMATTING, COMMENTS, TRIVIAL, STUB, SHELL)
 FILTERS = (*COMMIT_REASONS, *EXAMPLE_REASONS, BULK, CLONES)
 # The funnel's steps in the order an export takes them: the filters, then the
 # duplicates and the budget (`dedup.py`, `budget.py`).
-FUNNEL_ORDER = (*FILTERS, "exact_duplicates", "near_duplicates", "target_too_long")
+FUNNEL_ORDER = (
+    *FILTERS,
+    "exact_duplicates",
+    "near_duplicates",
+    "edit_unreadable",
+    "target_too_long",
+    "old_too_long",
+)
 # A one-line target is a `const`, a `type` alias or `fn f() {}`.
 DEFAULT_MIN_LINES = 2
 # On rust-lang/log, of its code edits a cap of 32 left out 24% (19 commits: feature

@@ -21,6 +21,7 @@ from indexer import git
 from indexer.dataset.budget import (
     TEMPLATES,
     EncodedExample,
+    Fitted,
     SkipReason,
     encode_example,
     end_token,
@@ -32,6 +33,7 @@ from indexer.dataset.budget import (
 from indexer.dataset.card import dataset_card
 from indexer.dataset.curate import BULK, CLONES, Curation, Funnel
 from indexer.dataset.dedup import DEFAULT_THRESHOLD, Dedup
+from indexer.dataset.edits import edit_blocks, parse_blocks, render_blocks
 from indexer.dataset.export import (
     DEFAULT_SHARD_BYTES,
     PACKED_KEYS,
@@ -195,6 +197,15 @@ def _tokenizer_for(target: Target, template: str | None) -> tuple[StoredTokenize
     return stored, tokenizer, template or stored.template
 
 
+TARGETS = ("item", "edit")  # `export --target`
+
+
+def _check_target(kind: str) -> str:
+    if kind not in TARGETS:
+        raise IndexerError(f"unknown --target {kind!r}", hint=f"use one of {', '.join(TARGETS)}")
+    return kind
+
+
 def _check_one_store(targets: Sequence[Target], sha256: str) -> None:
     """Several repos export together from one store, with the first one's tokenizer:
     a repo of another store, or with a tokenizer of its own, is refused."""
@@ -224,6 +235,33 @@ def _tokenizer_files(
     eos = end_token(template, tokenizer)
     pad = PAD if tokenizer.token_id(PAD) is not None else eos
     return model_files(tokenizer, eos, pad, max_tokens)
+
+
+# `--target edit`: an example whose blocks would not read back from their text (a line
+# of the code that is a block marker), and one whose old code the budget cut (the
+# blocks' searches are its lines: a model must see them whole).
+EDIT_UNREADABLE, OLD_TOO_LONG = "edit_unreadable", "old_too_long"
+
+
+def _as_edits(example: Example) -> Example | None:
+    """The example with the search/replace blocks from its old code to its new code as
+    its target (`dataset.edits`; an added item's is one block with an empty search);
+    None when the blocks' text would not read back as them."""
+    old = next((s.text for s in example.segments if s.kind == OLD), "")
+    edits = edit_blocks(old, example.target)
+    text = render_blocks(edits)
+    if parse_blocks(text) != edits.blocks:
+        return None
+    return dataclasses.replace(example, target=text)
+
+
+def _old_whole(example: Example, fitted: Fitted) -> bool:
+    """The old code went in whole (or there is none)."""
+    return all(
+        choice == 0
+        for segment, choice in zip(example.segments, fitted.choices, strict=True)
+        if segment.kind == OLD and segment.text
+    )
 
 
 def _example(row: StoredExample) -> Example:
@@ -313,6 +351,7 @@ def snapshot_records(
     context: str = "full",
     message: str = "full",
     also: Sequence[Target] = (),
+    target_kind: str = "item",
 ) -> Iterator[Snapshot]:
     """The records an export of these arguments writes, for as long as the store is
     open (`export_snapshot` writes them; `report` reads them): the examples of the
@@ -364,6 +403,7 @@ def snapshot_records(
                 curation,
                 CONTEXT_MODES[context],
                 MESSAGE_MODES[message],
+                edits=_check_target(target_kind) == "edit",
             )
             plan = _plan(
                 conn,
@@ -415,6 +455,7 @@ def snapshot_records(
                     "context": context,
                     "message": message,
                     "curation": curation.settings(),
+                    "target": target_kind,
                 },
                 "funnel": funnel.to_dict(),
                 "splits_off_ratio": off_ratio(funnel.exported, ratios),
@@ -564,6 +605,12 @@ class _Settings:
     curation: Curation
     leave_out: tuple[str, ...]  # segment kinds left out (`--context`)
     shortest: tuple[str, ...]  # segment kinds at their shortest (`--message subject`)
+    edits: bool = False  # `--target edit`: search/replace blocks instead of the new code
+
+    @property
+    def cache_key(self) -> str:
+        """What the store caches token ids under: the template, and the target's kind."""
+        return f"{self.template}+edit" if self.edits else self.template
 
 
 @dataclass
@@ -622,14 +669,14 @@ class _Records:
             rows = examples_of(conn, repo_id, chunk)
             rows.sort(key=lambda e: (order[e.commit], e.path, e.kind, e.qualname))
             cached = cached_tokens(
-                conn, [e.id for e in rows], settings.tokenizer_id, settings.template
+                conn, [e.id for e in rows], settings.tokenizer_id, settings.cache_key
             )
             new: dict[int, bytes] = {}
             for row in rows:
                 record = self._record(row, cached, new)
                 if record is not None:
                     yield record
-            save_tokens(conn, settings.tokenizer_id, settings.template, new)
+            save_tokens(conn, settings.tokenizer_id, settings.cache_key, new)
             if self.on_progress:
                 self.on_progress(
                     min(start + COMMITS_PER_CHUNK, len(self.commits)), len(self.commits)
@@ -655,12 +702,20 @@ class _Records:
         if candidate.duplicate:
             return None
         example = _example(row)
+        if settings.edits:
+            example = _as_edits(example)
+            if example is None:
+                self.tally.skips[EDIT_UNREADABLE] += 1
+                self.tally.fit_skips[EDIT_UNREADABLE] += 1
+                return None
         if row.id in cached:
             encoded = EncodedExample.from_bytes(cached[row.id])
         else:
             encoded = encode_example(example, settings.tokenizer, settings.template)
             new[row.id] = encoded.to_bytes()
         fitted = fit(encoded, settings.max_tokens, settings.leave_out, settings.shortest)
+        if settings.edits and isinstance(fitted, Fitted) and not _old_whole(example, fitted):
+            fitted = SkipReason(OLD_TOO_LONG, fitted.n_tokens, settings.max_tokens)
         if isinstance(fitted, SkipReason):
             self.tally.skips[fitted.reason] += 1
             self.tally.fit_skips[fitted.reason] += 1

@@ -139,13 +139,13 @@ class _ArrowSize:
     """The bytes the records take in Arrow, as `datasets` holds a split in memory (its
     `num_bytes`), a group of records at a time: what `RecordBatch.nbytes` says of them
     in `parquet_schema`, reckoned from Arrow's layout rather than built (building the
-    batches took a third of a jsonl export; tests/test_export.py holds the two equal)."""
+    batches took a third of a jsonl export)."""
 
     def __init__(self, row_group_size: int, keys: tuple[str, ...]) -> None:
         self.num_bytes = 0
         self._rows: list[Mapping[str, Any]] = []
         self._row_group_size = row_group_size
-        self._schema = parquet_schema(keys)
+        self._columns = COLUMNS[keys]
 
     def add(self, record: Mapping[str, Any]) -> None:
         self._rows.append(record)
@@ -155,31 +155,9 @@ class _ArrowSize:
     def flush(self) -> None:
         if self._rows:
             self.num_bytes += sum(
-                arrow_bytes(field.type, [row[field.name] for row in self._rows])
-                for field in self._schema
+                arrow_bytes(kind, [row[name] for row in self._rows]) for name, kind in self._columns
             )
             self._rows = []
-
-
-def arrow_bytes(kind: Any, values: Sequence[Any]) -> int:
-    """The bytes of `values` as one Arrow array of type `kind`: a validity bitmap if
-    one is null, 4-byte offsets for strings and lists, then the data (strings as
-    UTF-8, list items recursively, fixed-width values at their width)."""
-    import pyarrow as pa
-
-    n = len(values)
-    size = (n + 7) // 8 if any(v is None for v in values) else 0
-    present = [v for v in values if v is not None]
-    if pa.types.is_string(kind):
-        return size + 4 * n + sum(len(v.encode("utf-8", "surrogatepass")) for v in present)
-    if pa.types.is_list(kind):
-        item = kind.value_type
-        if pa.types.is_integer(item):  # no need to gather the items to count them
-            return size + 4 * n + sum(map(len, present)) * item.bit_width // 8
-        return size + 4 * n + arrow_bytes(item, [x for v in present for x in v])
-    if pa.types.is_struct(kind):
-        return size + sum(arrow_bytes(f.type, [v[f.name] for v in present]) for f in kind)
-    return size + n * kind.bit_width // 8
 
 
 class _JsonlWriter:
@@ -208,38 +186,70 @@ class _JsonlWriter:
         self._file.close()
 
 
+# The columns' types, in a spelling of our own so that sizing a jsonl export's splits
+# (`arrow_bytes`) needs no pyarrow import (a tenth of a second): a type is "string",
+# "int64", "int32", "int8", ("list", type) or ("struct", ((name, type), ...)).
+_SEGMENT = ("struct", (("kind", "string"), ("text", "string")))
+COLUMNS: dict[tuple[str, ...], tuple[tuple[str, Any], ...]] = {
+    RECORD_KEYS: (
+        *((key, "string") for key in ("id", "repo", "commit", "parent")),
+        ("date", "int64"),
+        *((key, "string") for key in ("path", "kind", "name", "qualname", "change")),
+        ("split", "string"),
+        ("segments", ("list", _SEGMENT)),
+        *((key, "string") for key in ("target", "text", "prompt", "completion")),
+        ("input_ids", ("list", "int32")),
+        ("labels", ("list", "int32")),
+        ("attention_mask", ("list", "int8")),
+        ("n_tokens", "int64"),
+    ),
+    PACKED_KEYS: (
+        *((key, "string") for key in ("id", "repo", "split")),
+        ("examples", ("list", "string")),
+        ("input_ids", ("list", "int32")),
+        ("labels", ("list", "int32")),
+        ("attention_mask", ("list", "int8")),
+        ("position_ids", ("list", "int32")),
+        ("n_tokens", "int64"),
+    ),
+}
+_WIDTHS = {"int64": 8, "int32": 4, "int8": 1}
+
+
 def parquet_schema(keys: tuple[str, ...] = RECORD_KEYS) -> Any:
     """The parquet columns: plain strings, int64, and lists, so `datasets` (and any
     parquet reader) loads them without custom features; `PACKED_KEYS`' for a packed
     export."""
     import pyarrow as pa
 
-    if keys == PACKED_KEYS:
-        return pa.schema(
-            [
-                *((key, pa.string()) for key in ("id", "repo", "split")),
-                ("examples", pa.list_(pa.string())),
-                ("input_ids", pa.list_(pa.int32())),
-                ("labels", pa.list_(pa.int32())),
-                ("attention_mask", pa.list_(pa.int8())),
-                ("position_ids", pa.list_(pa.int32())),
-                ("n_tokens", pa.int64()),
-            ]
-        )
-    return pa.schema(
-        [
-            *((key, pa.string()) for key in ("id", "repo", "commit", "parent")),
-            ("date", pa.int64()),
-            *((key, pa.string()) for key in ("path", "kind", "name", "qualname", "change")),
-            ("split", pa.string()),
-            ("segments", pa.list_(pa.struct([("kind", pa.string()), ("text", pa.string())]))),
-            *((key, pa.string()) for key in ("target", "text", "prompt", "completion")),
-            ("input_ids", pa.list_(pa.int32())),
-            ("labels", pa.list_(pa.int32())),
-            ("attention_mask", pa.list_(pa.int8())),
-            ("n_tokens", pa.int64()),
-        ]
-    )
+    def arrow(kind: Any) -> Any:
+        if isinstance(kind, str):
+            return getattr(pa, kind)()
+        if kind[0] == "list":
+            return pa.list_(arrow(kind[1]))
+        return pa.struct([(name, arrow(sub)) for name, sub in kind[1]])
+
+    return pa.schema([(name, arrow(kind)) for name, kind in COLUMNS[keys]])
+
+
+def arrow_bytes(kind: Any, values: Sequence[Any]) -> int:
+    """The bytes of `values` as one Arrow array of type `kind` (`COLUMNS`' spelling):
+    a validity bitmap if one is null, 4-byte offsets for strings and lists, then the
+    data (strings as UTF-8, list items recursively, fixed-width values at their
+    width). What `RecordBatch.nbytes` says; tests/test_export.py holds them equal."""
+    n = len(values)
+    size = (n + 7) // 8 if any(v is None for v in values) else 0
+    present = [v for v in values if v is not None]
+    if kind == "string":
+        return size + 4 * n + sum(len(v.encode("utf-8", "surrogatepass")) for v in present)
+    if isinstance(kind, str):
+        return size + n * _WIDTHS[kind]
+    if kind[0] == "list":
+        item = kind[1]
+        if item in _WIDTHS:  # no need to gather the items to count them
+            return size + 4 * n + sum(map(len, present)) * _WIDTHS[item]
+        return size + 4 * n + arrow_bytes(item, [x for v in present for x in v])
+    return size + sum(arrow_bytes(sub, [v[name] for v in present]) for name, sub in kind[1])
 
 
 class _ParquetWriter:

@@ -33,7 +33,6 @@ from indexer.dataset.budget import (
 from indexer.dataset.card import dataset_card
 from indexer.dataset.curate import BULK, CLONES, Curation, Funnel
 from indexer.dataset.dedup import DEFAULT_THRESHOLD, Dedup
-from indexer.dataset.edits import edit_blocks, parse_blocks, render_blocks
 from indexer.dataset.export import (
     DEFAULT_SHARD_BYTES,
     PACKED_KEYS,
@@ -65,7 +64,6 @@ from indexer.dataset.tokenizer import (
 )
 from indexer.errors import IndexerError
 from indexer.rust import SUFFIX
-from indexer.secrets import redact_texts
 from indexer.shapes import (
     BUILDER_VERSION,
     DEFINITION_PREFIXES,
@@ -156,6 +154,8 @@ def train_tokenizer(
             f"there is no Rust code at {rev} to train a tokenizer on",
             hint="bring your model's tokenizer with `commit-indexer tokenizer use PATH`",
         )
+    from indexer.secrets import redact_texts  # only where a tokenizer is trained
+
     # its pieces ship in every export: trained on the code with its secrets redacted
     return _store_tokenizer(target, train_native(redact_texts(texts), vocab_size), template)
 
@@ -247,6 +247,8 @@ def _as_edits(example: Example) -> Example | None:
     """The example with the search/replace blocks from its old code to its new code as
     its target (`dataset.edits`; an added item's is one block with an empty search);
     None when the blocks' text would not read back as them."""
+    from indexer.dataset.edits import edit_blocks, parse_blocks, render_blocks
+
     old = next((s.text for s in example.segments if s.kind == OLD), "")
     edits = edit_blocks(old, example.target)
     text = render_blocks(edits)

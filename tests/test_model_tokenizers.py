@@ -106,9 +106,9 @@ def llama_like(path: Path) -> Path:
     return path
 
 
-def llama_model(path: Path) -> Path:
-    """Llama 2's tokenizer.model shape: SentencePiece BPE, identity normalization,
-    dummy prefix, byte fallback."""
+def sentencepiece_model(**options: object) -> bytes:
+    """A SentencePiece model trained here on `rust_files()`: identity normalization,
+    whitespace kept, byte fallback, and `options`."""
     import sentencepiece
 
     out = io.BytesIO()
@@ -116,15 +116,20 @@ def llama_model(path: Path) -> Path:
         sentence_iterator=iter(rust_files()),
         model_writer=out,
         vocab_size=500,
-        model_type="bpe",
         normalization_rule_name="identity",
-        add_dummy_prefix=True,
         remove_extra_whitespaces=False,
         byte_fallback=True,
         minloglevel=2,
+        **options,
     )
+    return out.getvalue()
+
+
+def llama_model(path: Path) -> Path:
+    """Llama 2's tokenizer.model shape: SentencePiece BPE, identity normalization,
+    dummy prefix, byte fallback."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(out.getvalue())
+    path.write_bytes(sentencepiece_model(model_type="bpe", add_dummy_prefix=True))
     return path
 
 
@@ -269,26 +274,15 @@ def test_a_sentencepiece_model_ships_as_a_tokenizer_json_that_encodes_alike(
     """What an export ships for a SentencePiece model: a tokenizer.json that gives the
     same ids as SentencePiece (its merges from the piece scores, or its unigram
     scores) and decodes them to the text; our markers stay whole."""
-    import sentencepiece
     from tokenizers import Tokenizer as HF
 
     if model_type == "bpe":
         tok = train_native(rust_files(), 600)
     else:
-        out = io.BytesIO()
-        sentencepiece.SentencePieceTrainer.train(
-            sentence_iterator=iter(rust_files()),
-            model_writer=out,
-            vocab_size=500,
-            model_type="unigram",
-            normalization_rule_name="identity",
-            add_dummy_prefix=False,
-            remove_extra_whitespaces=False,
-            split_by_whitespace=False,
-            byte_fallback=True,
-            minloglevel=2,
+        data = sentencepiece_model(
+            model_type="unigram", add_dummy_prefix=False, split_by_whitespace=False
         )
-        tok = Tokenizer.from_bytes("sentencepiece", out.getvalue(), "unigram.model")
+        tok = Tokenizer.from_bytes("sentencepiece", data, "unigram.model")
     hf = HF.from_str(tok.to_json())
     texts = [*rust_files(12), "<|path|>src/a.rs<|msg|>Fix   it\n\t\tok é中🦀 x<|end|>"]
     if model_type == "unigram":

@@ -1,5 +1,6 @@
 """Item targets against edit targets (issue 20) on a backfilled history: label tokens
-per modified example, and how much of them merely copies lines of the old code.
+per modified example, how much of them merely copies lines of the old code, and how
+many commits would fit a budget as one commit unit.
 
 Usage: python bench/edits.py REPO [--db URL]
 
@@ -10,6 +11,12 @@ For every stored example of a modified item (with its old code) reachable from H
 Tokens are the repo's tokenizer's (the native one unless `tokenizer use` set another).
 A label token "copies" when its line (stripped) is a line of the old code; for an edit
 the search lines count as copies (they are the anchors a tool needs).
+
+A commit unit, as issue 20 describes it, reckoned from the stored examples of every
+commit with examples (not curated): its message once, each distinct context segment
+(imports, definitions, paths) once, and the edit blocks of all its items (added items
+as one block, deleted items left aside); no template markers. The share of commits
+whose unit fits 2,048 / 4,096 / 8,192 tokens.
 """
 
 from __future__ import annotations
@@ -60,8 +67,13 @@ def main() -> int:
         item_tokens, edit_tokens = [], []
         item_copy = edit_copy = item_total = edit_total = 0
         wholes = blocks = examples = 0
+        units: list[int] = []
         for start in range(0, len(commits), 256):
+            by_commit: dict[str, list] = {}
             for row in examples_of(conn, target.repo_id, commits[start : start + 256]):
+                by_commit.setdefault(row.commit, []).append(row)
+            units += [_unit_tokens(tok, rows) for rows in by_commit.values()]
+            for row in (r for rows in by_commit.values() for r in rows):
                 old = next((t for k, t, _v in row.segments if k == OLD), "")
                 if row.change != "modified" or not old or row.edit_type != "code":
                     continue
@@ -90,7 +102,29 @@ def main() -> int:
             f"  {name}: label tokens median {statistics.median(values):.0f}, p95"
             f" {_p95(values)}, total {total}; copies of old lines {100 * copy / total:.1f}%"
         )
+    fits = ", ".join(
+        f"{budget}: {100 * sum(n <= budget for n in units) / len(units):.1f}%"
+        for budget in (2048, 4096, 8192)
+    )
+    print(
+        f"  commit units ({len(units)} commits with examples): fit {fits};"
+        f" median {statistics.median(units):.0f} tokens, p95 {_p95(units)}"
+    )
     return 0
+
+
+def _unit_tokens(tok: Tokenizer, rows: list) -> int:
+    """The tokens of a commit's unit: message, distinct context, every item's edits."""
+    seen: set[str] = set()
+    total = 0
+    for row in rows:
+        old = next((t for k, t, _v in row.segments if k == OLD), "")
+        for kind, text, _variants in row.segments:
+            if kind != OLD and text not in seen:
+                seen.add(text)
+                total += len(tok.encode(text))
+        total += len(tok.encode(render_blocks(edit_blocks(old, row.target))))
+    return total
 
 
 if __name__ == "__main__":

@@ -105,6 +105,7 @@ CONTEXT_MODES: dict[str, tuple[str, ...]] = {
     "no-edits": (EDIT_PREFIX,),
 }
 MESSAGE_MODES: dict[str, tuple[str, ...]] = {"full": (), "subject": (MESSAGE,)}
+TARGETS = ("item", "edit")  # `export --target`
 
 
 @dataclass(frozen=True)
@@ -195,15 +196,6 @@ def _tokenizer_for(target: Target, template: str | None) -> tuple[StoredTokenize
     assert stored is not None
     tokenizer = Tokenizer.from_bytes(stored.kind, stored.data, stored.name)
     return stored, tokenizer, template or stored.template
-
-
-TARGETS = ("item", "edit")  # `export --target`
-
-
-def _check_target(kind: str) -> str:
-    if kind not in TARGETS:
-        raise IndexerError(f"unknown --target {kind!r}", hint=f"use one of {', '.join(TARGETS)}")
-    return kind
 
 
 def _check_one_store(targets: Sequence[Target], sha256: str) -> None:
@@ -373,6 +365,7 @@ def snapshot_records(
     for name, value, modes in (
         ("context", context, CONTEXT_MODES),
         ("message", message, MESSAGE_MODES),
+        ("target", target_kind, TARGETS),
     ):
         if value not in modes:
             raise IndexerError(
@@ -385,6 +378,19 @@ def snapshot_records(
     clones = None if CLONES in curation.keep else Clones()
     funnel, tally = Funnel(), _Tally()
     repos: list[dict[str, Any]] = []
+    shared = _Settings(
+        stored.id,
+        tokenizer,
+        template_name,
+        max_tokens,
+        "",  # each repo's own name, below
+        split,
+        tuple(ratios),
+        curation,
+        CONTEXT_MODES[context],
+        MESSAGE_MODES[message],
+        edits=target_kind == "edit",
+    )
     with translate_errors(target.store.url), target.store.connect() as conn:
         parts: list[_Records] = []
         for each in targets:  # every repo's plan first: the clones are all repos' targets
@@ -394,19 +400,7 @@ def snapshot_records(
             times = None
             if split == "time":
                 times = time_splits([(oid, each.repo[oid].commit_time) for oid in commits], ratios)
-            settings = _Settings(
-                stored.id,
-                tokenizer,
-                template_name,
-                max_tokens,
-                source.name,
-                split,
-                tuple(ratios),
-                curation,
-                CONTEXT_MODES[context],
-                MESSAGE_MODES[message],
-                edits=_check_target(target_kind) == "edit",
-            )
+            settings = dataclasses.replace(shared, repo_name=source.name)
             plan = _plan(
                 conn,
                 each.repo_id,
@@ -684,6 +678,22 @@ class _Records:
                     min(start + COMMITS_PER_CHUNK, len(self.commits)), len(self.commits)
                 )
 
+    def _fit(
+        self, row_id: int, example: Example, cached: dict[int, bytes], new: dict[int, bytes]
+    ) -> Fitted | SkipReason:
+        """`example` fitted to the budget, its token ids from `cached` or made and added
+        to `new`; an edit target whose old code would be cut does not fit."""
+        settings = self.settings
+        if row_id in cached:
+            encoded = EncodedExample.from_bytes(cached[row_id])
+        else:
+            encoded = encode_example(example, settings.tokenizer, settings.template)
+            new[row_id] = encoded.to_bytes()
+        fitted = fit(encoded, settings.max_tokens, settings.leave_out, settings.shortest)
+        if settings.edits and isinstance(fitted, Fitted) and not _old_whole(example, fitted):
+            return SkipReason(OLD_TOO_LONG, fitted.n_tokens, settings.max_tokens)
+        return fitted
+
     def _record(
         self, row: StoredExample, cached: dict[int, bytes], new: dict[int, bytes]
     ) -> dict[str, Any] | None:
@@ -703,25 +713,18 @@ class _Records:
         candidate = self.duplicates.check(row.content_id, row.target)
         if candidate.duplicate:
             return None
-        example = _example(row)
+        example: Example | None = _example(row)
         if settings.edits:
             example = _as_edits(example)
-            if example is None:
-                self.tally.skips[EDIT_UNREADABLE] += 1
-                self.tally.fit_skips[EDIT_UNREADABLE] += 1
-                return None
-        if row.id in cached:
-            encoded = EncodedExample.from_bytes(cached[row.id])
+        if example is None:
+            fitted: Fitted | SkipReason = SkipReason(EDIT_UNREADABLE, 0, settings.max_tokens)
         else:
-            encoded = encode_example(example, settings.tokenizer, settings.template)
-            new[row.id] = encoded.to_bytes()
-        fitted = fit(encoded, settings.max_tokens, settings.leave_out, settings.shortest)
-        if settings.edits and isinstance(fitted, Fitted) and not _old_whole(example, fitted):
-            fitted = SkipReason(OLD_TOO_LONG, fitted.n_tokens, settings.max_tokens)
+            fitted = self._fit(row.id, example, cached, new)
         if isinstance(fitted, SkipReason):
             self.tally.skips[fitted.reason] += 1
             self.tally.fit_skips[fitted.reason] += 1
             return None
+        assert example is not None
         candidate.keep()
         self.tally.kept(row, split, fitted.fits_whole)
         prompt, completion = prompt_and_completion(example, fitted, settings.template)

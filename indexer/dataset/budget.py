@@ -18,7 +18,7 @@ from __future__ import annotations
 import struct
 import sys
 from array import array
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 from indexer.dataset.tokenizer import (
@@ -467,27 +467,30 @@ def fit(
     return Fitted(input_ids, labels, [1] * len(input_ids), tuple(choices))
 
 
+def _kept(example: Example, fitted: Fitted, template: str) -> Iterator[tuple[Part, str]]:
+    """Each part that went into `fitted`, with the form of its body it took."""
+    for p in get_template(template).parts(example):
+        choice = fitted.choices[p.rank] if p.rank is not None else 0
+        if choice is not None:
+            yield p, p.forms[choice] if p.forms else ""
+
+
 def prompt_and_completion(example: Example, fitted: Fitted, template: str) -> tuple[str, str]:
     """The fitted example as text, without its end token: the context up to the
     target's marker (`prompt`) and the target (`completion`), for trainers that
     tokenize text themselves (TRL's SFTTrainer adds the end token)."""
     prompt: list[str] = []
-    for p in get_template(template).parts(example):
-        choice = fitted.choices[p.rank] if p.rank is not None else 0
+    for p, body in _kept(example, fitted, template):
         if p.kind == "target":
-            return "".join([*prompt, *p.head]), p.forms[0]
-        if choice is not None:
-            prompt += [*p.head, p.forms[choice] if p.forms else "", *p.tail]
+            return "".join([*prompt, *p.head]), body
+        prompt += [*p.head, body, *p.tail]
     raise AssertionError("a template's parts end with the target")
 
 
 def render_text(example: Example, fitted: Fitted, template: str = "native", eos: str = "") -> str:
     """The text `fitted.input_ids` decode to, built from the example's own strings;
     the plain template's end-of-text token as `eos` (the tokenizer's decoding of it)."""
-    out: list[str] = []
-    for p in get_template(template).parts(example):
-        choice = fitted.choices[p.rank] if p.rank is not None else 0
-        if choice is None:
-            continue
-        out += [*p.head, p.forms[choice] if p.forms else "", *p.tail]
-    return "".join(eos if piece == EOS else piece for piece in out)
+    pieces = [
+        piece for p, body in _kept(example, fitted, template) for piece in (*p.head, body, *p.tail)
+    ]
+    return "".join(eos if piece == EOS else piece for piece in pieces)

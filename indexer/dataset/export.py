@@ -278,6 +278,7 @@ class _ParquetWriter:
         self._row_group_size = row_group_size
         self.num_bytes = 0
         self._path = path
+        self._written = 0
 
     def write(self, record: Mapping[str, Any]) -> None:
         self._rows.append(record)
@@ -285,8 +286,8 @@ class _ParquetWriter:
             self._flush()
 
     def size(self) -> int:
-        """The bytes of the row groups written so far."""
-        return self._path.stat().st_size
+        """The bytes of the row groups written so far (they change at a flush only)."""
+        return self._written
 
     def _flush(self) -> None:
         import pyarrow as pa
@@ -296,6 +297,7 @@ class _ParquetWriter:
             self._writer.write_batch(batch, row_group_size=self._row_group_size)
             self.num_bytes += batch.nbytes
             self._rows = []
+            self._written = self._path.stat().st_size
 
     def close(self) -> None:
         self._flush()
@@ -402,18 +404,18 @@ def pack(records: Iterable[Mapping[str, Any]], length: int) -> Iterator[dict[str
     examples of a split in export order, end to end, a sequence closed when the next
     one would not fit (an example is never cut; none is longer than the budget). The
     same records give the same sequences. A split's last sequence comes at the end."""
-    open_: dict[str, list[Mapping[str, Any]]] = {}
-    sizes: dict[str, int] = {}
+    open_: dict[str, tuple[list[Mapping[str, Any]], int]] = {}  # split: members, tokens
     for record in records:
         split, n = record["split"], record["n_tokens"]
         if n > length:
             raise ValueError(f"record {record['id']} has {n} tokens, more than {length}")
-        if split in open_ and sizes[split] + n > length:
-            yield _packed(open_.pop(split))
-        bin_ = open_.setdefault(split, [])
-        sizes[split] = (sizes.get(split, 0) if bin_ else 0) + n
-        bin_.append(record)
-    for members in open_.values():
+        members, tokens = open_.get(split, ([], 0))
+        if tokens + n > length:
+            yield _packed(members)
+            members, tokens = [], 0
+        members.append(record)
+        open_[split] = (members, tokens + n)
+    for members, _tokens in open_.values():
         yield _packed(members)
 
 

@@ -14,35 +14,24 @@ from typing import Any
 
 import yaml
 
-from indexer.dataset.export import Manifest, split_files
+from indexer.dataset.export import COLUMNS, PACKED_KEYS, RECORD_KEYS, Manifest, split_files
 
-# The record's fields as `datasets` features; types match export.parquet_schema().
-_FEATURES: list[dict[str, Any]] = [
-    *({"name": key, "dtype": "string"} for key in ("id", "repo", "commit", "parent")),
-    {"name": "date", "dtype": "int64"},
-    *({"name": key, "dtype": "string"} for key in ("path", "kind", "name", "qualname")),
-    {"name": "change", "dtype": "string"},
-    {"name": "split", "dtype": "string"},
-    {
-        "name": "segments",
-        "list": [{"name": "kind", "dtype": "string"}, {"name": "text", "dtype": "string"}],
-    },
-    *({"name": key, "dtype": "string"} for key in ("target", "text", "prompt", "completion")),
-    {"name": "input_ids", "sequence": "int32"},
-    {"name": "labels", "sequence": "int32"},
-    {"name": "attention_mask", "sequence": "int8"},
-    {"name": "n_tokens", "dtype": "int64"},
-]
 
-_PACKED_FEATURES: list[dict[str, Any]] = [
-    *({"name": key, "dtype": "string"} for key in ("id", "repo", "split")),
-    {"name": "examples", "sequence": "string"},
-    {"name": "input_ids", "sequence": "int32"},
-    {"name": "labels", "sequence": "int32"},
-    {"name": "attention_mask", "sequence": "int8"},
-    {"name": "position_ids", "sequence": "int32"},
-    {"name": "n_tokens", "dtype": "int64"},
-]
+def _feature(name: str, kind: Any) -> dict[str, Any]:
+    """A column of `export.COLUMNS` as a `datasets` feature: a struct's list as
+    `list` of its fields, another list as a `sequence`, a value as a `dtype`."""
+    if isinstance(kind, str):
+        return {"name": name, "dtype": kind}
+    item = kind[1]
+    if isinstance(item, str):
+        return {"name": name, "sequence": item}
+    return {"name": name, "list": [_feature(sub, sub_kind) for sub, sub_kind in item[1]]}
+
+
+def _features(keys: tuple[str, ...]) -> list[dict[str, Any]]:
+    return [_feature(name, kind) for name, kind in COLUMNS[keys]]
+
+
 _PACKED_FIELDS = (
     ("id", "16 hex digits: a hash of the ids of the examples it packs"),
     ("repo", "the repository: `owner/name` from its origin remote, else its folder's name"),
@@ -110,7 +99,7 @@ def dataset_card(manifest: Manifest) -> str:
             files.append({"split": split, "path": paths[0] if len(paths) == 1 else paths})
         header["configs"] = [{"config_name": "default", "data_files": files}]
     packed = bool(m.get("settings", {}).get("pack"))
-    header["dataset_info"] = {"features": _PACKED_FEATURES if packed else _FEATURES}
+    header["dataset_info"] = {"features": _features(PACKED_KEYS if packed else RECORD_KEYS)}
     sizes = m.get("num_bytes")
     if sizes is not None:  # `datasets` checks the counts only with every field there
         header["dataset_info"]["splits"] = [

@@ -86,7 +86,7 @@ MaxBytesOpt = Annotated[
 ]
 # The choices of the options that take one of a few words: listed in --help, completed
 # by the shell and checked before any work starts. They are the modules' own lists
-# (tests/test_bad_input.py holds them equal), spelled out so that the CLI does not
+# (tests/test_console_script.py holds them equal), spelled out so that the CLI does not
 # import those modules to start.
 Format = Literal["jsonl", "parquet", "pt"]  # export.FORMATS
 TemplateName = Literal["native", "starcoder", "plain"]  # budget.TEMPLATES
@@ -742,12 +742,7 @@ def export_command(
                 f" (vocabulary {trained.vocab_size}); `commit-indexer tokenizer use PATH`"
                 " sets your model's own"
             )
-        with export_bar(err) as progress:
-            task = progress.add_task("export", total=None)
-
-            def update(done: int, total: int) -> None:
-                progress.update(task, completed=done, total=total)
-
+        with export_bar(err) as update:
             manifest = export_snapshot(
                 target,
                 out_dir,
@@ -830,12 +825,7 @@ def report_command(
 
     with _opened(repo, db) as target:
         path = out_file or common_dir(target.repo) / "commit-indexer" / "report.html"
-        with export_bar(err, "reading") as progress:
-            task = progress.add_task("report", total=None)
-
-            def update(done: int, total: int) -> None:
-                progress.update(task, completed=done, total=total)
-
+        with export_bar(err, "reading") as update:
             page = build_report(target, at, max_tokens, on_progress=update)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -3,6 +3,8 @@ only, so the others, and a backfill's parser workers, do without them."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 from rich.console import Console
@@ -69,9 +71,11 @@ class SyncBar:
             self.progress.stop()
 
 
-def export_bar(console: Console, doing: str = "exporting") -> Progress:
-    """The bar of `export` (and `report`): commits done, of a total it learns as it goes."""
-    return Progress(
+@contextmanager
+def export_bar(console: Console, doing: str = "exporting") -> Iterator[Callable[[int, int], None]]:
+    """The bar of `export` (and `report`): commits done, of a total it learns as it
+    goes; what it yields takes (done, total)."""
+    progress = Progress(
         TextColumn(doing),
         BarColumn(),
         MofNCompleteColumn(),
@@ -79,3 +83,6 @@ def export_bar(console: Console, doing: str = "exporting") -> Progress:
         TimeElapsedColumn(),
         console=console,
     )
+    with progress:
+        task = progress.add_task(doing, total=None)
+        yield lambda done, total: progress.update(task, completed=done, total=total)

@@ -473,3 +473,33 @@ def renames(conn: Connection, repo: int, oids: Sequence[str]) -> dict[str, list[
             for oid, old_path, path in conn.execute(query):
                 found.setdefault(oid, []).append((old_path, path))
     return found
+
+
+@dataclass(frozen=True)
+class ItemPlace:
+    """Where an example's item stands in the file its commit leaves: the new blob and
+    the item's bytes in it (several when the file defines it more than once)."""
+
+    blob: str
+    spans: tuple[tuple[int, int], ...]  # (start_byte, end_byte), in file order
+
+
+def item_places(conn: Connection, repo: int, ids: Sequence[int]) -> dict[int, ItemPlace]:
+    """{example id: ItemPlace} of these examples (`--unit commit` orders a commit's
+    items by them, `--target fim` cuts the file around them)."""
+    e, k, b, i = m.examples.c, m.changes.c, m.blobs.c, m.items.c
+    spans: dict[int, tuple[str, list[tuple[int, int]]]] = {}
+    with tx(conn):
+        for chunk in chunks(ids):
+            query = (
+                select(e.id, k.new_blob, i.start_byte, i.end_byte)
+                .join(m.changes, (k.commit_id == e.commit_id) & (k.path == e.path))
+                .join(m.blobs, b.oid == k.new_blob)
+                .join(
+                    m.items, (i.blob_id == b.id) & (i.kind == e.kind) & (i.qualname == e.qualname)
+                )
+                .where(e.id.in_(chunk))
+            )
+            for example_id, blob, start, end in conn.execute(query):
+                spans.setdefault(example_id, (blob, []))[1].append((start, end))
+    return {n: ItemPlace(blob, tuple(sorted(set(s)))) for n, (blob, s) in spans.items()}

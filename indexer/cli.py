@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from indexer.dataset.snapshot import TokenizerInfo
     from indexer.hooks import HookState
     from indexer.index.sync import SyncResult
+    from indexer.lookup import CommitExamples
     from indexer.store import Target
     from indexer.store.examples import StoredExample
 
@@ -96,6 +97,7 @@ SecretsMode = Literal["redact", "drop"]  # secrets.MODES
 ContextMode = Literal["full", "none", "no-edits"]  # snapshot.CONTEXT_MODES
 MessageMode = Literal["full", "subject"]  # snapshot.MESSAGE_MODES
 TargetKind = Literal["item", "edit"]  # snapshot.TARGETS
+UnitKind = Literal["item", "commit"]  # snapshot.UNITS
 # curate.FILTERS; an enum, as typer takes no list of a Literal
 Filter = StrEnum(
     "Filter",
@@ -437,8 +439,19 @@ def show(
     commit: Annotated[str, typer.Argument(help="A commit (any rev git understands).")],
     path: Annotated[str | None, typer.Option("--path", help="Only this file.")] = None,
     target_kind: Annotated[
-        TargetKind,
-        typer.Option("--target", help="item: the new code; edit: the search/replace blocks."),
+        TargetKind | None,
+        typer.Option(
+            "--target",
+            help="item: the new code; edit: the search/replace blocks [default: item;"
+            " edit with --unit commit].",
+            show_default=False,
+        ),
+    ] = None,
+    unit: Annotated[
+        UnitKind,
+        typer.Option(
+            "--unit", help="item: each example; commit: the commit as one unit, as exported."
+        ),
     ] = "item",
     repo: RepoOpt = Path("."),
     db: DbOpt = None,
@@ -446,6 +459,8 @@ def show(
 ) -> None:
     """The examples of one commit, segment by segment, as they are stored."""
     from indexer.lookup import commit_examples
+
+    target_kind = target_kind or ("edit" if unit == "commit" else "item")
 
     with _opened(repo, db) as target:
         shown = commit_examples(target, commit, path)
@@ -460,6 +475,14 @@ def show(
             ),
             hint="merges, empty commits and changes that only delete or reformat code make none",
         )
+    if unit == "commit":
+        text = _unit_text(shown, target_kind)
+        if as_json:
+            _print_json({"commit": shown.commit, "skipped": shown.skipped, "unit": text})
+        else:
+            out.rule(f"commit {shown.commit[:12]}: {len(shown.examples)} examples", style="dim")
+            out.print(text)
+        return
     if as_json:
         _print_json(
             {
@@ -488,6 +511,25 @@ def show(
             out.print(f"resolved: {', '.join(example.resolved)}", style="dim")
         for reason, names in _by_reason(example.unresolved).items():
             out.print(f"unresolved, {reason}: {', '.join(names)}", style="dim")
+
+
+def _unit_text(shown: CommitExamples, target_kind: str) -> str:
+    """The commit's examples as one unit (`export --unit commit`), in the native
+    template, whole: before the export's filters and budget."""
+    import dataclasses
+
+    from indexer.dataset.snapshot import as_example
+    from indexer.dataset.units import UnitItem, make_unit, unit_text
+
+    items = [
+        UnitItem(
+            dataclasses.replace(as_example(e), target=_target_text(e, target_kind)),
+            e.target,
+            shown.places[e.id].spans[0][0] if e.id in shown.places else 0,
+        )
+        for e in shown.examples
+    ]
+    return unit_text(make_unit(items))
 
 
 def _target_text(example: StoredExample, kind: str) -> str:
@@ -685,11 +727,20 @@ def export_command(
         ),
     ] = "500MB",
     target_kind: Annotated[
-        TargetKind,
+        TargetKind | None,
         typer.Option(
             "--target",
             help="item: the item's whole new code; edit: search/replace blocks against its"
-            " old code (loss on the blocks).",
+            " old code (loss on the blocks) [default: item; edit with --unit commit].",
+            show_default=False,
+        ),
+    ] = None,
+    unit: Annotated[
+        UnitKind,
+        typer.Option(
+            "--unit",
+            help="item: an example per changed item; commit: one per commit, every item's"
+            " target after its message and context (cut by file into parts to fit).",
         ),
     ] = "item",
     pack_to: Annotated[
@@ -762,6 +813,7 @@ def export_command(
                 pack_to=pack_to,
                 also=also,
                 target_kind=target_kind,
+                unit=unit,
             )
     _print_export(manifest, out_dir)
 
@@ -780,7 +832,10 @@ def _print_export(manifest: Manifest, out_dir: Path) -> None:
     counts = ", ".join(f"{n} {name}" for name, n in manifest.counts.items())
     funnel = manifest.extra["funnel"]
     pack_to = manifest.extra["settings"].get("pack")
+    units = manifest.extra.get("units")
     what = "examples"
+    if units is not None:
+        what = f"commit units, holding {units.get('items', 0)} examples"
     if pack_to:
         exported = sum(funnel["exported"].values())
         what = f"sequences of at most {pack_to} tokens, packing {exported} examples"

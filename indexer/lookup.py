@@ -13,7 +13,7 @@ from indexer.errors import IndexerError
 from indexer.rust import SUFFIX
 from indexer.store import Target, translate_errors
 from indexer.store.commits import find_items, known_commits
-from indexer.store.examples import StoredExample, example_skips
+from indexer.store.examples import ItemPlace, StoredExample, example_skips, item_places
 from indexer.store.examples import commit_examples as commit_rows
 
 
@@ -60,6 +60,7 @@ class CommitExamples:
     commit: str
     examples: list[StoredExample]
     skipped: dict[str, int]
+    places: dict[int, ItemPlace]  # where each example's item stands in its file
 
 
 def commit_examples(target: Target, rev: str, path: str | None = None) -> CommitExamples:
@@ -73,6 +74,7 @@ def commit_examples(target: Target, rev: str, path: str | None = None) -> Commit
             )
         found = commit_rows(conn, target.repo_id, oid)
         skipped = example_skips(conn, target.repo_id, oid)
-    if path is not None:
-        found = [e for e in found if e.path == path]
-    return CommitExamples(oid, found, skipped)
+        if path is not None:
+            found = [e for e in found if e.path == path]
+        places = item_places(conn, target.repo_id, [e.id for e in found])
+    return CommitExamples(oid, found, skipped, places)

@@ -56,7 +56,7 @@ def test_options_of_a_few_words_are_choices_checked_before_any_work(tmp_path: Pa
     from indexer import cli, secrets
     from indexer.dataset import curate, dedup, export, splits
     from indexer.dataset.budget import TEMPLATES
-    from indexer.dataset.snapshot import CONTEXT_MODES, MESSAGE_MODES, TARGETS
+    from indexer.dataset.snapshot import CONTEXT_MODES, MESSAGE_MODES, TARGETS, UNITS
 
     assert get_args(cli.Format) == tuple(export.FORMATS)
     assert get_args(cli.TemplateName) == tuple(TEMPLATES)
@@ -66,6 +66,7 @@ def test_options_of_a_few_words_are_choices_checked_before_any_work(tmp_path: Pa
     assert get_args(cli.ContextMode) == tuple(CONTEXT_MODES)
     assert get_args(cli.MessageMode) == tuple(MESSAGE_MODES)
     assert get_args(cli.TargetKind) == TARGETS
+    assert get_args(cli.UnitKind) == UNITS
     assert tuple(f.value for f in cli.Filter) == curate.FILTERS
 
     command = Path(sys.executable).parent / "commit-indexer"

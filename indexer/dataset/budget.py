@@ -18,7 +18,7 @@ from __future__ import annotations
 import struct
 import sys
 from array import array
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from indexer.dataset.tokenizer import (
@@ -326,6 +326,19 @@ def encode_example(
 ) -> EncodedExample:
     """Tokenize each piece of `example` once: markers, every segment form, the target."""
     tpl = get_template(template)
+    return encode_parts(tpl.parts(example), len(example.segments), tokenizer, tpl)
+
+
+def encode_parts(
+    parts: Sequence[Part],
+    n_segments: int,
+    tokenizer: Tokenizer,
+    tpl: Template,
+    encode: Callable[[str], list[int]] | None = None,
+) -> EncodedExample:
+    """Tokenize `parts` (of `tpl`, over `n_segments` ranked segments), each body with
+    `encode` (the tokenizer's own by default; a commit unit's remembers its texts)."""
+    encode = encode or tokenizer.encode
     for token in tpl.tokens:  # fail on a missing token whatever the example holds
         _marker_ids(tokenizer, token, tpl)
     typecode = _typecode(tokenizer.vocab_size)
@@ -338,17 +351,17 @@ def encode_example(
     def markers(texts: tuple[str, ...]) -> array:
         return ids(i for text in texts for i in _marker_ids(tokenizer, text, tpl))
 
-    parts = tuple(
+    encoded = tuple(
         EncodedPart(
             p.kind,
             p.rank,
             markers(p.head),
-            tuple(ids(tokenizer.encode(form)) for form in p.forms),
+            tuple(ids(encode(form)) for form in p.forms),
             markers(p.tail),
         )
-        for p in tpl.parts(example)
+        for p in parts
     )
-    return EncodedExample(tpl.name, len(example.segments), parts)
+    return EncodedExample(tpl.name, n_segments, encoded)
 
 
 TARGET_TOO_LONG = "target_too_long"
@@ -467,24 +480,40 @@ def fit(
     return Fitted(input_ids, labels, [1] * len(input_ids), tuple(choices))
 
 
-def _kept(example: Example, fitted: Fitted, template: str) -> Iterator[tuple[Part, str]]:
+def _kept(example: Example, fitted: Fitted, template: str) -> list[tuple[Part, str]]:
+    return kept_parts(get_template(template).parts(example), fitted)
+
+
+def kept_parts(parts: Iterable[Part], fitted: Fitted) -> list[tuple[Part, str]]:
     """Each part that went into `fitted`, with the form of its body it took."""
-    for p in get_template(template).parts(example):
-        choice = fitted.choices[p.rank] if p.rank is not None else 0
-        if choice is not None:
-            yield p, p.forms[choice] if p.forms else ""
+    return [
+        (p, p.forms[choice] if p.forms else "")
+        for p in parts
+        for choice in [fitted.choices[p.rank] if p.rank is not None else 0]
+        if choice is not None
+    ]
 
 
 def prompt_and_completion(example: Example, fitted: Fitted, template: str) -> tuple[str, str]:
     """The fitted example as text, without its end token: the context up to the
     target's marker (`prompt`) and the target (`completion`), for trainers that
     tokenize text themselves (TRL's SFTTrainer adds the end token)."""
-    prompt: list[str] = []
-    for p, body in _kept(example, fitted, template):
-        if p.kind == "target":
-            return "".join([*prompt, *p.head]), body
-        prompt += [*p.head, body, *p.tail]
-    raise AssertionError("a template's parts end with the target")
+    return split_text(_kept(example, fitted, template))
+
+
+def split_text(kept: list[tuple[Part, str]]) -> tuple[str, str]:
+    """The text of `kept` parts as the prompt, up to and including the first target's
+    marker, and the completion after it, without the last target's end token (a
+    commit unit's completion holds its later items' markers too)."""
+    targets = [n for n, (p, _body) in enumerate(kept) if p.kind == "target"]
+    first, last = targets[0], targets[-1]
+    prompt = [piece for p, body in kept[:first] for piece in (*p.head, body, *p.tail)]
+    completion: list[str] = []
+    for n, (p, body) in enumerate(kept[first:], first):
+        head = p.head if n != first else ()
+        tail = p.tail if n != last else p.tail[:-1]  # the end token
+        completion += [*head, body, *tail]
+    return "".join([*prompt, *kept[first][0].head]), "".join(completion)
 
 
 def render_text(example: Example, fitted: Fitted, template: str = "native", eos: str = "") -> str:

@@ -28,11 +28,13 @@ from indexer.dataset.budget import (
     fit,
     fitting_templates,
     get_template,
+    kept_parts,
     prompt_and_completion,
+    split_text,
 )
 from indexer.dataset.card import dataset_card
 from indexer.dataset.curate import BULK, CLONES, Curation, Funnel
-from indexer.dataset.dedup import DEFAULT_THRESHOLD, Dedup
+from indexer.dataset.dedup import DEFAULT_THRESHOLD, Candidate, Dedup
 from indexer.dataset.export import (
     DEFAULT_SHARD_BYTES,
     PACKED_KEYS,
@@ -62,6 +64,16 @@ from indexer.dataset.tokenizer import (
     model_files,
     train_native,
 )
+from indexer.dataset.units import (
+    ITEM_TOO_LONG,
+    Unit,
+    UnitItem,
+    fit_unit,
+    make_unit,
+    part_note,
+    parts_by_file,
+    unit_parts,
+)
 from indexer.errors import IndexerError
 from indexer.rust import SUFFIX
 from indexer.shapes import (
@@ -87,6 +99,7 @@ from indexer.store.examples import (
     example_skips,
     examples_of,
     examples_version,
+    item_places,
     renames,
     repo_tokenizer,
     save_tokens,
@@ -106,6 +119,7 @@ CONTEXT_MODES: dict[str, tuple[str, ...]] = {
 }
 MESSAGE_MODES: dict[str, tuple[str, ...]] = {"full": (), "subject": (MESSAGE,)}
 TARGETS = ("item", "edit")  # `export --target`
+UNITS = ("item", "commit")  # `export --unit`
 
 
 @dataclass(frozen=True)
@@ -258,7 +272,7 @@ def _old_whole(example: Example, fitted: Fitted) -> bool:
     )
 
 
-def _example(row: StoredExample) -> Example:
+def as_example(row: StoredExample) -> Example:
     return Example(
         commit=row.commit,
         parent=row.parents.split()[0] if row.parents else None,
@@ -345,7 +359,8 @@ def snapshot_records(
     context: str = "full",
     message: str = "full",
     also: Sequence[Target] = (),
-    target_kind: str = "item",
+    target_kind: str | None = None,
+    unit: str = "item",
 ) -> Iterator[Snapshot]:
     """The records an export of these arguments writes, for as long as the store is
     open (`export_snapshot` writes them; `report` reads them): the examples of the
@@ -362,10 +377,12 @@ def snapshot_records(
     """
     split = check_rule(split)
     curation = curation or Curation()
+    target_kind = target_kind or ("edit" if unit == "commit" else "item")
     for name, value, modes in (
         ("context", context, CONTEXT_MODES),
         ("message", message, MESSAGE_MODES),
         ("target", target_kind, TARGETS),
+        ("unit", unit, UNITS),
     ):
         if value not in modes:
             raise IndexerError(
@@ -390,6 +407,7 @@ def snapshot_records(
         CONTEXT_MODES[context],
         MESSAGE_MODES[message],
         edits=target_kind == "edit",
+        units=unit == "commit",
     )
     with translate_errors(target.store.url), target.store.connect() as conn:
         parts: list[_Records] = []
@@ -452,6 +470,7 @@ def snapshot_records(
                     "message": message,
                     "curation": curation.settings(),
                     "target": target_kind,
+                    "unit": unit,
                 },
                 "funnel": funnel.to_dict(),
                 "splits_off_ratio": off_ratio(funnel.exported, ratios),
@@ -460,6 +479,8 @@ def snapshot_records(
                 "dedup": duplicates.info,
                 "secrets": tally.secrets,
             }
+            if unit == "commit":
+                extra["units"] = dict(tally.units)
             if len(repos) > 1:
                 extra["repos"] = repos
             return extra
@@ -602,6 +623,7 @@ class _Settings:
     leave_out: tuple[str, ...]  # segment kinds left out (`--context`)
     shortest: tuple[str, ...]  # segment kinds at their shortest (`--message subject`)
     edits: bool = False  # `--target edit`: search/replace blocks instead of the new code
+    units: bool = False  # `--unit commit`: one record per commit (or part of one)
 
     @property
     def cache_key(self) -> str:
@@ -626,13 +648,23 @@ class _Tally:
         }
     )
 
-    def kept(self, row: StoredExample, split: str, fits_whole: bool) -> None:
+    # `--unit commit`: items in units, commits cut in parts, parts
+    units: Counter[str] = field(default_factory=Counter)
+
+    def kept(self, rows: Sequence[StoredExample], split: str, fits_whole: bool) -> None:
+        """A record of `rows` (one example, or a commit unit's) is exported."""
         self.exported[split] += 1
         self.fits["whole" if fits_whole else "shortened_or_dropped"] += 1
-        if row.secrets:
-            self.secrets["redacted_examples"] += 1
-            self.secrets["redacted_secrets"] += len(row.secrets)
-            self.secrets["redacted"].update(row.secrets)
+        for row in rows:
+            if row.secrets:
+                self.secrets["redacted_examples"] += 1
+                self.secrets["redacted_secrets"] += len(row.secrets)
+                self.secrets["redacted"].update(row.secrets)
+
+    def left_out(self, reason: str, n: int = 1) -> None:
+        """`n` examples the budget (or the target's form) leaves out."""
+        self.skips[reason] += n
+        self.fit_skips[reason] += n
 
 
 class _Records:
@@ -668,7 +700,9 @@ class _Records:
                 conn, [e.id for e in rows], settings.tokenizer_id, settings.cache_key
             )
             new: dict[int, bytes] = {}
-            for row in rows:
+            if settings.units:
+                yield from self._units(rows)
+            for row in rows if not settings.units else ():
                 record = self._record(row, cached, new)
                 if record is not None:
                     yield record
@@ -694,18 +728,15 @@ class _Records:
             return SkipReason(OLD_TOO_LONG, fitted.n_tokens, settings.max_tokens)
         return fitted
 
-    def _record(
-        self, row: StoredExample, cached: dict[int, bytes], new: dict[int, bytes]
-    ) -> dict[str, Any] | None:
-        """The record of `row`; None when the plan leaves it out, or it is a clone of a
-        validation or test target (in train), a duplicate or does not fit (counted). Its token
-        ids are taken from `cached`, or made and added to `new`."""
-        settings = self.settings
+    def _admitted(self, row: StoredExample) -> tuple[str, Example, Candidate] | None:
+        """`row`'s split, its example with the export's target and its dedup candidate;
+        None when the plan leaves it out, or it is a clone of a validation or test target
+        (in train), a duplicate or its blocks would not read back (counted)."""
         split = self.plan.splits.get(row.id)
         if split is None:
             return None  # counted by the plan
         clones = self.plan.clones
-        if clones is not None and split == settings.ratios[0][0]:
+        if clones is not None and split == self.settings.ratios[0][0]:
             old = next((text for kind, text, _v in row.segments if kind == OLD), "")
             if clones.of((row.target, old)):
                 self.plan.funnel.out(CLONES)
@@ -713,20 +744,30 @@ class _Records:
         candidate = self.duplicates.check(row.content_id, row.target)
         if candidate.duplicate:
             return None
-        example: Example | None = _example(row)
-        if settings.edits:
+        example: Example | None = as_example(row)
+        if self.settings.edits:
             example = _as_edits(example)
         if example is None:
-            fitted: Fitted | SkipReason = SkipReason(EDIT_UNREADABLE, 0, settings.max_tokens)
-        else:
-            fitted = self._fit(row.id, example, cached, new)
-        if isinstance(fitted, SkipReason):
-            self.tally.skips[fitted.reason] += 1
-            self.tally.fit_skips[fitted.reason] += 1
+            self.tally.left_out(EDIT_UNREADABLE)
             return None
-        assert example is not None
+        return split, example, candidate
+
+    def _record(
+        self, row: StoredExample, cached: dict[int, bytes], new: dict[int, bytes]
+    ) -> dict[str, Any] | None:
+        """The record of `row`; None when it is not admitted (`_admitted`) or does not
+        fit (counted). Its token ids are taken from `cached`, or made and added to `new`."""
+        settings = self.settings
+        admitted = self._admitted(row)
+        if admitted is None:
+            return None
+        split, example, candidate = admitted
+        fitted = self._fit(row.id, example, cached, new)
+        if isinstance(fitted, SkipReason):
+            self.tally.left_out(fitted.reason)
+            return None
         candidate.keep()
-        self.tally.kept(row, split, fitted.fits_whole)
+        self.tally.kept([row], split, fitted.fits_whole)
         prompt, completion = prompt_and_completion(example, fitted, settings.template)
         segments = [
             {"kind": kind, "text": text if choice == 0 else variants[choice - 1]}
@@ -747,6 +788,117 @@ class _Records:
             "split": split,
             "segments": segments,
             "target": row.target,
+            "text": prompt + completion,
+            "prompt": prompt,
+            "completion": completion,
+            "input_ids": list(fitted.input_ids),
+            "labels": list(fitted.labels),
+            "attention_mask": list(fitted.attention_mask),
+            "n_tokens": fitted.n_tokens,
+        }
+
+    def _units(self, rows: list[StoredExample]) -> Iterator[dict[str, Any]]:
+        """`--unit commit`: the records of these commits' units, a commit's admitted
+        items by split (so a unit never holds two lineages' splits), each split's cut
+        into parts by file when they do not fit together (`units.parts_by_file`)."""
+        places = item_places(self.conn, self.target.repo_id, [r.id for r in rows])
+        splits = [name for name, _ratio in self.settings.ratios]
+        for _commit, group in itertools.groupby(rows, key=lambda r: r.commit):
+            self._memo: dict[str, list[int]] = {}
+            by_split: dict[str, list[tuple[StoredExample, UnitItem, Candidate]]] = {}
+            for row in group:
+                admitted = self._admitted(row)
+                if admitted is None:
+                    continue
+                split, example, candidate = admitted
+                place = places.get(row.id)
+                item = UnitItem(example, row.target, place.spans[0][0] if place else 0)
+                by_split.setdefault(split, []).append((row, item, candidate))
+            for split in sorted(by_split, key=splits.index):
+                members = by_split[split]
+                of_item = {id(item): (row, candidate) for row, item, candidate in members}
+                fit_of = self._unit_fitter(len(members))
+                parts, left_out = parts_by_file([m[1] for m in members], fit_of)
+                if left_out:
+                    self.tally.left_out(ITEM_TOO_LONG, len(left_out))
+                if len(parts) > 1:
+                    self.tally.units["commits_in_parts"] += 1
+                for k, part in enumerate(parts, 1):
+                    record = self._unit_record(part, k, len(parts), split, of_item)
+                    if record is not None:
+                        yield record
+
+    def _unit_fitter(self, n_items: int) -> Callable[[Sequence[UnitItem]], bool]:
+        """Whether some of a commit's `n_items` items fit as a unit; a part leaves room
+        for its note."""
+
+        def fits(items: Sequence[UnitItem]) -> bool:
+            note = "" if len(items) == n_items else "(part 99 of 99)"
+            return self._fit_unit(make_unit(items, note)) is not None
+
+        return fits
+
+    def _fit_unit(self, unit: Unit) -> Fitted | None:
+        s = self.settings
+        return fit_unit(
+            unit,
+            s.tokenizer,
+            s.template,
+            s.max_tokens,
+            s.leave_out,
+            s.shortest,
+            s.edits,
+            self._encode,
+        )
+
+    def _encode(self, text: str) -> list[int]:
+        """The tokenizer's ids of `text`, remembered for the commit's units (a commit
+        cut in parts tries its files more than once)."""
+        if text not in self._memo:
+            self._memo[text] = self.settings.tokenizer.encode(text)
+        return self._memo[text]
+
+    def _unit_record(
+        self,
+        items: list[UnitItem],
+        k: int,
+        n: int,
+        split: str,
+        of_item: dict[int, tuple[StoredExample, Candidate]],
+    ) -> dict[str, Any] | None:
+        settings = self.settings
+        unit = make_unit(items, part_note(k, n))
+        fitted = self._fit_unit(unit)
+        if fitted is None:  # its note took more room than the one it was tried with
+            self.tally.left_out(ITEM_TOO_LONG, len(items))
+            return None
+        rows = [of_item[id(item)][0] for item in unit.items]
+        for item in unit.items:
+            of_item[id(item)][1].keep()
+        self.tally.kept(rows, split, fitted.fits_whole)
+        self.tally.units["items"] += len(rows)
+        self.tally.units["parts"] += 1
+        prompt, completion = split_text(kept_parts(unit_parts(unit, settings.template), fitted))
+        first = rows[0]
+        key = "\0".join((first.commit, split, str(k))).encode()
+        return {
+            "id": hashlib.sha256(key).hexdigest()[:16],
+            "repo": settings.repo_name,
+            "commit": first.commit,
+            "parent": first.parents.split()[0] if first.parents else None,
+            "date": first.date,
+            "path": "\n".join(f.path.text for f in unit.files),
+            "kind": "commit",
+            "name": "",
+            "qualname": unit.note,
+            "change": "commit",
+            "split": split,
+            "segments": [
+                {"kind": s.kind, "text": s.text if c == 0 else s.variants[c - 1]}
+                for s, c in zip(unit.segments, fitted.choices, strict=True)
+                if c is not None
+            ],
+            "target": "".join(item.example.target for item in unit.items),
             "text": prompt + completion,
             "prompt": prompt,
             "completion": completion,

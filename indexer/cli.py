@@ -96,7 +96,7 @@ DedupMode = Literal["none", "exact", "near"]  # dedup.MODES
 SecretsMode = Literal["redact", "drop"]  # secrets.MODES
 ContextMode = Literal["full", "none", "no-edits"]  # snapshot.CONTEXT_MODES
 MessageMode = Literal["full", "subject"]  # snapshot.MESSAGE_MODES
-TargetKind = Literal["item", "edit"]  # snapshot.TARGETS
+TargetKind = Literal["item", "edit", "fim"]  # snapshot.TARGETS
 UnitKind = Literal["item", "commit"]  # snapshot.UNITS
 # curate.FILTERS; an enum, as typer takes no list of a Literal
 Filter = StrEnum(

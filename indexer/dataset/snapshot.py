@@ -45,6 +45,7 @@ from indexer.dataset.export import (
     time_splits,
     write_export,
 )
+from indexer.dataset.fim import FIM_CONTAINER, FIM_UNPLACED, Around, fit_fim
 from indexer.dataset.source import source_of
 from indexer.dataset.splits import (
     DEFAULT_RATIOS,
@@ -76,6 +77,7 @@ from indexer.dataset.units import (
 )
 from indexer.errors import IndexerError
 from indexer.rust import SUFFIX
+from indexer.rust.text import CONTAINER_KINDS, line_start
 from indexer.shapes import (
     BUILDER_VERSION,
     DEFINITION_PREFIXES,
@@ -118,7 +120,7 @@ CONTEXT_MODES: dict[str, tuple[str, ...]] = {
     "no-edits": (EDIT_PREFIX,),
 }
 MESSAGE_MODES: dict[str, tuple[str, ...]] = {"full": (), "subject": (MESSAGE,)}
-TARGETS = ("item", "edit")  # `export --target`
+TARGETS = ("item", "edit", "fim")  # `export --target`
 UNITS = ("item", "commit")  # `export --unit`
 
 
@@ -378,6 +380,11 @@ def snapshot_records(
     split = check_rule(split)
     curation = curation or Curation()
     target_kind = target_kind or ("edit" if unit == "commit" else "item")
+    if unit == "commit" and target_kind == "fim":
+        raise IndexerError(
+            "--target fim makes one example per item, not per commit",
+            hint="use --target fim with --unit item, or --target edit|item with --unit commit",
+        )
     for name, value, modes in (
         ("context", context, CONTEXT_MODES),
         ("message", message, MESSAGE_MODES),
@@ -408,6 +415,7 @@ def snapshot_records(
         MESSAGE_MODES[message],
         edits=target_kind == "edit",
         units=unit == "commit",
+        fim=target_kind == "fim",
     )
     with translate_errors(target.store.url), target.store.connect() as conn:
         parts: list[_Records] = []
@@ -624,6 +632,7 @@ class _Settings:
     shortest: tuple[str, ...]  # segment kinds at their shortest (`--message subject`)
     edits: bool = False  # `--target edit`: search/replace blocks instead of the new code
     units: bool = False  # `--unit commit`: one record per commit (or part of one)
+    fim: bool = False  # `--target fim`: the file around the item, the item in the middle
 
     @property
     def cache_key(self) -> str:
@@ -702,7 +711,9 @@ class _Records:
             new: dict[int, bytes] = {}
             if settings.units:
                 yield from self._units(rows)
-            for row in rows if not settings.units else ():
+            elif settings.fim:
+                yield from self._fims(rows)
+            for row in rows if not (settings.units or settings.fim) else ():
                 record = self._record(row, cached, new)
                 if record is not None:
                     yield record
@@ -774,9 +785,21 @@ class _Records:
             for (kind, text, variants), choice in zip(row.segments, fitted.choices, strict=True)
             if choice is not None and (text if choice == 0 else variants[choice - 1])
         ]
+        return self._row_record(row, split, fitted, prompt, completion, segments)
+
+    def _row_record(
+        self,
+        row: StoredExample,
+        split: str,
+        fitted: Fitted,
+        prompt: str,
+        completion: str,
+        segments: list[dict[str, str]],
+    ) -> dict[str, Any]:
+        """The record of one example (`--unit item`)."""
         return {
             "id": _record_id(row),
-            "repo": settings.repo_name,
+            "repo": self.settings.repo_name,
             "commit": row.commit,
             "parent": row.parents.split()[0] if row.parents else None,
             "date": row.date,
@@ -796,6 +819,55 @@ class _Records:
             "attention_mask": list(fitted.attention_mask),
             "n_tokens": fitted.n_tokens,
         }
+
+    def _fims(self, rows: list[StoredExample]) -> Iterator[dict[str, Any]]:
+        """`--target fim`: each admitted item's record, the file around it (read from
+        git, screened for secrets, a blob once a chunk) as prefix and suffix."""
+        from indexer.secrets import redact_texts  # only where a FIM export reads files
+
+        places = item_places(self.conn, self.target.repo_id, [r.id for r in rows])
+        self._memo = {}
+        files: dict[str, bytes] = {}
+        for row in rows:
+            admitted = self._admitted(row)
+            if admitted is None:
+                continue
+            split, example, candidate = admitted
+            if row.kind in CONTAINER_KINDS:
+                self.tally.left_out(FIM_CONTAINER)
+                continue
+            place = places.get(row.id)
+            if place is not None and place.blob not in files:
+                files[place.blob] = self.target.repo[place.blob].data
+            code = files[place.blob] if place is not None else b""
+            span = next(
+                (
+                    (line_start(code, start), end)
+                    for start, end in (place.spans if place else ())
+                    if code[line_start(code, start) : end].decode() == row.target
+                ),
+                None,
+            )
+            if span is None:  # its target was redacted, or it is not in the file
+                self.tally.left_out(FIM_UNPLACED)
+                continue
+            before, after = redact_texts([code[: span[0]].decode(), code[span[1] :].decode()])
+            text = Around(
+                tuple(before.splitlines(keepends=True)), tuple(after.splitlines(keepends=True))
+            )
+            s = self.settings
+            fim = fit_fim(
+                s.tokenizer, s.template, row.path, text, row.target, s.max_tokens, self._encode
+            )
+            if isinstance(fim, SkipReason):
+                self.tally.left_out(fim.reason)
+                continue
+            candidate.keep()
+            self.tally.kept([row], split, fim.whole)
+            prompt, completion = split_text(kept_parts(fim.parts, fim.fitted))
+            around = [("fim_prefix", fim.prefix), ("fim_suffix", fim.suffix)]
+            segments = [{"kind": k, "text": t} for k, t in [("path", row.path), *around] if t]
+            yield self._row_record(row, split, fim.fitted, prompt, completion, segments)
 
     def _units(self, rows: list[StoredExample]) -> Iterator[dict[str, Any]]:
         """`--unit commit`: the records of these commits' units, a commit's admitted

@@ -58,6 +58,11 @@ FILENAME, COMMIT_BEFORE, COMMIT_MSG, COMMIT_AFTER, ENDOFTEXT = (
     "<|endoftext|>",
 )
 STARCODER_TOKENS = (ENDOFTEXT, FILENAME, COMMIT_BEFORE, COMMIT_MSG, COMMIT_AFTER)
+# Fill-in-the-middle (`export --target fim`): StarCoder's own tokens, and ours. The
+# native ones are trained into every native tokenizer, but only a FIM export needs
+# them, so a tokenizer trained before them still serves every other export.
+STARCODER_FIM_TOKENS = ("<fim_prefix>", "<fim_suffix>", "<fim_middle>")
+FIM_TOKENS = ("<|fim_prefix|>", "<|fim_suffix|>", "<|fim_middle|>")
 
 # The end-of-text tokens of the model families the plain template suits, in the order
 # they are looked for: StarCoder, Qwen, GPT-2 and Phi; Llama 3; Llama 2, Mistral and
@@ -509,7 +514,7 @@ def train_native(
                 vocab_size=vocab_size,
                 # Our markers are user symbols: matched in text and decoded to their
                 # text (a control symbol would decode to "").
-                user_defined_symbols=[*SPECIAL_TOKENS, *extra_symbols],
+                user_defined_symbols=[*SPECIAL_TOKENS, *FIM_TOKENS, *extra_symbols],
                 **TRAINER_OPTIONS,
             )
         except RuntimeError as e:
@@ -519,7 +524,13 @@ def train_native(
                 continue
             if low := re.search(r"smaller than required_chars\. \d+ vs (\d+)", message):
                 # the characters, the special tokens and some room for merges
-                needed = int(low.group(1)) + len(SPECIAL_TOKENS) + len(extra_symbols) + 256
+                needed = (
+                    int(low.group(1))
+                    + len(SPECIAL_TOKENS)
+                    + len(FIM_TOKENS)
+                    + len(extra_symbols)
+                    + 256
+                )
                 needed = -(-needed // VOCAB_MULTIPLE) * VOCAB_MULTIPLE
                 if asked is None:
                     vocab_size = needed

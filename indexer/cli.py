@@ -461,9 +461,14 @@ def show(
     from indexer.lookup import commit_examples
 
     target_kind = target_kind or ("edit" if unit == "commit" else "item")
-
+    if unit == "commit" and target_kind == "fim":
+        raise IndexerError(
+            "--target fim makes one example per item, not per commit",
+            hint="use --target fim with --unit item, or --target edit|item with --unit commit",
+        )
     with _opened(repo, db) as target:
         shown = commit_examples(target, commit, path)
+        around = _fim_around(target, shown) if target_kind == "fim" else {}
     if not shown.examples:
         raise NotFound(
             f"commit {shown.commit[:12]} has no examples"
@@ -489,7 +494,15 @@ def show(
                 "commit": shown.commit,
                 "skipped": shown.skipped,
                 "examples": [
-                    {**_example_json(e), "target": _target_text(e, target_kind)}
+                    {
+                        **_example_json(e),
+                        "target": _target_text(e, target_kind),
+                        **(
+                            {"fim": dict(zip(("prefix", "suffix"), around[e.id], strict=True))}
+                            if e.id in around
+                            else {}
+                        ),
+                    }
                     for e in shown.examples
                 ],
             }
@@ -501,6 +514,18 @@ def show(
             f"{example.qualname} in {example.path}",
             style="dim",
         )
+        if target_kind == "fim":
+            prefix, suffix = around.get(example.id, ("", ""))
+            if example.id not in around:
+                out.print("(no FIM example: a container, or not found in its file)", style="dim")
+                continue
+            out.print("<fim_prefix>", style="bold cyan")
+            out.print(prefix, end="")
+            out.print("<fim_suffix>", style="bold cyan")
+            out.print(suffix)
+            out.print("<fim_middle>", style="bold green")
+            out.print(example.target)
+            continue
         for kind, text, variants in example.segments:
             shorter = f" (+{len(variants)} shorter forms)" if variants else ""
             out.print(f"<{kind}>{shorter}", style="bold cyan")
@@ -511,6 +536,27 @@ def show(
             out.print(f"resolved: {', '.join(example.resolved)}", style="dim")
         for reason, names in _by_reason(example.unresolved).items():
             out.print(f"unresolved, {reason}: {', '.join(names)}", style="dim")
+
+
+def _fim_around(target: Target, shown: CommitExamples) -> dict[int, tuple[str, str]]:
+    """{example id: (the file before its item, after it)}, screened for secrets, for
+    the non-container items found in their files (`export --target fim`, whole)."""
+    from indexer.rust.text import CONTAINER_KINDS, line_start
+    from indexer.secrets import redact_texts
+
+    found: dict[int, tuple[str, str]] = {}
+    for e in shown.examples:
+        place = shown.places.get(e.id)
+        if place is None or e.kind in CONTAINER_KINDS:
+            continue
+        code = target.repo[place.blob].data
+        for start, end in place.spans:
+            first = line_start(code, start)
+            if code[first:end].decode() == e.target:
+                before, after = redact_texts([code[:first].decode(), code[end:].decode()])
+                found[e.id] = (before, after)
+                break
+    return found
 
 
 def _unit_text(shown: CommitExamples, target_kind: str) -> str:
@@ -534,7 +580,7 @@ def _unit_text(shown: CommitExamples, target_kind: str) -> str:
 
 def _target_text(example: StoredExample, kind: str) -> str:
     """The example's target as `export --target kind` makes it."""
-    if kind == "item":
+    if kind in ("item", "fim"):
         return example.target
     from indexer.dataset.edits import edit_blocks, render_blocks
 

@@ -146,3 +146,17 @@ def test_a_native_tokenizer_without_the_fim_tokens_is_refused_with_a_hint(
     # every other export still works with it
     assert cli("export", tmp_path / "items", "--repo", repo.path).exit_code == 0
     assert train_native(rust_files(), 600).token_id("<|fim_prefix|>") is not None
+
+
+def test_show_prints_the_file_around_and_the_middle(repo: Repo) -> None:
+    oid = _history(repo, secret=f'const TOKEN: &str = "{GITHUB}";\n')
+    backfill(repo)
+    shown = cli("show", oid, "--repo", repo.path, "--target", "fim")
+    assert shown.exit_code == 0, shown.output
+    text = shown.output
+    assert text.index("<fim_prefix>") < text.index("// above 119") < text.index("<fim_suffix>")
+    assert text.index("<fim_suffix>") < text.index("// below 0") < text.index("<fim_middle>")
+    assert "let m3 = 2;" in text.split("<fim_middle>")[1]
+    assert GITHUB not in text  # screened as the export screens it
+    refused = cli("show", oid, "--repo", repo.path, "--target", "fim", "--unit", "commit")
+    assert refused.exit_code == 2 and "hint:" in refused.output

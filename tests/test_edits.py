@@ -117,3 +117,44 @@ def test_show_prints_the_blocks_as_the_model_sees_them(tmp_path: Path) -> None:
     blocks = "<<<<<<< SEARCH\n    let v7 = 7;\n=======\n    let v7 = 70;\n>>>>>>> REPLACE\n"
     assert blocks in shown.output
     assert "let v8 = 8;" not in shown.output.split("<target>")[1]
+
+
+def test_the_native_tokenizer_writes_its_own_block_markers(tmp_path: Path) -> None:
+    """With the native tokenizer each marker is one token of its own; a model's
+    tokenizer without them (here a Qwen-like one, plain template) gets aider's text."""
+    import json
+
+    from gitrepo import backfill, cli, make_repo
+    from test_model_tokenizers import qwen_like
+
+    from indexer.dataset.edits import NATIVE_MARKERS
+    from indexer.dataset.tokenizer import load_tokenizer
+
+    repo = make_repo(tmp_path)
+    body = "".join(f"    let v{i} = {i};\n" for i in range(20))
+    repo.commit({"src/lib.rs": f"pub fn big() {{\n{body}}}\n"}, "Add big")
+    repo.commit({"src/lib.rs": f"pub fn big() {{\n{body.replace('v7 = 7', 'v7 = 70')}}}\n"}, "7")
+    backfill(repo)
+
+    def export(name: str) -> dict:
+        out = tmp_path / name
+        result = cli("export", out, "--repo", repo.path, "--target", "edit", "--split", "commit")
+        assert result.exit_code == 0, result.output
+        (record,) = [
+            json.loads(line)
+            for f in out.glob("*.jsonl")
+            for line in f.open()
+            if json.loads(line)["change"] == "modified"
+        ]
+        return record
+
+    native = export("native")
+    assert parse_blocks(native["completion"], NATIVE_MARKERS) is not None
+    tok = load_tokenizer(tmp_path / "native" / "tokenizer.model")
+    for marker in NATIVE_MARKERS:
+        assert native["input_ids"].count(tok.token_id(marker.strip())) == 1
+    assert (
+        cli("tokenizer", "use", qwen_like(tmp_path / "q.json"), "--repo", repo.path).exit_code == 0
+    )
+    plain = export("plain")
+    assert parse_blocks(plain["completion"]) is not None  # aider's markers

@@ -13,7 +13,7 @@ from test_model_tokenizers import qwen_like
 from test_splits import CARGO, history
 from test_tokenizer import rust_files, train_hf
 
-from indexer.dataset.edits import apply_blocks, parse_blocks, with_newline
+from indexer.dataset.edits import NATIVE_MARKERS, apply_blocks, parse_blocks, with_newline
 from indexer.dataset.tokenizer import END, STARCODER_TOKENS
 
 
@@ -56,12 +56,12 @@ def test_a_commit_unit_holds_its_items_in_file_and_position_order(
     order = [completion.index(f"let {n}_0 = 2") for n in ("zeta", "alpha", "beta", "gamma")]
     assert order == sorted(order)
     assert manifest["settings"]["unit"] == "commit" and manifest["settings"]["target"] == "edit"
-    assert manifest["units"]["items"] == sum(r["target"].count(">>>>>>> REPLACE") for r in records)
+    assert manifest["units"]["items"] == sum(r["target"].count(NATIVE_MARKERS[2]) for r in records)
     # the message once, before the targets; every old code before the targets too
     assert unit["prompt"].count("Count from two") == 1
     assert unit["prompt"].count("<|old|>") == 4
     # each target's blocks apply to its old code, as the prompt shows it
-    blocks = parse_blocks(unit["target"])
+    blocks = parse_blocks(unit["target"], NATIVE_MARKERS)  # the native tokenizer's
     assert blocks is not None and len(blocks) == 4
     olds = [s["text"] for s in unit["segments"] if s["kind"] == "old"]
     for old, block in zip(olds, blocks, strict=True):
@@ -169,7 +169,7 @@ def test_a_unit_never_holds_two_splits_and_leaks_no_lineage(repo: Repo, tmp_path
     assert len(set(split_of_item.values())) > 1  # the items do fall in different splits
     seen = 0
     for unit in units:
-        blocks = parse_blocks(unit["target"])
+        blocks = parse_blocks(unit["target"], NATIVE_MARKERS)
         assert blocks is not None
         for (commit, completion), split in split_of_item.items():
             if commit == unit["commit"] and completion in unit["target"]:

@@ -146,6 +146,14 @@ def _body(m: dict[str, Any]) -> str:
         f" sha256 `{tok.get('sha256')}`",
         f"- template: {settings.get('template')}",
         f"- target: {_TARGET_TEXT.get(settings.get('target', 'item'), '')}",
+        *(
+            [
+                "- unit: one record per commit (a part of one, by file, where it does not fit),"
+                " its items' targets in file and position order, one unit per split"
+            ]
+            if settings.get("unit") == "commit"
+            else []
+        ),
         f"- max tokens: {settings.get('max_tokens')} (context is shortened or dropped to fit;"
         " the target is never cut, an example whose target does not fit is left out)",
         f"- split: {_split_rule(settings)}",
@@ -209,9 +217,13 @@ def _source_lines(source: dict[str, Any]) -> list[str]:
 _TARGET_TEXT = {
     "item": "the item's whole new code (`completion`, the labels)",
     "edit": "search/replace blocks of whole lines from the item's old code to its new code"
-    " (`<<<<<<< SEARCH`, `=======`, `>>>>>>> REPLACE`; an added item's search is empty),"
+    " (`<<<<<<< SEARCH`, `=======`, `>>>>>>> REPLACE`, or the native tokenizer's"
+    " `<|search|>`, `<|divide|>`, `<|replace|>`; an added item's search is empty),"
     " each checked to apply back, as `completion` and the labels; `target` keeps the new"
     " code, and the old code is always whole in the context",
+    "fim": "fill-in-the-middle: the file around the item at its commit as prefix and"
+    " suffix (whole lines, the nearest first, screened for secrets), the item's new code"
+    " as the middle (`completion`, the labels)",
 }
 _CONTEXT_TEXT = {
     "full": "definitions from other files, the commit's own edits of them included",

@@ -22,6 +22,10 @@ import difflib
 from dataclasses import dataclass
 
 SEARCH, DIVIDER, REPLACE = "<<<<<<< SEARCH\n", "=======\n", ">>>>>>> REPLACE\n"
+# A block's three marker lines: aider's, and the native tokenizer's own tokens (each
+# one token, where the tokenizer has them: `export --target edit --template native`).
+AIDER_MARKERS = (SEARCH, DIVIDER, REPLACE)
+NATIVE_MARKERS = ("<|search|>\n", "<|divide|>\n", "<|replace|>\n")
 
 
 @dataclass(frozen=True)
@@ -146,15 +150,19 @@ def apply_blocks(old: str, blocks: tuple[Block, ...]) -> str | None:
     return text
 
 
-def render_blocks(edits: Edits) -> str:
-    """The blocks as text, aider's format: `<<<<<<< SEARCH`, the search, `=======`, the
-    replacement, `>>>>>>> REPLACE`, each a line of its own."""
-    return "".join(SEARCH + b.search + DIVIDER + b.replace + REPLACE for b in edits.blocks)
+def render_blocks(edits: Edits, markers: tuple[str, str, str] = AIDER_MARKERS) -> str:
+    """The blocks as text, aider's format by default: `<<<<<<< SEARCH`, the search,
+    `=======`, the replacement, `>>>>>>> REPLACE`, each a line of its own."""
+    search, divider, replace = markers
+    return "".join(search + b.search + divider + b.replace + replace for b in edits.blocks)
 
 
-def parse_blocks(text: str) -> tuple[Block, ...] | None:
+def parse_blocks(
+    text: str, markers: tuple[str, str, str] = AIDER_MARKERS
+) -> tuple[Block, ...] | None:
     """The blocks `render_blocks` wrote (what a model's output is read as); None for
     text that is not blocks."""
+    SEARCH, DIVIDER, REPLACE = markers  # noqa: N806
     blocks = []
     rest = text
     while rest:

@@ -58,6 +58,7 @@ from indexer.dataset.splits import (
     off_ratio,
 )
 from indexer.dataset.tokenizer import (
+    BLOCK_TOKENS,
     END_OF_TEXT_TOKENS,
     PAD,
     Tokenizer,
@@ -251,18 +252,27 @@ def _tokenizer_files(
 EDIT_UNREADABLE, OLD_TOO_LONG = "edit_unreadable", "old_too_long"
 
 
-def _as_edits(example: Example) -> Example | None:
+def _as_edits(example: Example, markers: tuple[str, str, str]) -> Example | None:
     """The example with the search/replace blocks from its old code to its new code as
-    its target (`dataset.edits`; an added item's is one block with an empty search);
-    None when the blocks' text would not read back as them."""
+    its target (`dataset.edits`; an added item's is one block with an empty search),
+    with these `markers`; None when the blocks' text would not read back as them."""
     from indexer.dataset.edits import edit_blocks, parse_blocks, render_blocks
 
     old = next((s.text for s in example.segments if s.kind == OLD), "")
     edits = edit_blocks(old, example.target)
-    text = render_blocks(edits)
-    if parse_blocks(text) != edits.blocks:
+    text = render_blocks(edits, markers)
+    if parse_blocks(text, markers) != edits.blocks:
         return None
     return dataclasses.replace(example, target=text)
+
+
+def block_markers(tokenizer: Tokenizer, template: str) -> tuple[str, str, str]:
+    """The blocks' marker lines: the native tokens where the native template's
+    tokenizer has them, else aider's text."""
+    from indexer.dataset.edits import AIDER_MARKERS, NATIVE_MARKERS
+
+    has = all(tokenizer.token_id(t) is not None for t in BLOCK_TOKENS)
+    return NATIVE_MARKERS if template == "native" and has else AIDER_MARKERS
 
 
 def _old_whole(example: Example, fitted: Fitted) -> bool:
@@ -416,6 +426,7 @@ def snapshot_records(
         edits=target_kind == "edit",
         units=unit == "commit",
         fim=target_kind == "fim",
+        markers=block_markers(tokenizer, template_name),
     )
     with translate_errors(target.store.url), target.store.connect() as conn:
         parts: list[_Records] = []
@@ -633,6 +644,7 @@ class _Settings:
     edits: bool = False  # `--target edit`: search/replace blocks instead of the new code
     units: bool = False  # `--unit commit`: one record per commit (or part of one)
     fim: bool = False  # `--target fim`: the file around the item, the item in the middle
+    markers: tuple[str, str, str] = ("", "", "")  # the edit blocks' (`block_markers`)
 
     @property
     def cache_key(self) -> str:
@@ -757,7 +769,7 @@ class _Records:
             return None
         example: Example | None = as_example(row)
         if self.settings.edits:
-            example = _as_edits(example)
+            example = _as_edits(example, self.settings.markers)
         if example is None:
             self.tally.left_out(EDIT_UNREADABLE)
             return None

@@ -63,6 +63,10 @@ STARCODER_TOKENS = (ENDOFTEXT, FILENAME, COMMIT_BEFORE, COMMIT_MSG, COMMIT_AFTER
 # them, so a tokenizer trained before them still serves every other export.
 STARCODER_FIM_TOKENS = ("<fim_prefix>", "<fim_suffix>", "<fim_middle>")
 FIM_TOKENS = ("<|fim_prefix|>", "<|fim_suffix|>", "<|fim_middle|>")
+# Search/replace blocks' markers (`edits.NATIVE_MARKERS`), used where a native
+# tokenizer has them; one trained before them writes aider's text markers.
+BLOCK_TOKENS = ("<|search|>", "<|divide|>", "<|replace|>")
+NATIVE_SYMBOLS = (*SPECIAL_TOKENS, *FIM_TOKENS, *BLOCK_TOKENS)  # what `train_native` adds
 
 # The end-of-text tokens of the model families the plain template suits, in the order
 # they are looked for: StarCoder, Qwen, GPT-2 and Phi; Llama 3; Llama 2, Mistral and
@@ -514,7 +518,7 @@ def train_native(
                 vocab_size=vocab_size,
                 # Our markers are user symbols: matched in text and decoded to their
                 # text (a control symbol would decode to "").
-                user_defined_symbols=[*SPECIAL_TOKENS, *FIM_TOKENS, *extra_symbols],
+                user_defined_symbols=[*NATIVE_SYMBOLS, *extra_symbols],
                 **TRAINER_OPTIONS,
             )
         except RuntimeError as e:
@@ -524,13 +528,7 @@ def train_native(
                 continue
             if low := re.search(r"smaller than required_chars\. \d+ vs (\d+)", message):
                 # the characters, the special tokens and some room for merges
-                needed = (
-                    int(low.group(1))
-                    + len(SPECIAL_TOKENS)
-                    + len(FIM_TOKENS)
-                    + len(extra_symbols)
-                    + 256
-                )
+                needed = int(low.group(1)) + len(NATIVE_SYMBOLS) + len(extra_symbols) + 256
                 needed = -(-needed // VOCAB_MULTIPLE) * VOCAB_MULTIPLE
                 if asked is None:
                     vocab_size = needed

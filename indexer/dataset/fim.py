@@ -176,23 +176,25 @@ def fit_fim(
     return Fim(parts, result, prefix, suffix, whole)
 
 
+# The FIM tokens each template needs besides its own, and what to do without them.
+_NEEDS = {
+    "native": (
+        FIM_TOKENS,
+        "a native tokenizer trained before FIM lacks its tokens:"
+        " `commit-indexer tokenizer train` trains one that has them",
+    ),
+    "starcoder": (
+        STARCODER_FIM_TOKENS,
+        "the starcoder template's FIM needs StarCoder's <fim_*> tokens;"
+        " `--template plain` goes with any model's",
+    ),
+}
+
+
 def fim_template(template: str) -> Template:
     """`template` with the FIM tokens it needs besides its own, each one token."""
     tpl = get_template(template)
-    if template == "native":
-        hint = (
-            "a native tokenizer trained before FIM lacks its tokens:"
-            " `commit-indexer tokenizer train` trains one that has them"
-        )
-        return dataclasses.replace(
-            tpl, name="native+fim", tokens=(*tpl.tokens, *FIM_TOKENS), hint=hint
-        )
-    if template == "starcoder":
-        hint = (
-            "the starcoder template's FIM needs StarCoder's <fim_*> tokens;"
-            " `--template plain` goes with any model's"
-        )
-        return dataclasses.replace(
-            tpl, name="starcoder+fim", tokens=(*tpl.tokens, *STARCODER_FIM_TOKENS), hint=hint
-        )
-    return dataclasses.replace(tpl, name=f"{template}+fim")
+    tokens, hint = _NEEDS.get(template, ((), tpl.hint))
+    return dataclasses.replace(
+        tpl, name=f"{template}+fim", tokens=(*tpl.tokens, *tokens), hint=hint
+    )

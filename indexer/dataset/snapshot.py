@@ -298,6 +298,19 @@ def as_example(row: StoredExample) -> Example:
     )
 
 
+def _text_and_ids(prompt: str, completion: str, fitted: Fitted) -> dict[str, Any]:
+    """A record's text columns and token ids."""
+    return {
+        "text": prompt + completion,
+        "prompt": prompt,
+        "completion": completion,
+        "input_ids": list(fitted.input_ids),
+        "labels": list(fitted.labels),
+        "attention_mask": list(fitted.attention_mask),
+        "n_tokens": fitted.n_tokens,
+    }
+
+
 def _record_id(e: StoredExample | ExampleHead) -> str:
     key = "\0".join((e.commit, e.path, e.kind, e.qualname)).encode()
     return hashlib.sha256(key).hexdigest()[:16]
@@ -823,13 +836,7 @@ class _Records:
             "split": split,
             "segments": segments,
             "target": row.target,
-            "text": prompt + completion,
-            "prompt": prompt,
-            "completion": completion,
-            "input_ids": list(fitted.input_ids),
-            "labels": list(fitted.labels),
-            "attention_mask": list(fitted.attention_mask),
-            "n_tokens": fitted.n_tokens,
+            **_text_and_ids(prompt, completion, fitted),
         }
 
     def _fims(self, rows: list[StoredExample]) -> Iterator[dict[str, Any]]:
@@ -983,11 +990,5 @@ class _Records:
                 if c is not None
             ],
             "target": "".join(item.example.target for item in unit.items),
-            "text": prompt + completion,
-            "prompt": prompt,
-            "completion": completion,
-            "input_ids": list(fitted.input_ids),
-            "labels": list(fitted.labels),
-            "attention_mask": list(fitted.attention_mask),
-            "n_tokens": fitted.n_tokens,
+            **_text_and_ids(prompt, completion, fitted),
         }

@@ -329,6 +329,13 @@ def scan_example(example: Example) -> tuple[Example, tuple[Finding, ...]]:
         return scanner.example(example)
 
 
+def might_hold_secrets(text: str) -> bool:
+    """Whether `text` may hold anything to redact: False for most code (a superset of
+    what `redact_texts` replaces, remembered for the last texts asked about), so a
+    text and every part of it need no scan."""
+    return _maybe_segment(text) or ("@" in text and _EMAIL_DOMAIN.search(text) is not None)
+
+
 def redact_texts(texts: Iterable[str]) -> Iterator[str]:
     """Each text with its secrets and e-mail addresses replaced: what the native
     tokenizer trains on, since its pieces ship in every export."""

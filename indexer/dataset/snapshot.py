@@ -842,11 +842,12 @@ class _Records:
     def _fims(self, rows: list[StoredExample]) -> Iterator[dict[str, Any]]:
         """`--target fim`: each admitted item's record, the file around it (read from
         git, screened for secrets, a blob once a chunk) as prefix and suffix."""
-        from indexer.secrets import redact_texts  # only where a FIM export reads files
+        from indexer.secrets import might_hold_secrets, redact_texts  # where FIM reads files
 
         places = item_places(self.conn, self.target.repo_id, [r.id for r in rows])
         self._memo = {}
         files: dict[str, bytes] = {}
+        clean: dict[str, bool] = {}  # a blob holds nothing to redact
         for row in rows:
             admitted = self._admitted(row)
             if admitted is None:
@@ -870,7 +871,11 @@ class _Records:
             if span is None:  # its target was redacted, or it is not in the file
                 self.tally.left_out(FIM_UNPLACED)
                 continue
-            before, after = redact_texts([code[: span[0]].decode(), code[span[1] :].decode()])
+            before, after = code[: span[0]].decode(), code[span[1] :].decode()
+            if place.blob not in clean:  # most files need no scan: asked once each
+                clean[place.blob] = not might_hold_secrets(code.decode())
+            if not clean[place.blob]:
+                before, after = redact_texts([before, after])
             text = Around(
                 tuple(before.splitlines(keepends=True)), tuple(after.splitlines(keepends=True))
             )

@@ -330,10 +330,18 @@ def test_an_export_of_edit_targets(export: Path, tmp_path: Path, template: str) 
     """`--target edit`: each record learns the search/replace blocks from its old code
     to its new code; they apply back to the new code, the labels decode to them and
     the end token, and the old code is whole in the context."""
-    from indexer.dataset.edits import apply_blocks, parse_blocks, with_newline
+    from indexer.dataset.edits import (
+        AIDER_MARKERS,
+        NATIVE_MARKERS,
+        apply_blocks,
+        parse_blocks,
+        with_newline,
+    )
     from indexer.dataset.tokenizer import Tokenizer
 
     repo = export.parent / "repo"
+    # the native template writes the native tokenizer's own block markers
+    markers = NATIVE_MARKERS if template == "native" else AIDER_MARKERS
     out = tmp_path / f"edits-{template}"
     if template == "plain":  # the native tokenizer has an end token, so plain fits it too
         args = ["--template", "plain"]
@@ -351,7 +359,7 @@ def test_an_export_of_edit_targets(export: Path, tmp_path: Path, template: str) 
     assert {r["change"] for r in rows} == {"added", "modified"}
     for r in rows:
         old = next((s["text"] for s in r["segments"] if s["kind"] == "old"), "")
-        blocks = parse_blocks(r["completion"])
+        blocks = parse_blocks(r["completion"], markers)
         assert blocks is not None
         assert apply_blocks(with_newline(old), blocks) == with_newline(r["target"])
         if r["change"] == "added":

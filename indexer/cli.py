@@ -540,22 +540,15 @@ def show(
 
 def _fim_around(target: Target, shown: CommitExamples) -> dict[int, tuple[str, str]]:
     """{example id: (the file before its item, after it)}, screened for secrets, for
-    the non-container items found in their files (`export --target fim`, whole)."""
-    from indexer.rust.text import CONTAINER_KINDS, line_start
-    from indexer.secrets import redact_texts
+    the items that make FIM examples (`export --target fim`, whole)."""
+    from indexer.dataset.fim import Files
 
+    files = Files(target.repo)
     found: dict[int, tuple[str, str]] = {}
     for e in shown.examples:
-        place = shown.places.get(e.id)
-        if place is None or e.kind in CONTAINER_KINDS:
-            continue
-        code = target.repo[place.blob].data
-        for start, end in place.spans:
-            first = line_start(code, start)
-            if code[first:end].decode() == e.target:
-                before, after = redact_texts([code[:first].decode(), code[end:].decode()])
-                found[e.id] = (before, after)
-                break
+        text = files.around(e.kind, e.target, shown.places.get(e.id))
+        if not isinstance(text, str):
+            found[e.id] = ("".join(text.before), "".join(text.after))
     return found
 
 

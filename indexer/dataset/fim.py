@@ -29,6 +29,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from indexer.dataset.budget import (
     EOS,
@@ -49,7 +50,13 @@ from indexer.dataset.tokenizer import (
     STARCODER_FIM_TOKENS,
     Tokenizer,
 )
+from indexer.rust.text import CONTAINER_KINDS, line_start
 from indexer.shapes import PATH
+
+if TYPE_CHECKING:
+    import pygit2
+
+    from indexer.store.examples import ItemPlace
 
 FIM_CONTAINER, FIM_UNPLACED = "fim_container", "fim_unplaced"
 
@@ -73,12 +80,46 @@ class Around:
     after: tuple[str, ...]
 
 
-def around(code: str, start: int, end: int) -> Around:
-    """The lines of `code` before offset `start` (a line's start) and from `end` on
-    (characters, not bytes)."""
-    return Around(
-        tuple(code[:start].splitlines(keepends=True)), tuple(code[end:].splitlines(keepends=True))
-    )
+class Files:
+    """The files around items, read from git once each, and screened for secrets
+    only where a file may hold one (asked once a file): `export` and `show` both read
+    them so."""
+
+    def __init__(self, repo: pygit2.Repository) -> None:
+        self.repo = repo
+        self._code: dict[str, bytes] = {}
+        self._clean: dict[str, bool] = {}
+
+    def around(self, kind: str, target: str, place: ItemPlace | None) -> Around | str:
+        """The lines before and after the item whose stored text is `target`; else
+        why it makes no FIM example (`FIM_CONTAINER`, `FIM_UNPLACED`)."""
+        from indexer.secrets import might_hold_secrets, redact_texts
+
+        if kind in CONTAINER_KINDS:
+            return FIM_CONTAINER
+        if place is None:
+            return FIM_UNPLACED
+        if place.blob not in self._code:
+            self._code[place.blob] = self.repo[place.blob].data
+        code = self._code[place.blob]
+        span = next(
+            (
+                (line_start(code, start), end)
+                for start, end in place.spans
+                if code[line_start(code, start) : end].decode() == target
+            ),
+            None,
+        )
+        if span is None:  # its target was redacted, or it is not in the file
+            return FIM_UNPLACED
+        before, after = code[: span[0]].decode(), code[span[1] :].decode()
+        if place.blob not in self._clean:
+            self._clean[place.blob] = not might_hold_secrets(code.decode())
+        if not self._clean[place.blob]:
+            before, after = redact_texts([before, after])
+        return Around(
+            tuple(before.splitlines(keepends=True)), tuple(after.splitlines(keepends=True))
+        )
 
 
 def _marks(template: str, path: str) -> tuple[list[Part], Part, Part, list[Part]]:

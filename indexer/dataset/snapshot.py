@@ -45,7 +45,7 @@ from indexer.dataset.export import (
     time_splits,
     write_export,
 )
-from indexer.dataset.fim import FIM_CONTAINER, FIM_UNPLACED, Around, fit_fim
+from indexer.dataset.fim import Files, fit_fim
 from indexer.dataset.source import source_of
 from indexer.dataset.splits import (
     DEFAULT_RATIOS,
@@ -78,7 +78,6 @@ from indexer.dataset.units import (
 )
 from indexer.errors import IndexerError
 from indexer.rust import SUFFIX
-from indexer.rust.text import CONTAINER_KINDS, line_start
 from indexer.shapes import (
     BUILDER_VERSION,
     DEFINITION_PREFIXES,
@@ -720,6 +719,7 @@ class _Records:
         self.conn, self.target, self.commits, self.settings = conn, target, commits, settings
         self.plan, self.duplicates, self.on_progress = plan, duplicates, on_progress
         self.tally = tally
+        self._memo: dict[str, list[int]] = {}  # `_encode`'s
 
     def __iter__(self) -> Iterator[dict[str, Any]]:
         conn, repo_id, settings = self.conn, self.target.repo_id, self.settings
@@ -730,23 +730,30 @@ class _Records:
             order = {oid: n for n, oid in enumerate(chunk)}
             rows = examples_of(conn, repo_id, chunk)
             rows.sort(key=lambda e: (order[e.commit], e.path, e.kind, e.qualname))
-            cached = cached_tokens(
-                conn, [e.id for e in rows], settings.tokenizer_id, settings.cache_key
-            )
-            new: dict[int, bytes] = {}
+            self._memo.clear()  # the ids of a chunk's texts (units and FIM: not cached)
             if settings.units:
                 yield from self._units(rows)
             elif settings.fim:
                 yield from self._fims(rows)
-            for row in rows if not (settings.units or settings.fim) else ():
-                record = self._record(row, cached, new)
-                if record is not None:
-                    yield record
-            save_tokens(conn, settings.tokenizer_id, settings.cache_key, new)
+            else:
+                yield from self._records(rows)
             if self.on_progress:
                 self.on_progress(
                     min(start + COMMITS_PER_CHUNK, len(self.commits)), len(self.commits)
                 )
+
+    def _records(self, rows: list[StoredExample]) -> Iterator[dict[str, Any]]:
+        """A record for each example, its token ids cached in the store."""
+        settings = self.settings
+        cached = cached_tokens(
+            self.conn, [e.id for e in rows], settings.tokenizer_id, settings.cache_key
+        )
+        new: dict[int, bytes] = {}
+        for row in rows:
+            record = self._record(row, cached, new)
+            if record is not None:
+                yield record
+        save_tokens(self.conn, settings.tokenizer_id, settings.cache_key, new)
 
     def _fit(
         self, row_id: int, example: Example, cached: dict[int, bytes], new: dict[int, bytes]
@@ -842,43 +849,17 @@ class _Records:
     def _fims(self, rows: list[StoredExample]) -> Iterator[dict[str, Any]]:
         """`--target fim`: each admitted item's record, the file around it (read from
         git, screened for secrets, a blob once a chunk) as prefix and suffix."""
-        from indexer.secrets import might_hold_secrets, redact_texts  # where FIM reads files
-
         places = item_places(self.conn, self.target.repo_id, [r.id for r in rows])
-        self._memo = {}
-        files: dict[str, bytes] = {}
-        clean: dict[str, bool] = {}  # a blob holds nothing to redact
+        files = Files(self.target.repo)  # a chunk's files, each read once
         for row in rows:
             admitted = self._admitted(row)
             if admitted is None:
                 continue
-            split, example, candidate = admitted
-            if row.kind in CONTAINER_KINDS:
-                self.tally.left_out(FIM_CONTAINER)
+            split, _example, candidate = admitted
+            text = files.around(row.kind, row.target, places.get(row.id))
+            if isinstance(text, str):
+                self.tally.left_out(text)
                 continue
-            place = places.get(row.id)
-            if place is not None and place.blob not in files:
-                files[place.blob] = self.target.repo[place.blob].data
-            code = files[place.blob] if place is not None else b""
-            span = next(
-                (
-                    (line_start(code, start), end)
-                    for start, end in (place.spans if place else ())
-                    if code[line_start(code, start) : end].decode() == row.target
-                ),
-                None,
-            )
-            if span is None:  # its target was redacted, or it is not in the file
-                self.tally.left_out(FIM_UNPLACED)
-                continue
-            before, after = code[: span[0]].decode(), code[span[1] :].decode()
-            if place.blob not in clean:  # most files need no scan: asked once each
-                clean[place.blob] = not might_hold_secrets(code.decode())
-            if not clean[place.blob]:
-                before, after = redact_texts([before, after])
-            text = Around(
-                tuple(before.splitlines(keepends=True)), tuple(after.splitlines(keepends=True))
-            )
             s = self.settings
             fim = fit_fim(
                 s.tokenizer, s.template, row.path, text, row.target, s.max_tokens, self._encode
@@ -900,7 +881,6 @@ class _Records:
         places = item_places(self.conn, self.target.repo_id, [r.id for r in rows])
         splits = [name for name, _ratio in self.settings.ratios]
         for _commit, group in itertools.groupby(rows, key=lambda r: r.commit):
-            self._memo: dict[str, list[int]] = {}
             by_split: dict[str, list[tuple[StoredExample, UnitItem, Candidate]]] = {}
             for row in group:
                 admitted = self._admitted(row)
@@ -948,8 +928,8 @@ class _Records:
         )
 
     def _encode(self, text: str) -> list[int]:
-        """The tokenizer's ids of `text`, remembered for the commit's units (a commit
-        cut in parts tries its files more than once)."""
+        """The tokenizer's ids of `text`, remembered for the chunk (a commit cut in
+        parts tries its files more than once; FIM encodes a file's lines)."""
         if text not in self._memo:
             self._memo[text] = self.settings.tokenizer.encode(text)
         return self._memo[text]
